@@ -1,0 +1,48 @@
+import PFSTensor
+
+/// Elementwise clamp activation y = min(max(x, 0), ceiling): ReLU (no ceiling) or ReLU6.
+/// Caches its output; the gradient passes where 0 < y < ceiling.
+public final class ReLU: Layer {
+    public let name: String
+    /// Upper clamp (`.infinity` for plain ReLU, 6 for ReLU6).
+    public let ceiling: Float
+    public var computesInputGradient = true
+    private var cachedOutput: Tensor?
+
+    /// Plain ReLU by default; pass `ceiling: 6` (or use ``relu6(name:)``) for ReLU6.
+    public init(name: String = "relu", ceiling: Float = .infinity) {
+        self.name = name
+        self.ceiling = ceiling
+    }
+
+    /// y = min(max(x, 0), 6), the MobileNetV2 activation.
+    public static func relu6(name: String = "relu6") -> ReLU { ReLU(name: name, ceiling: 6) }
+
+    public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
+        guard input.count > 0 else { throw .shape(layer: name, expected: "a non-empty tensor", got: input.shape) }
+        var y = input
+        let top = ceiling
+        y.withUnsafeMutableBufferPointer { p in
+            let b = p.baseAddress!
+            for i in 0..<p.count { b[i] = min(max(b[i], 0), top) }
+        }
+        cachedOutput = y
+        return y
+    }
+
+    public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
+        guard let y = cachedOutput else { throw .missingForwardCache(layer: name) }
+        try checkGradient(gradOutput, against: y.shape)
+        guard computesInputGradient else { return nil }
+        var dx = gradOutput
+        let top = ceiling
+        y.withUnsafeBufferPointer { yb in
+            dx.withUnsafeMutableBufferPointer { d in
+                let yp = yb.baseAddress!, dp = d.baseAddress!
+                for i in 0..<d.count where !(yp[i] > 0 && yp[i] < top) { dp[i] = 0 }
+            }
+        }
+        return dx
+    }
+}
+

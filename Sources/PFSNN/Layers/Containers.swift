@@ -1,0 +1,107 @@
+import PFSTensor
+
+/// (N, d1, d2, …) → (N, d1·d2·…). A view: no data is copied.
+public final class Flatten: Layer {
+    public let name: String
+    public var computesInputGradient = true
+    private var cachedInputShape: [Int]?
+
+    public init(name: String = "flatten") { self.name = name }
+
+    public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
+        guard input.rank >= 2, input.shape.allSatisfy({ $0 > 0 }) else {
+            throw .shape(layer: name, expected: "(N, …) with at least two non-zero dimensions", got: input.shape)
+        }
+        cachedInputShape = input.shape
+        return try input.reshaped([input.shape[0], input.count / input.shape[0]])
+    }
+
+    public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
+        guard let shape = cachedInputShape else { throw .missingForwardCache(layer: name) }
+        try checkGradient(gradOutput, against: [shape[0], Shape.count(shape) / shape[0]])
+        return computesInputGradient ? try gradOutput.reshaped(shape) : nil
+    }
+}
+
+/// Layers applied one after another. Setting ``computesInputGradient`` to `false` turns off the
+/// input gradient of the first layer only (later layers must still pass gradients back).
+public final class Sequential: Layer {
+    public let name: String
+    public private(set) var layers: [Layer]
+
+    public init(name: String = "sequential", _ layers: [Layer]) {
+        self.name = name
+        self.layers = layers
+    }
+
+    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+
+    public var computesInputGradient: Bool {
+        get { layers.first?.computesInputGradient ?? true }
+        set { layers.first?.computesInputGradient = newValue }
+    }
+
+    public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
+        var x = input
+        for layer in layers { x = try layer.forward(x, mode: mode) }
+        return x
+    }
+
+    public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
+        var g: Tensor? = gradOutput
+        for (i, layer) in layers.enumerated().reversed() {
+            guard let current = g else {
+                throw .configuration(layer: name, field: "gradient flow",
+                                     expected: "only the first layer may skip its input gradient",
+                                     got: "\(layers[i + 1].name) returned none")
+            }
+            g = try layer.backward(current)
+        }
+        return g
+    }
+}
+
+/// A residual block: y = body(x) + shortcut(x), with the identity when `shortcut` is `nil`.
+/// Backward sums the two paths' input gradients: dx = body'ᵀ·dy + shortcut'ᵀ·dy.
+public final class Residual: Layer {
+    public let name: String
+    public let body: Layer
+    public let shortcut: Layer?
+    private var cachedShape: [Int]?
+    private var inputGradient = true
+
+    public init(name: String = "residual", body: Layer, shortcut: Layer? = nil) {
+        self.name = name
+        self.body = body
+        self.shortcut = shortcut
+    }
+
+    public var parameters: [Parameter] { body.parameters + (shortcut?.parameters ?? []) }
+
+    public var computesInputGradient: Bool {
+        get { inputGradient }
+        set { inputGradient = newValue; body.computesInputGradient = newValue; shortcut?.computesInputGradient = newValue }
+    }
+
+    public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
+        var y = try body.forward(input, mode: mode)
+        let s = try shortcut?.forward(input, mode: mode) ?? input
+        guard s.shape == y.shape else {
+            throw .shape(layer: "\(name) (residual add: body output \(Shape.describe(y.shape)))",
+                         expected: Shape.describe(y.shape) + " from the shortcut", got: s.shape)
+        }
+        y.add(s)
+        cachedShape = y.shape
+        return y
+    }
+
+    public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
+        guard let shape = cachedShape else { throw .missingForwardCache(layer: name) }
+        try checkGradient(gradOutput, against: shape)
+        let dBody = try body.backward(gradOutput)
+        let dShortcut = try shortcut.map { layer throws(EngineError) in try layer.backward(gradOutput) } ?? gradOutput
+        guard inputGradient, var dx = dBody else { return nil }
+        if let dShortcut { dx.add(dShortcut) }
+        return dx
+    }
+}

@@ -1,0 +1,112 @@
+import PFSTensor
+
+/// 2-D convolution (dilation 1) with any kernel, stride, padding and groups (depthwise when
+/// groups = C_in = C_out), optional bias.
+///
+/// Input (N, C_in, H, W) → output (N, C_out, H_out, W_out). Weight (C_out, C_in/groups, kH, kW).
+/// Forward cost: ``Conv2dGeometry/macs`` multiply-accumulates.
+public final class Conv2d: Layer {
+    public let name: String
+    public let inChannels: Int, outChannels: Int
+    public let kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int)
+    public let groups: Int
+    public let weight: Parameter
+    public let bias: Parameter?
+    public var computesInputGradient = true
+    /// Multiply-accumulates spent on weight gradients so far (0 while the weight is frozen).
+    public private(set) var weightGradientMACs = 0
+
+    private var cachedInput: Tensor?
+    private var cachedGeometry: Conv2dGeometry?
+    private let workspace = Workspace()
+
+    /// Creates the layer with weights drawn from N(0, 2/(kH·kW·C_out)) (He, fan-out) and zero bias.
+    public init(name: String = "conv", inChannels: Int, outChannels: Int, kernelSize: Int,
+                stride: Int = 1, padding: Int = 0, groups: Int = 1, bias: Bool = false,
+                rng: inout RandomGenerator) throws(EngineError) {
+        self.name = name
+        self.inChannels = inChannels; self.outChannels = outChannels
+        self.kernelSize = (kernelSize, kernelSize); self.stride = (stride, stride); self.padding = (padding, padding)
+        self.groups = groups
+        // Validate the configuration once with a nominal input large enough for the kernel.
+        let probe = Conv2dGeometry(batch: 1, inChannels: inChannels, height: kernelSize, width: kernelSize,
+                                   outChannels: outChannels, kernel: (kernelSize, kernelSize),
+                                   stride: (stride, stride), padding: (padding, padding), groups: groups)
+        try probe.validate(layer: name)
+        let std = (2.0 / Float(kernelSize * kernelSize * outChannels)).squareRoot()
+        let isDepthwise = groups > 1 && groups == inChannels
+        weight = Parameter(name: "\(name).weight", role: isDepthwise ? .depthwiseWeight : .weight,
+                           value: .randomNormal(probe.weightShape, std: std, using: &rng))
+        self.bias = bias ? Parameter(name: "\(name).bias", role: .bias, value: Tensor(zeros: [outChannels])) : nil
+    }
+
+    public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+
+    /// The geometry for an input shape, validated.
+    public func geometry(for shape: [Int]) throws(EngineError) -> Conv2dGeometry {
+        guard shape.count == 4, shape[1] == inChannels else {
+            throw .shape(layer: name, expected: "(N, \(inChannels), H, W)", got: shape)
+        }
+        let g = Conv2dGeometry(batch: shape[0], inChannels: inChannels, height: shape[2], width: shape[3],
+                               outChannels: outChannels, kernel: kernelSize, stride: stride, padding: padding,
+                               groups: groups)
+        try g.validate(layer: name)
+        return g
+    }
+
+    public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
+        let g = try geometry(for: input.shape)
+        var output = Tensor(zeros: g.outputShape)
+        input.withUnsafeBufferPointer { x in
+            weight.value.withUnsafeBufferPointer { w in
+                output.withUnsafeMutableBufferPointer { y in
+                    if let bias {
+                        bias.value.withUnsafeBufferPointer { b in
+                            Convolution.forward(g, input: x.baseAddress!, weight: w.baseAddress!, bias: b.baseAddress!,
+                                                output: y.baseAddress!, workspace: workspace)
+                        }
+                    } else {
+                        Convolution.forward(g, input: x.baseAddress!, weight: w.baseAddress!, bias: nil,
+                                            output: y.baseAddress!, workspace: workspace)
+                    }
+                }
+            }
+        }
+        cachedInput = input
+        cachedGeometry = g
+        return output
+    }
+
+    public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
+        guard let input = cachedInput, let g = cachedGeometry else { throw .missingForwardCache(layer: name) }
+        try checkGradient(gradOutput, against: g.outputShape)
+        var gradInput: Tensor? = computesInputGradient ? Tensor(zeros: g.inputShape) : nil
+        let needW = weight.needsGradient, needB = bias?.needsGradient ?? false
+        // Frozen weight (and no input gradient wanted): nothing to do at all.
+        if !needW && !needB && gradInput == nil { return nil }
+
+        input.withUnsafeBufferPointer { x in
+            weight.value.withUnsafeBufferPointer { w in
+                gradOutput.withUnsafeBufferPointer { dy in
+                    withOptionalPointer(&gradInput) { dx in
+                        let run = { (dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?) in
+                            Convolution.backward(g, input: x.baseAddress!, weight: w.baseAddress!,
+                                                 gradOutput: dy.baseAddress!, gradInput: dx, gradWeight: dw,
+                                                 gradBias: db, workspace: self.workspace)
+                        }
+                        let withBias = { (dw: UnsafeMutablePointer<Float>?) in
+                            if needB, let bias = self.bias {
+                                bias.accumulateGradient { db in run(dw, db) }
+                            } else {
+                                run(dw, nil)
+                            }
+                        }
+                        if needW { weight.accumulateGradient { dw in withBias(dw) } } else { withBias(nil) }
+                    }
+                }
+            }
+        }
+        if needW { weightGradientMACs += g.macs }
+        return gradInput
+    }
+}

@@ -1,0 +1,207 @@
+import PFSTensor
+
+/// Output extent of a pooling window along one axis.
+@inline(__always)
+func pooledExtent(_ size: Int, kernel: Int, stride: Int, padding: Int) -> Int {
+    (size + 2 * padding - kernel) / stride + 1
+}
+
+/// Validates pooling hyper-parameters and input; returns (N·C, H, W, H_out, W_out).
+func poolingGeometry(_ x: Tensor, layer: String, kernel: Int, stride: Int, padding: Int)
+    throws(EngineError) -> (planes: Int, h: Int, w: Int, oh: Int, ow: Int) {
+    if kernel < 1 { throw .configuration(layer: layer, field: "kernel size", expected: "≥ 1", got: String(kernel)) }
+    if stride < 1 { throw .configuration(layer: layer, field: "stride", expected: "≥ 1", got: String(stride)) }
+    if padding < 0 || 2 * padding > kernel {
+        throw .configuration(layer: layer, field: "padding", expected: "in 0...kernel/2", got: String(padding))
+    }
+    try requireNCHW(x, layer: layer)
+    let h = x.shape[2], w = x.shape[3]
+    guard h + 2 * padding >= kernel, w + 2 * padding >= kernel else {
+        throw .shape(layer: layer, expected: "H and W (with padding) at least the window \(kernel)×\(kernel)", got: x.shape)
+    }
+    return (x.shape[0] * x.shape[1], h, w, pooledExtent(h, kernel: kernel, stride: stride, padding: padding),
+            pooledExtent(w, kernel: kernel, stride: stride, padding: padding))
+}
+
+/// Max pooling over k×k windows (padding counts as −∞). Input (N, C, H, W) → (N, C, H_out, W_out).
+/// Caches the arg-max index of every output; the gradient goes to that input element only.
+public final class MaxPool2d: Layer {
+    public let name: String
+    public let kernelSize: Int, stride: Int, padding: Int
+    public var computesInputGradient = true
+    private var cachedArgmax: [Int32] = []
+    private var cachedShapes: (input: [Int], output: [Int])?
+
+    public init(name: String = "maxpool", kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        self.name = name
+        self.kernelSize = kernelSize
+        self.stride = stride ?? kernelSize
+        self.padding = padding
+    }
+
+    public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
+        let g = try poolingGeometry(input, layer: name, kernel: kernelSize, stride: stride, padding: padding)
+        let outShape = [input.shape[0], input.shape[1], g.oh, g.ow]
+        var out = Tensor(zeros: outShape)
+        var argmax = [Int32](repeating: 0, count: out.count)
+        let k = kernelSize, s = stride, pad = padding
+        input.withUnsafeBufferPointer { xb in
+            out.withUnsafeMutableBufferPointer { yb in
+                argmax.withUnsafeMutableBufferPointer { ab in
+                    var o = 0
+                    for plane in 0..<g.planes {
+                        let base = plane * g.h * g.w
+                        for oy in 0..<g.oh {
+                            for ox in 0..<g.ow {
+                                var best = -Float.infinity, bestIndex = -1
+                                for ky in 0..<k {
+                                    let y = oy * s - pad + ky
+                                    guard y >= 0 && y < g.h else { continue }
+                                    for kx in 0..<k {
+                                        let x = ox * s - pad + kx
+                                        guard x >= 0 && x < g.w else { continue }
+                                        let i = base + y * g.w + x
+                                        // NaN propagates (a NaN always wins) so bad values surface.
+                                        if xb[i] > best || bestIndex < 0 || xb[i].isNaN { best = xb[i]; bestIndex = i }
+                                    }
+                                }
+                                yb[o] = best
+                                ab[o] = Int32(bestIndex)
+                                o += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        cachedArgmax = argmax
+        cachedShapes = (input.shape, outShape)
+        return out
+    }
+
+    public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
+        guard let shapes = cachedShapes else { throw .missingForwardCache(layer: name) }
+        try checkGradient(gradOutput, against: shapes.output)
+        guard computesInputGradient else { return nil }
+        var dx = Tensor(zeros: shapes.input)
+        gradOutput.withUnsafeBufferPointer { dy in
+            dx.withUnsafeMutableBufferPointer { d in
+                for (o, i) in cachedArgmax.enumerated() { d[Int(i)] += dy[o] }
+            }
+        }
+        return dx
+    }
+}
+
+/// Average pooling over k×k windows. Padding zeros count in the divisor (k², as PyTorch's
+/// default `count_include_pad=True`). Input (N, C, H, W) → (N, C, H_out, W_out).
+public final class AvgPool2d: Layer {
+    public let name: String
+    public let kernelSize: Int, stride: Int, padding: Int
+    public var computesInputGradient = true
+    private var cachedShapes: (input: [Int], output: [Int])?
+
+    public init(name: String = "avgpool", kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        self.name = name
+        self.kernelSize = kernelSize
+        self.stride = stride ?? kernelSize
+        self.padding = padding
+    }
+
+    /// Visits every (output index, input index) pair of the pooling windows.
+    private func forEachTap(_ g: (planes: Int, h: Int, w: Int, oh: Int, ow: Int), _ body: (Int, Int) -> Void) {
+        let k = kernelSize, s = stride, pad = padding
+        var o = 0
+        for plane in 0..<g.planes {
+            let base = plane * g.h * g.w
+            for oy in 0..<g.oh {
+                for ox in 0..<g.ow {
+                    for ky in 0..<k {
+                        let y = oy * s - pad + ky
+                        guard y >= 0 && y < g.h else { continue }
+                        for kx in 0..<k {
+                            let x = ox * s - pad + kx
+                            if x >= 0 && x < g.w { body(o, base + y * g.w + x) }
+                        }
+                    }
+                    o += 1
+                }
+            }
+        }
+    }
+
+    public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
+        let g = try poolingGeometry(input, layer: name, kernel: kernelSize, stride: stride, padding: padding)
+        let outShape = [input.shape[0], input.shape[1], g.oh, g.ow]
+        var out = Tensor(zeros: outShape)
+        let scale = 1 / Float(kernelSize * kernelSize)
+        input.withUnsafeBufferPointer { xb in
+            out.withUnsafeMutableBufferPointer { yb in
+                forEachTap(g) { o, i in yb[o] += xb[i] * scale }
+            }
+        }
+        cachedShapes = (input.shape, outShape)
+        return out
+    }
+
+    public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
+        guard let shapes = cachedShapes else { throw .missingForwardCache(layer: name) }
+        try checkGradient(gradOutput, against: shapes.output)
+        guard computesInputGradient else { return nil }
+        let s = shapes.input
+        let g = (planes: s[0] * s[1], h: s[2], w: s[3], oh: shapes.output[2], ow: shapes.output[3])
+        var dx = Tensor(zeros: s)
+        let scale = 1 / Float(kernelSize * kernelSize)
+        gradOutput.withUnsafeBufferPointer { dy in
+            dx.withUnsafeMutableBufferPointer { d in
+                forEachTap(g) { o, i in d[i] += dy[o] * scale }
+            }
+        }
+        return dx
+    }
+}
+
+/// Global average pooling: (N, C, H, W) → (N, C), the mean of each channel's plane.
+public final class GlobalAvgPool: Layer {
+    public let name: String
+    public var computesInputGradient = true
+    private var cachedInputShape: [Int]?
+
+    public init(name: String = "gap") { self.name = name }
+
+    public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
+        try requireNCHW(input, layer: name)
+        let nc = input.shape[0] * input.shape[1], plane = input.shape[2] * input.shape[3]
+        var out = Tensor(zeros: [input.shape[0], input.shape[1]])
+        input.withUnsafeBufferPointer { xb in
+            out.withUnsafeMutableBufferPointer { yb in
+                for i in 0..<nc {
+                    let p = xb.baseAddress! + i * plane
+                    var s: Float = 0
+                    for j in 0..<plane { s += p[j] }
+                    yb[i] = s / Float(plane)
+                }
+            }
+        }
+        cachedInputShape = input.shape
+        return out
+    }
+
+    public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
+        guard let shape = cachedInputShape else { throw .missingForwardCache(layer: name) }
+        try checkGradient(gradOutput, against: [shape[0], shape[1]])
+        guard computesInputGradient else { return nil }
+        let plane = shape[2] * shape[3]
+        var dx = Tensor(zeros: shape)
+        gradOutput.withUnsafeBufferPointer { dy in
+            dx.withUnsafeMutableBufferPointer { d in
+                for i in 0..<dy.count {
+                    let v = dy[i] / Float(plane)
+                    let p = d.baseAddress! + i * plane
+                    for j in 0..<plane { p[j] = v }
+                }
+            }
+        }
+        return dx
+    }
+}

@@ -1,0 +1,55 @@
+import PFSTensor
+
+/// Stochastic gradient descent with momentum, optional Nesterov momentum and L2 weight decay
+/// (PyTorch semantics, dampening 0):
+///
+///     g ← ∇ + wd·θ;   v ← μ·v + g (v = g on the first step);
+///     θ ← θ − lr·(g + μ·v)  (Nesterov)   or   θ ← θ − lr·v
+public final class SGD: Optimizer {
+    public let parameters: [Parameter]
+    public var learningRate: Float
+    public let momentum: Float
+    public let nesterov: Bool
+    public let weightDecay: WeightDecay
+    private var velocity: [Tensor?]
+
+    public init(_ parameters: [Parameter], learningRate: Float, momentum: Float = 0, nesterov: Bool = false,
+                weightDecay: WeightDecay = .none) throws(EngineError) {
+        try requireOptimizer(learningRate >= 0, "SGD", "learning rate", "≥ 0", learningRate)
+        try requireOptimizer(momentum >= 0 && momentum < 1, "SGD", "momentum", "in [0, 1)", momentum)
+        try requireOptimizer(!nesterov || momentum > 0, "SGD", "momentum", "> 0 with Nesterov", momentum)
+        try requireOptimizer(weightDecay.rate >= 0, "SGD", "weight decay", "≥ 0", weightDecay.rate)
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.weightDecay = weightDecay
+        velocity = Array(repeating: nil, count: parameters.count)
+    }
+
+    public func step() {
+        let lr = learningRate, mu = momentum, nest = nesterov
+        for (index, p) in parameters.enumerated() {
+            guard !p.isFrozen, let grad = p.grad else { continue }
+            let wd = weightDecay.rate(for: p)
+            let first = velocity[index] == nil
+            if mu != 0 && first { velocity[index] = Tensor(zeros: p.value.shape) }
+            grad.withUnsafeBufferPointer { gb in
+                p.value.withUnsafeMutableBufferPointer { theta in
+                    if mu == 0 {
+                        for i in 0..<theta.count { theta[i] -= lr * (gb[i] + wd * theta[i]) }
+                        return
+                    }
+                    velocity[index]!.withUnsafeMutableBufferPointer { v in
+                        for i in 0..<theta.count {
+                            let g = gb[i] + wd * theta[i]
+                            v[i] = first ? g : mu * v[i] + g
+                            theta[i] -= lr * (nest ? g + mu * v[i] : v[i])
+                        }
+                    }
+                }
+            }
+            project(p)
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// Process-wide engine settings: how many worker threads kernels may use and which SGEMM
+/// backend they call. Set them once at start-up (the `pfs` front end does so from `--threads`
+/// and `PFS_BLAS`); kernels read them on every call.
+public enum Engine {
+    /// Worker threads for batch-parallel kernels and large matrix products (≥ 1).
+    /// Defaults to the number of active processors, or `PFS_THREADS` when set.
+    nonisolated(unsafe) public static var threads: Int = defaultThreads()
+
+    /// The SGEMM implementation used by every kernel. Defaults to the system CBLAS when one can
+    /// be loaded, unless the environment variable `PFS_BLAS=builtin` forces the built-in kernel.
+    nonisolated(unsafe) public static var gemm: GEMMBackend = GEMMBackend.preferred()
+
+    static func defaultThreads() -> Int {
+        if let s = ProcessInfo.processInfo.environment["PFS_THREADS"], let n = Int(s), n >= 1 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// `true` for a debug build, `false` for an optimised one.
+    public static var isDebugBuild: Bool {
+        #if DEBUG
+        return true
+        #else
+        return false
+        #endif
+    }
+}
+
+/// Static partitioning of loops over worker threads. The split of `0..<count` into contiguous
+/// chunks depends only on `count` and `threads`, so reductions done per chunk and then summed in
+/// chunk order are deterministic for a fixed thread count.
+public enum Parallel {
+    /// The contiguous chunk of `0..<count` handled by `worker` out of `workers`.
+    @inlinable
+    public static func chunk(_ worker: Int, of workers: Int, count: Int) -> Range<Int> {
+        let base = count / workers, extra = count % workers
+        let start = worker * base + min(worker, extra)
+        return start..<(start + base + (worker < extra ? 1 : 0))
+    }
+
+    /// Number of workers worth starting for `count` independent items.
+    @inlinable
+    public static func workers(for count: Int, threads: Int = Engine.threads) -> Int {
+        max(1, min(threads, count))
+    }
+
+    /// Runs `body(worker, range)` for each worker's chunk of `0..<count`, on up to `threads`
+    /// threads. With one worker the body runs on the calling thread.
+    public static func forChunks(_ count: Int, threads: Int = Engine.threads,
+                                 _ body: (_ worker: Int, _ range: Range<Int>) -> Void) {
+        let w = workers(for: count, threads: threads)
+        if w == 1 { body(0, 0..<count); return }
+        DispatchQueue.concurrentPerform(iterations: w) { i in
+            body(i, chunk(i, of: w, count: count))
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import PFSTestSupport
+import Testing
+@testable import PFSTensor
+
+@Suite struct ConvolutionTests {
+    struct Case: CustomStringConvertible {
+        var g: Conv2dGeometry
+        var bias: Bool
+        var description: String {
+            "N\(g.batch) \(g.inChannels)→\(g.outChannels) \(g.height)×\(g.width) k\(g.kernelH)×\(g.kernelW) " +
+                "s\(g.strideH) p\(g.padH) g\(g.groups)\(bias ? " bias" : "")"
+        }
+    }
+
+    static func geometry(_ n: Int, _ cin: Int, _ h: Int, _ w: Int, _ cout: Int, k: (Int, Int), s: Int, p: Int,
+                         groups: Int = 1) -> Conv2dGeometry {
+        Conv2dGeometry(batch: n, inChannels: cin, height: h, width: w, outChannels: cout, kernel: k,
+                       stride: (s, s), padding: (p, p), groups: groups)
+    }
+
+    static let cases: [Case] = [
+        Case(g: geometry(2, 3, 7, 5, 4, k: (3, 3), s: 1, p: 1), bias: false),
+        Case(g: geometry(3, 4, 9, 9, 6, k: (3, 3), s: 2, p: 1, groups: 2), bias: true),
+        Case(g: geometry(2, 5, 7, 7, 5, k: (3, 3), s: 2, p: 1, groups: 5), bias: false),   // depthwise
+        Case(g: geometry(2, 3, 6, 5, 6, k: (3, 3), s: 1, p: 1, groups: 3), bias: false),   // depth multiplier 2
+        Case(g: geometry(2, 6, 5, 3, 7, k: (1, 1), s: 1, p: 0), bias: true),               // pointwise
+        Case(g: geometry(2, 3, 7, 7, 5, k: (1, 1), s: 2, p: 0), bias: false),              // projection shortcut
+        Case(g: geometry(2, 2, 11, 8, 3, k: (5, 5), s: 3, p: 2), bias: true),
+        Case(g: geometry(3, 2, 2, 2, 3, k: (3, 3), s: 1, p: 1), bias: false),              // kernel ≥ input
+        Case(g: geometry(2, 3, 7, 9, 2, k: (3, 1), s: 1, p: 0), bias: false),              // non-square kernel
+    ]
+
+    struct Data {
+        var x, w, b, dy: [Float]
+    }
+
+    static func data(_ c: Case, seed: UInt64 = 11) -> Data {
+        var rng = RandomGenerator(seed: seed)
+        let g = c.g
+        func r(_ n: Int) -> [Float] { (0..<n).map { _ in rng.normal() } }
+        return Data(x: r(g.batch * g.inChannels * g.inPlane), w: r(g.outChannels * g.patchSize),
+                    b: r(g.outChannels), dy: r(g.batch * g.outChannels * g.outPlane))
+    }
+
+    static func fastForward(_ c: Case, _ d: Data, backend: GEMMBackend, threads: Int) -> [Float] {
+        var y = [Float](repeating: .nan, count: c.g.batch * c.g.outChannels * c.g.outPlane)
+        let ws = Workspace()
+        Convolution.forward(c.g, input: d.x, weight: d.w, bias: c.bias ? d.b : nil, output: &y,
+                            workspace: ws, threads: threads, backend: backend)
+        return y
+    }
+
+    static func referenceForward(_ c: Case, _ d: Data) -> [Float] {
+        var y = [Float](repeating: .nan, count: c.g.batch * c.g.outChannels * c.g.outPlane)
+        ReferenceConvolution.forward(c.g, input: d.x, weight: d.w, bias: c.bias ? d.b : nil, output: &y)
+        return y
+    }
+
+    @Test(arguments: cases)
+    func fastForwardMatchesDirectConvolution(_ c: Case) throws {
+        try c.g.validate(layer: "test")
+        let d = Self.data(c)
+        let want = Self.referenceForward(c, d)
+        for backend in backendsUnderTest() {
+            for threads in [1, 2] {
+                let got = Self.fastForward(c, d, backend: backend, threads: threads)
+                #expect(Compare.relativeError(got, want) < 1e-5, "\(c) \(backend) threads \(threads)")
+            }
+        }
+    }
+
+    @Test(arguments: cases)
+    func fastBackwardMatchesDirectConvolution(_ c: Case) {
+        let g = c.g, d = Self.data(c)
+        var dxRef = [Float](repeating: 0, count: d.x.count), dwRef = [Float](repeating: 0, count: d.w.count)
+        var dbRef = [Float](repeating: 0, count: g.outChannels)
+        ReferenceConvolution.backward(g, input: d.x, weight: d.w, gradOutput: d.dy, gradInput: &dxRef,
+                                      gradWeight: &dwRef, gradBias: &dbRef)
+        for backend in backendsUnderTest() {
+            for threads in [1, 2] {
+                var dx = [Float](repeating: .nan, count: d.x.count)
+                var dw = [Float](repeating: 0.5, count: d.w.count)   // accumulated into
+                var db = [Float](repeating: 0.25, count: g.outChannels)
+                Convolution.backward(g, input: d.x, weight: d.w, gradOutput: d.dy, gradInput: &dx, gradWeight: &dw,
+                                     gradBias: &db, workspace: Workspace(), threads: threads, backend: backend)
+                let tag = "\(c) \(backend) threads \(threads)"
+                #expect(Compare.relativeError(dx, dxRef) < 1e-5, "dX \(tag)")
+                #expect(Compare.relativeError(dw.map { $0 - 0.5 }, dwRef) < 1e-5, "dW \(tag)")
+                #expect(Compare.relativeError(db.map { $0 - 0.25 }, dbRef) < 1e-5, "db \(tag)")
+            }
+        }
+    }
+
+    @Test func oneThreadIsBitReproducible() {
+        let c = Self.cases[1], d = Self.data(c)
+        for backend in backendsUnderTest() {
+            let a = Self.fastForward(c, d, backend: backend, threads: 1)
+            let b = Self.fastForward(c, d, backend: backend, threads: 1)
+            #expect(Compare.bitIdentical(a, b))
+        }
+    }
+
+    @Test func invalidGeometriesAreRejectedWithTheirValues() {
+        let bad: [(Conv2dGeometry, String)] = [
+            (Self.geometry(1, 3, 8, 8, 4, k: (3, 3), s: 1, p: 1, groups: 2), "input channels"),
+            (Self.geometry(1, 4, 8, 8, 6, k: (3, 3), s: 1, p: 1, groups: 4), "output channels"),
+            (Self.geometry(1, 4, 8, 8, 4, k: (3, 3), s: 0, p: 1), "stride"),
+            (Self.geometry(1, 4, 2, 2, 4, k: (5, 5), s: 1, p: 0), "at least the kernel"),
+            (Self.geometry(0, 4, 8, 8, 4, k: (3, 3), s: 1, p: 1), "(0, 4, 8, 8)"),
+        ]
+        for (g, fragment) in bad {
+            do {
+                try g.validate(layer: "conv7")
+                Issue.record("\(g) accepted")
+            } catch {
+                #expect(error.description.contains("conv7"))
+                #expect(error.description.contains(fragment), "\(error.description)")
+            }
+        }
+    }
+
+    @Test func macsFollowTheSpecFormula() {
+        // k_h·k_w·(C_in/groups)·C_out·H_out·W_out per image.
+        let g = Self.geometry(1, 16, 32, 32, 16, k: (3, 3), s: 1, p: 1)
+        #expect(g.macs == 3 * 3 * 16 * 16 * 32 * 32)
+        let dw = Self.geometry(2, 32, 16, 16, 32, k: (3, 3), s: 2, p: 1, groups: 32)
+        #expect(dw.macs == 2 * 9 * 1 * 32 * 8 * 8)
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import PFSTestSupport
+import Testing
+@testable import PFSTensor
+
+/// Whether CI promised a system BLAS (then its absence is a failure, not a skip).
+let systemBLASExpected = ProcessInfo.processInfo.environment["PFS_EXPECT_SYSTEM_BLAS"] == "1"
+
+/// The backends to exercise: always the built-in one, plus the system CBLAS when present.
+func backendsUnderTest() -> [GEMMBackend] {
+    SystemBLAS.shared != nil ? [.builtin, .system] : [.builtin]
+}
+
+@Suite struct GEMMTests {
+    struct Case: CustomStringConvertible {
+        var m, n, k: Int; var ta, tb: Transpose; var alpha, beta: Float
+        var description: String { "\(m)x\(n)x\(k) \(ta)/\(tb) α=\(alpha) β=\(beta)" }
+    }
+
+    static let cases: [Case] = {
+        var out: [Case] = []
+        for (m, n, k) in [(1, 1, 1), (7, 13, 5), (6, 8, 256), (13, 31, 300), (37, 129, 71), (100, 3, 517), (5, 2050, 9)] {
+            for ta in [Transpose.none, .transposed] {
+                for tb in [Transpose.none, .transposed] {
+                    out.append(Case(m: m, n: n, k: k, ta: ta, tb: tb, alpha: 1, beta: 0))
+                }
+            }
+            out.append(Case(m: m, n: n, k: k, ta: .none, tb: .none, alpha: -0.5, beta: 0.75))
+        }
+        return out
+    }()
+
+    /// Runs one SGEMM with padded leading dimensions and returns C.
+    static func run(_ c: Case, backend: GEMMBackend?, threads: Int = 1, seed: UInt64 = 1) -> [Float] {
+        var rng = RandomGenerator(seed: seed)
+        let (ar, ac) = c.ta == .none ? (c.m, c.k) : (c.k, c.m)
+        let (br, bc) = c.tb == .none ? (c.k, c.n) : (c.n, c.k)
+        let lda = ac + 3, ldb = bc + 1, ldc = c.n + 2
+        let a = (0..<(ar * lda)).map { _ in rng.normal() }
+        let b = (0..<(br * ldb)).map { _ in rng.normal() }
+        var out = (0..<(c.m * ldc)).map { _ in rng.normal() }
+        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in out.withUnsafeMutableBufferPointer { cp in
+            if let backend {
+                GEMM.sgemm(c.ta, c.tb, m: c.m, n: c.n, k: c.k, alpha: c.alpha, a: ap.baseAddress!, lda: lda,
+                           b: bp.baseAddress!, ldb: ldb, beta: c.beta, c: cp.baseAddress!, ldc: ldc,
+                           backend: backend, threads: threads)
+            } else {
+                GEMM.reference(c.ta, c.tb, m: c.m, n: c.n, k: c.k, alpha: c.alpha, a: ap.baseAddress!, lda: lda,
+                               b: bp.baseAddress!, ldb: ldb, beta: c.beta, c: cp.baseAddress!, ldc: ldc)
+            }
+        } } }
+        _ = br; _ = ar
+        return out
+    }
+
+    @Test(arguments: cases)
+    func builtinMatchesReference(_ c: Case) {
+        let want = Self.run(c, backend: nil), got = Self.run(c, backend: .builtin)
+        #expect(Compare.relativeError(got, want) < 1e-5, "\(c)")
+    }
+
+    @Test(arguments: cases)
+    func systemBLASMatchesReference(_ c: Case) throws {
+        guard SystemBLAS.shared != nil else {
+            #expect(!systemBLASExpected, "PFS_EXPECT_SYSTEM_BLAS=1 but no CBLAS could be loaded")
+            return
+        }
+        let want = Self.run(c, backend: nil), got = Self.run(c, backend: .system)
+        #expect(Compare.relativeError(got, want) < 1e-5, "\(c)")
+    }
+
+    @Test func threadedSplitMatchesSingleThread() {
+        let c = Case(m: 64, n: 1000, k: 200, ta: .none, tb: .transposed, alpha: 1, beta: 0.5)
+        for backend in backendsUnderTest() {
+            let one = Self.run(c, backend: backend, threads: 1), two = Self.run(c, backend: backend, threads: 3)
+            #expect(Compare.relativeError(two, one) < 1e-6, "\(backend)")
+        }
+    }
+
+    @Test func environmentForcesTheBuiltinFallback() {
+        setenv("PFS_BLAS", "builtin", 1)
+        defer { unsetenv("PFS_BLAS") }
+        #expect(GEMMBackend.preferred() == .builtin)
+    }
+
+    @Test func systemBLASIsFoundWhenPromised() {
+        if systemBLASExpected {
+            #expect(SystemBLAS.shared != nil)
+            #expect(GEMMBackend.preferred() == .system || ProcessInfo.processInfo.environment["PFS_BLAS"] == "builtin")
+        }
+        if let blas = SystemBLAS.shared {
+            #expect(!blas.library.isEmpty)
+            #expect(blas.libraryThreads == 1)
+        }
+    }
+}
