@@ -1,0 +1,177 @@
+import PFSNN
+import PFSTensor
+import PFSTestSupport
+import Testing
+
+/// Central finite differences (Double objective, Float layers) against every layer's backward,
+/// for the input gradient and every parameter gradient, on small odd shapes with N > 1.
+@Suite struct GradientTests {
+    static let tolerance = 1e-2
+
+    func expectGradients(_ layer: Layer, _ input: Tensor, mode: Mode = .training, step: Float = 1e-2,
+                         sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let results = try GradientCheck.run(layer, input: input, mode: mode, step: step)
+        #expect(!results.isEmpty, sourceLocation: sourceLocation)
+        for r in results {
+            #expect(r.error < Self.tolerance, "\(r)", sourceLocation: sourceLocation)
+        }
+    }
+
+    struct ConvCase: CustomStringConvertible, Sendable {
+        var cin, cout, k, stride, padding, groups: Int
+        var bias: Bool
+        var h, w: Int
+        var description: String { "\(cin)→\(cout) k\(k) s\(stride) p\(padding) g\(groups) \(h)×\(w)\(bias ? " bias" : "")" }
+    }
+
+    @Test(arguments: [
+        ConvCase(cin: 3, cout: 4, k: 3, stride: 1, padding: 1, groups: 1, bias: true, h: 5, w: 7),
+        ConvCase(cin: 4, cout: 6, k: 3, stride: 2, padding: 1, groups: 2, bias: false, h: 7, w: 5),
+        ConvCase(cin: 5, cout: 5, k: 3, stride: 2, padding: 1, groups: 5, bias: true, h: 7, w: 7),
+        ConvCase(cin: 3, cout: 5, k: 1, stride: 1, padding: 0, groups: 1, bias: false, h: 3, w: 5),
+        ConvCase(cin: 3, cout: 2, k: 1, stride: 2, padding: 0, groups: 1, bias: false, h: 5, w: 5),
+    ])
+    func conv2d(_ c: ConvCase) throws {
+        var rng = RandomGenerator(seed: 1)
+        let conv = try Conv2d(name: "conv", inChannels: c.cin, outChannels: c.cout, kernelSize: c.k, stride: c.stride,
+                              padding: c.padding, groups: c.groups, bias: c.bias, rng: &rng)
+        try expectGradients(conv, .randomNormal([2, c.cin, c.h, c.w], using: &rng))
+    }
+
+    @Test func batchNormTraining() throws {
+        var rng = RandomGenerator(seed: 2)
+        let bn = try BatchNorm2d(channels: 3)
+        bn.gamma.value = .randomNormal([3], mean: 1, std: 0.3, using: &rng)
+        bn.beta.value = .randomNormal([3], using: &rng)
+        // A smaller step: the training-mode Jacobian couples every element of a channel.
+        try expectGradients(bn, .randomNormal([3, 3, 4, 5], mean: 0.5, std: 2, using: &rng), step: 3e-3)
+    }
+
+    @Test func batchNormEvaluation() throws {
+        var rng = RandomGenerator(seed: 3)
+        let bn = try BatchNorm2d(channels: 4)
+        bn.gamma.value = .randomNormal([4], mean: 1, std: 0.3, using: &rng)
+        bn.runningMean = .randomNormal([4], using: &rng)
+        bn.runningVariance = .randomUniform([4], low: 0.5, high: 2, using: &rng)
+        try expectGradients(bn, .randomNormal([2, 4, 3, 3], using: &rng), mode: .evaluation)
+    }
+
+    @Test func relu() throws {
+        var rng = RandomGenerator(seed: 4)
+        try expectGradients(ReLU(), awayFromZero([2, 3, 4, 5], using: &rng))
+    }
+
+    @Test func relu6() throws {
+        var rng = RandomGenerator(seed: 5)
+        // Values on both kinks' sides (around 0 and 6), kept away from the kinks themselves.
+        let x = Tensor(shape: [2, 3, 3, 3]) { i in
+            let base: Float = [-1.3, 0.7, 3.1, 5.6, 6.4, 8.0][i % 6]
+            return base + 0.2 * rng.uniform()
+        }
+        try expectGradients(ReLU.relu6(), x)
+    }
+
+    /// Distinct values ≥ 0.05 apart, shuffled, so no max-pool window has a near tie.
+    static func distinctValues(_ shape: [Int], rng: inout RandomGenerator) -> Tensor {
+        let n = Shape.count(shape)
+        var values = (0..<n).map { Float($0) * 0.05 - Float(n) * 0.025 }
+        for i in stride(from: n - 1, to: 0, by: -1) { values.swapAt(i, rng.int(below: i + 1)) }
+        return try! Tensor(shape: shape, values: values)
+    }
+
+    @Test func maxPool() throws {
+        var rng = RandomGenerator(seed: 6)
+        try expectGradients(MaxPool2d(kernelSize: 2), Self.distinctValues([2, 3, 6, 5], rng: &rng))
+        try expectGradients(MaxPool2d(kernelSize: 3, stride: 2, padding: 1), Self.distinctValues([2, 2, 7, 7], rng: &rng))
+    }
+
+    @Test func avgPool() throws {
+        var rng = RandomGenerator(seed: 7)
+        try expectGradients(AvgPool2d(kernelSize: 2), .randomNormal([2, 3, 5, 6], using: &rng))
+        try expectGradients(AvgPool2d(kernelSize: 3, stride: 2, padding: 1), .randomNormal([3, 2, 7, 5], using: &rng))
+    }
+
+    @Test func globalAveragePool() throws {
+        var rng = RandomGenerator(seed: 8)
+        try expectGradients(GlobalAvgPool(), .randomNormal([3, 4, 3, 5], using: &rng))
+    }
+
+    @Test func linear() throws {
+        var rng = RandomGenerator(seed: 9)
+        let fc = try Linear(inFeatures: 7, outFeatures: 5, std: 0.5, rng: &rng)
+        try expectGradients(fc, .randomNormal([3, 7], using: &rng))
+        let noBias = try Linear(inFeatures: 4, outFeatures: 3, bias: false, std: 0.5, rng: &rng)
+        try expectGradients(noBias, .randomNormal([2, 4], using: &rng))
+    }
+
+    @Test func channelGate() throws {
+        var rng = RandomGenerator(seed: 10)
+        let gate = try ChannelGate(channels: 3)
+        gate.gate.value = .randomUniform([3], low: 0.2, high: 1, using: &rng)
+        try expectGradients(gate, .randomNormal([2, 3, 4, 3], using: &rng))
+    }
+
+    @Test func flatten() throws {
+        var rng = RandomGenerator(seed: 11)
+        try expectGradients(Flatten(), .randomNormal([2, 3, 2, 3], using: &rng))
+    }
+
+    /// conv-BN-gate-conv body plus a 1×1 conv + BN projection shortcut, stride 2.
+    @Test func residualBlockWithProjection() throws {
+        var rng = RandomGenerator(seed: 12)
+        let body = Sequential(name: "body", [
+            try Conv2d(name: "conv1", inChannels: 3, outChannels: 4, kernelSize: 3, stride: 2, padding: 1, rng: &rng),
+            try BatchNorm2d(name: "bn1", channels: 4),
+            try ChannelGate(name: "gate1", channels: 4),
+            try Conv2d(name: "conv2", inChannels: 4, outChannels: 5, kernelSize: 3, padding: 1, rng: &rng),
+        ])
+        let shortcut = Sequential(name: "shortcut", [
+            try Conv2d(name: "proj", inChannels: 3, outChannels: 5, kernelSize: 1, stride: 2, rng: &rng),
+            try BatchNorm2d(name: "proj_bn", channels: 5),
+        ])
+        let block = Residual(name: "block", body: body, shortcut: shortcut)
+        // No ReLU inside: batch-normalised values sit near its kink, where finite differences
+        // straddle it; ReLU's own gradient is checked above on inputs kept away from 0.
+        try expectGradients(block, .randomNormal([2, 3, 5, 5], using: &rng), step: 3e-3)
+    }
+
+    @Test func identityResidual() throws {
+        var rng = RandomGenerator(seed: 13)
+        let body = try Conv2d(inChannels: 3, outChannels: 3, kernelSize: 3, padding: 1, bias: true, rng: &rng)
+        try expectGradients(Residual(body: body), .randomNormal([2, 3, 4, 4], using: &rng))
+    }
+
+    @Test(arguments: [Float(0), 0.1])
+    func softmaxCrossEntropy(smoothing: Float) throws {
+        var rng = RandomGenerator(seed: 14)
+        let loss = try SoftmaxCrossEntropy(labelSmoothing: smoothing)
+        var logits = Tensor.randomNormal([4, 5], std: 2, using: &rng)
+        let labels = [0, 3, 4, 1]
+        _ = try loss.forward(logits: logits, labels: labels)
+        let analytic = try loss.backward().scalars
+        var worst = 0.0
+        let h: Float = 1e-2
+        for i in 0..<logits.count {
+            let v = logits[flat: i]
+            logits[flat: i] = v + h; let lp = Double(try loss.forward(logits: logits, labels: labels))
+            logits[flat: i] = v - h; let lm = Double(try loss.forward(logits: logits, labels: labels))
+            logits[flat: i] = v
+            let numeric = (lp - lm) / (Double(v + h) - Double(v - h))
+            worst = max(worst, abs(numeric - Double(analytic[i])))
+        }
+        #expect(worst < 1e-3)
+    }
+
+    @Test func crossEntropyValueMatchesHandComputation() throws {
+        // logits (1, 3) = [1, 2, 3], label 2: L = log(e¹ + e² + e³) − 3.
+        let loss = try SoftmaxCrossEntropy()
+        let value = try loss.forward(logits: Tensor(shape: [1, 3], values: [1, 2, 3]), labels: [2])
+        #expect(abs(Double(value) - 0.40760596444438) < 1e-6)
+        // With smoothing ε = 0.3, K = 3: L = −(0.8·log p₂ + 0.1·log p₀ + 0.1·log p₁).
+        let smooth = try SoftmaxCrossEntropy(labelSmoothing: 0.3)
+        let s = try smooth.forward(logits: Tensor(shape: [1, 3], values: [1, 2, 3]), labels: [2])
+        let lse = 3.40760596444438
+        let want = -(0.8 * (3 - lse) + 0.1 * (1 - lse) + 0.1 * (2 - lse))
+        #expect(abs(Double(s) - want) < 1e-6)
+    }
+}
