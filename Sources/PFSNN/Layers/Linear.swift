@@ -64,7 +64,7 @@ public final class Linear: Layer {
         var dx: Tensor? = computesInputGradient ? Tensor(zeros: input.shape) : nil
         gradOutput.withUnsafeBufferPointer { dyb in
             let dy = dyb.baseAddress!
-            let didWeight = input.withUnsafeBufferPointer { x in
+            let didWeight: Void? = input.withUnsafeBufferPointer { x in
                 weight.accumulateGradient { dw in
                     // dW (out×in) += dyᵀ (out×N) · x (N×in)
                     GEMM.sgemm(.transposed, .none, m: fout, n: fin, k: n, alpha: 1, a: dy, lda: fout,

@@ -1,0 +1,57 @@
+import PFSNN
+import PFSTensor
+
+/// Throughput of 3×3, stride-1, padding-1 convolutions at CIFAR-ResNet shapes through the
+/// ``Conv2d`` layer (so it measures exactly what training runs). FLOPs = 2·MACs for the forward
+/// pass, and the same again for each of the input-gradient and weight-gradient products.
+public struct ConvBenchmark {
+    public enum Pass: String, CaseIterable, Sendable {
+        case forward
+        /// Input gradient and weight gradient (a normal training step's backward).
+        case backward
+        /// Input gradient only (weights frozen, as in gate learning).
+        case backwardData = "backward-data"
+        /// Weight gradient only (first layer: no input gradient).
+        case backwardWeight = "backward-weight"
+    }
+
+    public struct Row: Sendable {
+        public var channels, size, batch: Int
+        public var pass: Pass
+        public var macs: Int
+        public var samples: Samples
+        public var gflops: Double { 2 * Double(macs) / samples.median * 1e-9 }
+    }
+
+    /// (channels, pixels) of the three ResNet-20/56/110 stages.
+    public static let cifarResNetShapes = [(16, 32), (32, 16), (64, 8)]
+
+    public var batch: Int
+    public var minSeconds: Double
+
+    public init(batch: Int = 128, minSeconds: Double = 1) {
+        self.batch = batch
+        self.minSeconds = minSeconds
+    }
+
+    public func run(channels: Int, size: Int, pass: Pass) throws -> Row {
+        var rng = RandomGenerator(seed: 2)
+        let conv = try Conv2d(name: "bench", inChannels: channels, outChannels: channels, kernelSize: 3, padding: 1,
+                              rng: &rng)
+        let x = Tensor.randomNormal([batch, channels, size, size], using: &rng)
+        let forwardMACs = try conv.geometry(for: x.shape).macs
+        let y = try conv.forward(x, mode: .training)
+        let dy = Tensor.randomNormal(y.shape, using: &rng)
+        conv.weight.isFrozen = pass == .backwardData
+        conv.computesInputGradient = pass != .backwardWeight
+        var failure: Error?
+        let samples = Samples.measure(minSeconds: minSeconds) {
+            do {
+                if pass == .forward { _ = try conv.forward(x, mode: .training) } else { _ = try conv.backward(dy) }
+            } catch { failure = error }
+        }
+        if let failure { throw failure }
+        let macs = pass == .backward ? 2 * forwardMACs : forwardMACs
+        return Row(channels: channels, size: size, batch: batch, pass: pass, macs: macs, samples: samples)
+    }
+}
