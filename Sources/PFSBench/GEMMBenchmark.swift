@@ -9,10 +9,12 @@ public struct GEMMBenchmark {
         public var gflops: Double { 2 * Double(m * n * k) / samples.median * 1e-9 }
     }
 
-    /// Square sizes plus the GEMM shapes of a CIFAR-ResNet 3×3 convolution (C_out × HW × 9·C_in).
+    /// Square sizes, then the forward GEMM shapes of CIFAR-ResNet 3×3 convolutions
+    /// (C_out × pixels × 9·C_in) for one image and for the image tiles the convolution uses.
     public static let defaultShapes: [(Int, Int, Int)] = [
         (256, 256, 256), (512, 512, 512), (1024, 1024, 1024),
         (16, 1024, 144), (32, 256, 288), (64, 64, 576),
+        (16, 2048, 144), (32, 2048, 288), (64, 2048, 576),
     ]
 
     public var backend: GEMMBackend

@@ -85,16 +85,22 @@ func smallNetwork(seed: UInt64) throws -> Sequential {
         #expect(dx == nil)
         for p in net.parameters where p.role != .gate { #expect(p.grad == nil, "\(p.name)") }
         #expect(gate.gate.grad != nil)
-        #expect(conv1.weightGradientMACs == 0 && conv2.weightGradientMACs == 0 && fc.weightGradientMACs == 0)
+        // Work as counted where the kernels run their GEMMs: no weight-gradient product at all, and
+        // no input-gradient product for the first layer; the gates still get their gradient.
+        for work in [conv1.backwardWork, conv2.backwardWork, fc.backwardWork] { #expect(work.weightGradientMACs == 0) }
+        #expect(conv1.backwardWork.inputGradientMACs == 0)
+        #expect(conv2.backwardWork.inputGradientMACs == 2 * 4 * 25 * 36)
+        #expect(fc.backwardWork.inputGradientMACs == 2 * 4 * 3)
 
         // Unfrozen, the same pass does the weight-gradient work.
         net.freeze(false)
         _ = try net.forward(x, mode: .training)
         _ = try loss.forward(logits: try net.forward(x, mode: .training), labels: [0, 2])
         _ = try net.backward(try loss.backward())
-        #expect(conv1.weightGradientMACs == 2 * 4 * 25 * 27)
-        #expect(conv2.weightGradientMACs == 2 * 4 * 25 * 36)
-        #expect(fc.weightGradientMACs == 2 * 4 * 3)
+        #expect(conv1.backwardWork.weightGradientMACs == 2 * 4 * 25 * 27)
+        #expect(conv2.backwardWork.weightGradientMACs == 2 * 4 * 25 * 36)
+        #expect(fc.backwardWork.weightGradientMACs == 2 * 4 * 3)
+        #expect(conv1.backwardWork.inputGradientMACs == 0)
         #expect(conv1.weight.grad != nil)
     }
 

@@ -91,6 +91,23 @@ import Testing
         }
     }
 
+    /// Skipped gradients cost nothing: the kernels report the products they actually ran.
+    @Test(arguments: [1, 2, 5])   // im2col + GEMM, grouped GEMM, depthwise direct
+    func backwardDoesOnlyRequestedWork(caseIndex: Int) {
+        let c = Self.cases[caseIndex], g = c.g, d = Self.data(c)
+        var dx = [Float](repeating: 0, count: d.x.count), dw = [Float](repeating: 0, count: d.w.count)
+        let both = Convolution.backward(g, input: d.x, weight: d.w, gradOutput: d.dy, gradInput: &dx, gradWeight: &dw,
+                                        gradBias: nil, workspace: Workspace())
+        let dataOnly = Convolution.backward(g, input: d.x, weight: d.w, gradOutput: d.dy, gradInput: &dx,
+                                            gradWeight: nil, gradBias: nil, workspace: Workspace())
+        let weightOnly = Convolution.backward(g, input: d.x, weight: d.w, gradOutput: d.dy, gradInput: nil,
+                                              gradWeight: &dw, gradBias: nil, workspace: Workspace())
+        #expect(both.weightGradientMACs > 0 && both.inputGradientMACs > 0, "\(c)")
+        #expect(dataOnly.weightGradientMACs == 0 && dataOnly.inputGradientMACs == both.inputGradientMACs, "\(c)")
+        #expect(weightOnly.inputGradientMACs == 0 && weightOnly.weightGradientMACs == both.weightGradientMACs, "\(c)")
+        if !g.isDepthwise { #expect(both.weightGradientMACs == g.macs, "\(c)") }
+    }
+
     @Test func oneThreadIsBitReproducible() {
         let c = Self.cases[1], d = Self.data(c)
         for backend in backendsUnderTest() {

@@ -51,9 +51,9 @@ public final class BatchNorm2d: Layer {
                          got: input.shape)
         }
         let c = channels, eps = epsilon, mom = momentum
-        var output = Tensor(zeros: input.shape)
+        var output = Tensor(unsafeUninitializedShape: input.shape)
         var invStd = [Float](repeating: 0, count: c)
-        var normalized: Tensor? = mode == .training ? Tensor(zeros: input.shape) : nil
+        var normalized: Tensor? = mode == .training ? Tensor(unsafeUninitializedShape: input.shape) : nil
         input.withUnsafeBufferPointer { xb in
             gamma.value.withUnsafeBufferPointer { gb in
             beta.value.withUnsafeBufferPointer { bb in
@@ -145,7 +145,7 @@ public final class BatchNorm2d: Layer {
         beta.accumulateGradient { g in for ch in 0..<c { g[ch] += sumDy[ch] } }
         guard computesInputGradient else { return nil }
 
-        var gradInput = Tensor(zeros: shape)
+        var gradInput = Tensor(unsafeUninitializedShape: shape)
         let inv = cachedInvStd
         gradOutput.withUnsafeBufferPointer { dyb in
         xhat.withUnsafeBufferPointer { hb in

@@ -13,8 +13,9 @@ public final class Conv2d: Layer {
     public let weight: Parameter
     public let bias: Parameter?
     public var computesInputGradient = true
-    /// Multiply-accumulates spent on weight gradients so far (0 while the weight is frozen).
-    public private(set) var weightGradientMACs = 0
+    /// Work the convolution kernels reported doing in all backward passes so far: a frozen weight
+    /// adds nothing to `weightGradientMACs`, a layer without input gradient nothing to `inputGradientMACs`.
+    public private(set) var backwardWork = GradientWork()
 
     private var cachedInput: Tensor?
     private var cachedGeometry: Conv2dGeometry?
@@ -56,7 +57,7 @@ public final class Conv2d: Layer {
 
     public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
         let g = try geometry(for: input.shape)
-        var output = Tensor(zeros: g.outputShape)
+        var output = Tensor(unsafeUninitializedShape: g.outputShape)   // fully written by the kernel
         input.withUnsafeBufferPointer { x in
             weight.value.withUnsafeBufferPointer { w in
                 output.withUnsafeMutableBufferPointer { y in
@@ -80,7 +81,7 @@ public final class Conv2d: Layer {
     public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
         guard let input = cachedInput, let g = cachedGeometry else { throw .missingForwardCache(layer: name) }
         try checkGradient(gradOutput, against: g.outputShape)
-        var gradInput: Tensor? = computesInputGradient ? Tensor(zeros: g.inputShape) : nil
+        var gradInput: Tensor? = computesInputGradient ? Tensor(unsafeUninitializedShape: g.inputShape) : nil
         let needW = weight.needsGradient, needB = bias?.needsGradient ?? false
         // Frozen weight (and no input gradient wanted): nothing to do at all.
         if !needW && !needB && gradInput == nil { return nil }
@@ -90,9 +91,11 @@ public final class Conv2d: Layer {
                 gradOutput.withUnsafeBufferPointer { dy in
                     withOptionalPointer(&gradInput) { dx in
                         let run = { (dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?) in
-                            Convolution.backward(g, input: x.baseAddress!, weight: w.baseAddress!,
+                            let work = Convolution.backward(g, input: x.baseAddress!, weight: w.baseAddress!,
                                                  gradOutput: dy.baseAddress!, gradInput: dx, gradWeight: dw,
                                                  gradBias: db, workspace: self.workspace)
+                            self.backwardWork.weightGradientMACs += work.weightGradientMACs
+                            self.backwardWork.inputGradientMACs += work.inputGradientMACs
                         }
                         let withBias = { (dw: UnsafeMutablePointer<Float>?) in
                             if needB, let bias = self.bias {
@@ -106,7 +109,6 @@ public final class Conv2d: Layer {
                 }
             }
         }
-        if needW { weightGradientMACs += g.macs }
         return gradInput
     }
 }

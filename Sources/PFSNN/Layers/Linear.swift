@@ -8,8 +8,8 @@ public final class Linear: Layer {
     public let weight: Parameter
     public let bias: Parameter?
     public var computesInputGradient = true
-    /// Multiply-accumulates spent on weight gradients so far (0 while the weight is frozen).
-    public private(set) var weightGradientMACs = 0
+    /// Multiply-accumulates of the gradient products run in all backward passes so far.
+    public private(set) var backwardWork = GradientWork()
     private var cachedInput: Tensor?
 
     /// Weights from N(0, std²) (0.01 by default, the reference CIFAR classifier init), zero bias.
@@ -64,14 +64,14 @@ public final class Linear: Layer {
         var dx: Tensor? = computesInputGradient ? Tensor(zeros: input.shape) : nil
         gradOutput.withUnsafeBufferPointer { dyb in
             let dy = dyb.baseAddress!
-            let didWeight: Void? = input.withUnsafeBufferPointer { x in
+            input.withUnsafeBufferPointer { x in
                 weight.accumulateGradient { dw in
                     // dW (out×in) += dyᵀ (out×N) · x (N×in)
                     GEMM.sgemm(.transposed, .none, m: fout, n: fin, k: n, alpha: 1, a: dy, lda: fout,
                                b: x.baseAddress!, ldb: fin, beta: 1, c: dw, ldc: fin, threads: Engine.threads)
+                    backwardWork.weightGradientMACs += fout * fin * n
                 }
             }
-            if didWeight != nil { weightGradientMACs += n * fin * fout }
             bias?.accumulateGradient { db in
                 for i in 0..<n { for j in 0..<fout { db[j] += dy[i * fout + j] } }
             }
@@ -82,6 +82,7 @@ public final class Linear: Layer {
                         GEMM.sgemm(.none, .none, m: n, n: fin, k: fout, alpha: 1, a: dy, lda: fout,
                                    b: w.baseAddress!, ldb: fin, beta: 0, c: d.baseAddress!, ldc: fin,
                                    threads: Engine.threads)
+                        backwardWork.inputGradientMACs += n * fin * fout
                     }
                 }
             }

@@ -127,10 +127,13 @@ enum BuiltinSGEMM {
             (raw + 4 * stride).storeBytes(of: (raw + 4 * stride).loadUnaligned(as: Vec.self) + c4, as: Vec.self)
             (raw + 5 * stride).storeBytes(of: (raw + 5 * stride).loadUnaligned(as: Vec.self) + c5, as: Vec.self)
         } else {
-            let acc = [c0, c1, c2, c3, c4, c5]
-            for r in 0..<rows {
-                let row = c + r * ldc
-                for j in 0..<cols { row[j] += acc[r][j] }
+            // Partial tile: spill the accumulators to the stack and add the valid part.
+            withUnsafeTemporaryAllocation(of: Vec.self, capacity: mr) { acc in
+                acc[0] = c0; acc[1] = c1; acc[2] = c2; acc[3] = c3; acc[4] = c4; acc[5] = c5
+                for r in 0..<rows {
+                    let row = c + r * ldc
+                    for j in 0..<cols { row[j] += acc[r][j] }
+                }
             }
         }
     }

@@ -41,6 +41,9 @@ public struct Conv2dGeometry: Equatable, Sendable {
         kernelH == 1 && kernelW == 1 && strideH == 1 && strideW == 1 && padH == 0 && padW == 0
     }
 
+    /// Depthwise: groups > 1 with one input channel per group (any channel multiplier).
+    public var isDepthwise: Bool { groups > 1 && inPerGroup == 1 }
+
     /// Multiply-accumulates of the forward pass for the whole batch (bias not counted).
     public var macs: Int { batch * outChannels * outPlane * patchSize }
 

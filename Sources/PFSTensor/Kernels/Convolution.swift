@@ -1,40 +1,74 @@
-/// Fast 2-D convolution: im2col + SGEMM per image and channel group, parallel over the batch.
+/// Fast 2-D convolution: im2col + SGEMM, parallel over the batch.
 ///
 /// All pointers are NCHW (input, output) and (C_out, C_in/groups, kH, kW) (weight).
-/// Work per image n and group g, with K = patchSize and P = outPlane:
+/// Images are processed in tiles of T images so that each GEMM is wide enough for the BLAS to
+/// run near its peak (late CIFAR stages have only 64 output pixels per image). With K = patchSize,
+/// P = outPlane and, per group g, the tile's column matrix col (K × T·P) whose columns for image
+/// i start at i·P:
 ///
-///     forward:      Y[n,g] (C_out/g × P) = W[g] (C_out/g × K) · col(X[n,g]) (K × P)
-///     weight grad:  dW[g]  (C_out/g × K) += dY[n,g] (C_out/g × P) · col(X[n,g])ᵀ (P × K)
-///     input grad:   dcol   (K × P)       = W[g]ᵀ (K × C_out/g) · dY[n,g] (C_out/g × P);  dX += col2im(dcol)
+///     forward:      Yt (C_out/g × T·P) = W[g] (C_out/g × K) · col;   Yt scattered into Y (NCHW)
+///     weight grad:  dW[g] (C_out/g × K) += dYt (C_out/g × T·P) · colᵀ (T·P × K)
+///     input grad:   dcol (K × T·P) = W[g]ᵀ (K × C_out/g) · dYt;   dX += col2im(dcol) per image
 ///
-/// The batch is split into one contiguous chunk per worker; weight-gradient partials are summed
-/// in worker order afterwards, so results are deterministic for a given thread count.
+/// With T = 1 the GEMMs read and write the NCHW tensors in place; a 1×1, stride-1, unpadded
+/// convolution needs no im2col (the input planes are the column matrix).
 public enum Convolution {
+    /// GEMM width (output pixels) a tile of images aims for.
+    nonisolated(unsafe) public static var targetColumns = 1024
+    /// Upper bound, in floats, on one tile's column matrix.
+    nonisolated(unsafe) public static var maxColumnFloats = 1 << 21
+
+    /// Images per tile for this geometry.
+    static func tileImages(_ g: Conv2dGeometry) -> Int {
+        let byWidth = max(1, targetColumns / g.outPlane)
+        let byMemory = max(1, maxColumnFloats / max(1, g.patchSize * g.outPlane))
+        return max(1, min(byWidth, byMemory, g.batch))
+    }
+
     /// Y = conv(X, W) (+ bias). `output` is fully overwritten.
     public static func forward(
         _ g: Conv2dGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
         workspace: Workspace, threads: Int = Engine.threads, backend: GEMMBackend = Engine.gemm
     ) {
+        if g.isDepthwise {
+            DepthwiseConvolution.forward(g, input: input, weight: weight, bias: bias, output: output, threads: threads)
+            return
+        }
         let k = g.patchSize, p = g.outPlane, cinG = g.inPerGroup, coutG = g.outPerGroup
         let inImage = g.inChannels * g.inPlane, outImage = g.outChannels * p
+        let tile = tileImages(g)
+        let direct = tile == 1 && g.isPointwise
         let workers = Parallel.workers(for: g.batch, threads: threads)
-        workspace.reserve(workers: workers, slots: [g.isPointwise ? 0 : k * p])
+        workspace.reserve(workers: workers, slots: [direct ? 0 : k * tile * p, tile > 1 ? coutG * tile * p : 0])
         Parallel.forChunks(g.batch, threads: workers) { worker, images in
             let col = workspace.buffer(worker: worker, slot: 0)
-            for n in images {
+            let yt = workspace.buffer(worker: worker, slot: 1)
+            for first in stride(from: images.lowerBound, to: images.upperBound, by: tile) {
+                let count = min(tile, images.upperBound - first), width = count * p
                 for grp in 0..<g.groups {
-                    let x = input + n * inImage + grp * cinG * g.inPlane
-                    let y = output + n * outImage + grp * coutG * p
+                    let x = input + first * inImage + grp * cinG * g.inPlane
+                    let y = output + first * outImage + grp * coutG * p
                     let b: UnsafePointer<Float>
-                    if g.isPointwise { b = x } else {
-                        Im2Col.im2col(x, channels: cinG, g, into: col)
+                    if direct { b = x } else {
+                        for i in 0..<count { gatherColumns(x + i * inImage, cinG, g, into: col + i * p, ld: width) }
                         b = UnsafePointer(col)
                     }
-                    GEMM.sgemm(.none, .none, m: coutG, n: p, k: k, alpha: 1, a: weight + grp * coutG * k, lda: k,
-                               b: b, ldb: p, beta: 0, c: y, ldc: p, backend: backend)
+                    let w = weight + grp * coutG * k
+                    if count == 1 {
+                        GEMM.sgemm(.none, .none, m: coutG, n: p, k: k, alpha: 1, a: w, lda: k,
+                                   b: b, ldb: width, beta: 0, c: y, ldc: p, backend: backend)
+                    } else {
+                        GEMM.sgemm(.none, .none, m: coutG, n: width, k: k, alpha: 1, a: w, lda: k,
+                                   b: b, ldb: width, beta: 0, c: yt, ldc: width, backend: backend)
+                        for i in 0..<count {
+                            copyRows(coutG, p, from: yt + i * p, ld: width, to: y + i * outImage, ld: p)
+                        }
+                    }
                 }
-                if let bias {
+            }
+            if let bias {
+                for n in images {
                     for c in 0..<g.outChannels {
                         let row = output + n * outImage + c * p
                         let v = bias[c]
@@ -48,73 +82,173 @@ public enum Convolution {
     /// Gradients of a convolution. Each of `gradInput`, `gradWeight`, `gradBias` is optional and
     /// its work is skipped entirely when `nil` (a frozen weight costs no GEMM, the first layer
     /// computes no input gradient). `gradInput` is overwritten; `gradWeight` and `gradBias` are
-    /// accumulated into (`+=`).
+    /// accumulated into (`+=`). Returns the multiply-accumulates actually performed for each.
+    @discardableResult
     public static func backward(
         _ g: Conv2dGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         gradOutput: UnsafePointer<Float>,
         gradInput: UnsafeMutablePointer<Float>?, gradWeight: UnsafeMutablePointer<Float>?,
         gradBias: UnsafeMutablePointer<Float>?,
         workspace: Workspace, threads: Int = Engine.threads, backend: GEMMBackend = Engine.gemm
-    ) {
-        let k = g.patchSize, p = g.outPlane, cinG = g.inPerGroup, coutG = g.outPerGroup
-        let inImage = g.inChannels * g.inPlane, outImage = g.outChannels * p
-        let weightCount = g.outChannels * k
-        let needCol = gradWeight != nil && !g.isPointwise
-        let needDcol = gradInput != nil && !g.isPointwise
-        if gradInput != nil || gradWeight != nil {
-            let workers = Parallel.workers(for: g.batch, threads: threads)
-            workspace.reserve(workers: workers, slots: [needCol ? k * p : 0, needDcol ? k * p : 0,
-                                                        gradWeight != nil ? weightCount : 0])
-            Parallel.forChunks(g.batch, threads: workers) { worker, images in
-                let col = workspace.buffer(worker: worker, slot: 0)
-                let dcol = workspace.buffer(worker: worker, slot: 1)
-                let dW = workspace.buffer(worker: worker, slot: 2)
-                if gradWeight != nil { dW.update(repeating: 0, count: weightCount) }
-                for n in images {
-                    if let gradInput { (gradInput + n * inImage).update(repeating: 0, count: inImage) }
-                    for grp in 0..<g.groups {
-                        let x = input + n * inImage + grp * cinG * g.inPlane
-                        let dy = gradOutput + n * outImage + grp * coutG * p
-                        let w = weight + grp * coutG * k
-                        if gradWeight != nil {
-                            let b: UnsafePointer<Float>
-                            if g.isPointwise { b = x } else {
-                                Im2Col.im2col(x, channels: cinG, g, into: col)
-                                b = UnsafePointer(col)
-                            }
-                            GEMM.sgemm(.none, .transposed, m: coutG, n: k, k: p, alpha: 1, a: dy, lda: p,
-                                       b: b, ldb: p, beta: 1, c: dW + grp * coutG * k, ldc: k, backend: backend)
-                        }
-                        if let gradInput {
-                            let dx = gradInput + n * inImage + grp * cinG * g.inPlane
-                            if g.isPointwise {
-                                GEMM.sgemm(.transposed, .none, m: k, n: p, k: coutG, alpha: 1, a: w, lda: k,
-                                           b: dy, ldb: p, beta: 0, c: dx, ldc: p, backend: backend)
-                            } else {
-                                GEMM.sgemm(.transposed, .none, m: k, n: p, k: coutG, alpha: 1, a: w, lda: k,
-                                           b: dy, ldb: p, beta: 0, c: dcol, ldc: p, backend: backend)
-                                Im2Col.col2im(dcol, channels: cinG, g, into: dx)
-                            }
-                        }
-                    }
-                }
+    ) -> GradientWork {
+        var work = GradientWork()
+        if g.isDepthwise {
+            if gradInput != nil || gradWeight != nil {
+                work = DepthwiseConvolution.backward(g, input: input, weight: weight, gradOutput: gradOutput,
+                                                     gradInput: gradInput, gradWeight: gradWeight,
+                                                     workspace: workspace, threads: threads)
             }
-            if let gradWeight {
-                for worker in 0..<workers {
-                    let dW = workspace.buffer(worker: worker, slot: 2)
-                    for i in 0..<weightCount { gradWeight[i] += dW[i] }
-                }
-            }
+        } else if gradInput != nil || gradWeight != nil {
+            work = gemmBackward(g, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+                                gradWeight: gradWeight, workspace: workspace, threads: threads, backend: backend)
         }
         if let gradBias {
+            let p = g.outPlane
             for n in 0..<g.batch {
                 for c in 0..<g.outChannels {
-                    let row = gradOutput + n * outImage + c * p
+                    let row = gradOutput + (n * g.outChannels + c) * p
                     var s: Float = 0
                     for i in 0..<p { s += row[i] }
                     gradBias[c] += s
                 }
             }
         }
+        return work
+    }
+
+    static func gemmBackward(
+        _ g: Conv2dGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?,
+        gradWeight: UnsafeMutablePointer<Float>?, workspace: Workspace, threads: Int, backend: GEMMBackend
+    ) -> GradientWork {
+        let k = g.patchSize, p = g.outPlane, cinG = g.inPerGroup, coutG = g.outPerGroup
+        let inImage = g.inChannels * g.inPlane, outImage = g.outChannels * p
+        let weightCount = g.outChannels * k
+        let tile = tileImages(g)
+        let workers = Parallel.workers(for: g.batch, threads: threads)
+        let colFloats = k * tile * p
+        workspace.reserve(workers: workers, slots: [
+            gradWeight != nil && !(tile == 1 && g.isPointwise) ? colFloats : 0,   // col
+            gradInput != nil && !(tile == 1 && g.isPointwise) ? colFloats : 0,    // dcol
+            gradWeight != nil ? weightCount : 0,                                  // dW partial
+            tile > 1 ? coutG * tile * p : 0,                                      // dY tile
+        ])
+        let counts = WorkerCounters(workers: workers)
+        Parallel.forChunks(g.batch, threads: workers) { worker, images in
+            let col = workspace.buffer(worker: worker, slot: 0)
+            let dcol = workspace.buffer(worker: worker, slot: 1)
+            let dW = workspace.buffer(worker: worker, slot: 2)
+            let dyt = workspace.buffer(worker: worker, slot: 3)
+            var weightMACs = 0, dataMACs = 0
+            defer { counts.store(worker, weightMACs, dataMACs) }
+            if gradWeight != nil { dW.update(repeating: 0, count: weightCount) }
+            if let gradInput { (gradInput + images.lowerBound * inImage).update(repeating: 0, count: images.count * inImage) }
+            for first in stride(from: images.lowerBound, to: images.upperBound, by: tile) {
+                let count = min(tile, images.upperBound - first), width = count * p
+                let direct = count == 1 && g.isPointwise
+                for grp in 0..<g.groups {
+                    let x = input + first * inImage + grp * cinG * g.inPlane
+                    let w = weight + grp * coutG * k
+                    // dY for the tile as a (C_out/g × T·P) matrix.
+                    let dy: UnsafePointer<Float>, ldy: Int
+                    let dySource = gradOutput + first * outImage + grp * coutG * p
+                    if count == 1 { dy = dySource; ldy = p } else {
+                        for i in 0..<count { copyRows(coutG, p, from: dySource + i * outImage, ld: p, to: dyt + i * p, ld: width) }
+                        dy = UnsafePointer(dyt); ldy = width
+                    }
+                    if gradWeight != nil {
+                        let b: UnsafePointer<Float>
+                        if direct { b = x } else {
+                            for i in 0..<count { gatherColumns(x + i * inImage, cinG, g, into: col + i * p, ld: width) }
+                            b = UnsafePointer(col)
+                        }
+                        GEMM.sgemm(.none, .transposed, m: coutG, n: k, k: width, alpha: 1, a: dy, lda: ldy,
+                                   b: b, ldb: width, beta: 1, c: dW + grp * coutG * k, ldc: k, backend: backend)
+                        weightMACs += coutG * k * width
+                    }
+                    if let gradInput {
+                        let dx = gradInput + first * inImage + grp * cinG * g.inPlane
+                        if direct {
+                            GEMM.sgemm(.transposed, .none, m: k, n: p, k: coutG, alpha: 1, a: w, lda: k,
+                                       b: dy, ldb: ldy, beta: 0, c: dx, ldc: p, backend: backend)
+                        } else {
+                            GEMM.sgemm(.transposed, .none, m: k, n: width, k: coutG, alpha: 1, a: w, lda: k,
+                                       b: dy, ldb: ldy, beta: 0, c: dcol, ldc: width, backend: backend)
+                            for i in 0..<count { scatterColumns(dcol + i * p, ld: width, cinG, g, into: dx + i * inImage) }
+                        }
+                        dataMACs += k * width * coutG
+                    }
+                }
+            }
+        }
+        if let gradWeight { addWorkerPartials(workspace, workers: workers, slot: 2, count: weightCount, into: gradWeight) }
+        return counts.total
+    }
+
+    /// Writes one image's column block (K × P) at `col` with row stride `ld`.
+    @inline(__always)
+    static func gatherColumns(_ image: UnsafePointer<Float>, _ channels: Int, _ g: Conv2dGeometry,
+                              into col: UnsafeMutablePointer<Float>, ld: Int) {
+        if g.isPointwise {
+            copyRows(channels, g.outPlane, from: image, ld: g.inPlane, to: col, ld: ld)
+        } else {
+            Im2Col.im2col(image, channels: channels, g, into: col, ld: ld)
+        }
+    }
+
+    /// Adds one image's column block (K × P, row stride `ld`) back into the image.
+    @inline(__always)
+    static func scatterColumns(_ col: UnsafePointer<Float>, ld: Int, _ channels: Int, _ g: Conv2dGeometry,
+                               into image: UnsafeMutablePointer<Float>) {
+        if g.isPointwise {
+            for r in 0..<channels {
+                let src = col + r * ld, dst = image + r * g.inPlane
+                for i in 0..<g.outPlane { dst[i] += src[i] }
+            }
+        } else {
+            Im2Col.col2im(col, ld: ld, channels: channels, g, into: image)
+        }
+    }
+
+    /// Copies a rows × cols block between row-major matrices with the given row strides.
+    @inline(__always)
+    static func copyRows(_ rows: Int, _ cols: Int, from src: UnsafePointer<Float>, ld lds: Int,
+                         to dst: UnsafeMutablePointer<Float>, ld ldd: Int) {
+        for r in 0..<rows { (dst + r * ldd).update(from: src + r * lds, count: cols) }
+    }
+
+    /// `into += Σ_worker buffer(worker, slot)`, summed in worker order (deterministic).
+    static func addWorkerPartials(_ workspace: Workspace, workers: Int, slot: Int, count: Int,
+                                  into destination: UnsafeMutablePointer<Float>) {
+        for worker in 0..<workers {
+            let partial = workspace.buffer(worker: worker, slot: slot)
+            for i in 0..<count { destination[i] += partial[i] }
+        }
+    }
+}
+
+/// Multiply-accumulates a backward pass actually performed, per gradient, as counted where the
+/// kernels run their products (used to show that frozen parameters cost nothing).
+public struct GradientWork: Equatable, Sendable {
+    /// Spent on the weight gradient (0 when it was not requested, e.g. frozen weights).
+    public var weightGradientMACs = 0
+    /// Spent on the input gradient (0 when it was not requested, e.g. the first layer).
+    public var inputGradientMACs = 0
+    public init() {}
+}
+
+/// Per-worker work counters filled inside a parallel region (each worker writes its own slot).
+final class WorkerCounters {
+    private var weight: [Int], data: [Int]
+    init(workers: Int) { weight = Array(repeating: 0, count: workers); data = weight }
+    func store(_ worker: Int, _ weightMACs: Int, _ dataMACs: Int) {
+        weight.withUnsafeMutableBufferPointer { $0[worker] = weightMACs }
+        data.withUnsafeMutableBufferPointer { $0[worker] = dataMACs }
+    }
+    var total: GradientWork {
+        var w = GradientWork()
+        w.weightGradientMACs = weight.reduce(0, +)
+        w.inputGradientMACs = data.reduce(0, +)
+        return w
     }
 }

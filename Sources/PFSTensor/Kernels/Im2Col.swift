@@ -1,6 +1,7 @@
 /// im2col / col2im for one image and one channel group.
 ///
-/// The column matrix has `patchSize` rows (c, ki, kj) and `outPlane` columns (oh, ow):
+/// The column block has `patchSize` rows (c, ki, kj) and `outPlane` columns (oh, ow), stored with
+/// row stride `ld` (≥ outPlane, so several images' blocks can sit side by side):
 /// col[(c·kH + ki)·kW + kj, oh·W_out + ow] = x[c, oh·sH − pH + ki, ow·sW − pW + kj] (0 outside).
 enum Im2Col {
     /// Valid output columns `ow` for kernel column `kj`: those with 0 ≤ ow·s − p + kj < W.
@@ -15,9 +16,9 @@ enum Im2Col {
         return l..<h
     }
 
-    /// Fills `col` (patchSize × outPlane) from `image` (channels × H × W).
+    /// Fills `col` (patchSize × outPlane, row stride `ld`) from `image` (channels × H × W).
     static func im2col(_ image: UnsafePointer<Float>, channels: Int, _ g: Conv2dGeometry,
-                       into col: UnsafeMutablePointer<Float>) {
+                       into col: UnsafeMutablePointer<Float>, ld: Int) {
         let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth
         let sh = g.strideH, sw = g.strideW, ph = g.padH, pw = g.padW, kh = g.kernelH, kw = g.kernelW
         var row = col
@@ -30,24 +31,23 @@ enum Im2Col {
                     for y in 0..<oh {
                         let out = row + y * ow
                         guard rows.contains(y), !cols.isEmpty else { out.update(repeating: 0, count: ow); continue }
-                        let src = plane + (y * sh - ph + ki) * w
+                        let src = plane + (y * sh - ph + ki) * w - pw + kj
                         for x in 0..<cols.lowerBound { out[x] = 0 }
                         if sw == 1 {
-                            let start = cols.lowerBound
-                            (out + start).update(from: src + (start - pw + kj), count: cols.count)
+                            for x in cols { out[x] = src[x] }
                         } else {
-                            for x in cols { out[x] = src[x * sw - pw + kj] }
+                            for x in cols { out[x] = src[x * sw] }
                         }
                         for x in cols.upperBound..<ow { out[x] = 0 }
                     }
-                    row += oh * ow
+                    row += ld
                 }
             }
         }
     }
 
-    /// Adds the columns `col` (patchSize × outPlane) back into `image` (channels × H × W).
-    static func col2im(_ col: UnsafePointer<Float>, channels: Int, _ g: Conv2dGeometry,
+    /// Adds the columns `col` (patchSize × outPlane, row stride `ld`) back into `image` (channels × H × W).
+    static func col2im(_ col: UnsafePointer<Float>, ld: Int, channels: Int, _ g: Conv2dGeometry,
                        into image: UnsafeMutablePointer<Float>) {
         let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth
         let sh = g.strideH, sw = g.strideW, ph = g.padH, pw = g.padW, kh = g.kernelH, kw = g.kernelW
@@ -62,10 +62,14 @@ enum Im2Col {
                         for y in rows {
                             let src = row + y * ow
                             let dst = plane + (y * sh - ph + ki) * w
-                            for x in cols { dst[x * sw - pw + kj] += src[x] }
+                            if sw == 1 {
+                                for x in cols { dst[x - pw + kj] += src[x] }
+                            } else {
+                                for x in cols { dst[x * sw - pw + kj] += src[x] }
+                            }
                         }
                     }
-                    row += oh * ow
+                    row += ld
                 }
             }
         }

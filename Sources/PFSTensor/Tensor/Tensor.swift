@@ -24,6 +24,14 @@ public struct Tensor {
         storage = TensorStorage(repeating: value, count: Shape.count(shape))
     }
 
+    /// A tensor whose elements are left uninitialised, for kernels that overwrite every element
+    /// (saves the zero-fill of a large output). Reading an element before writing it is an error.
+    public init(unsafeUninitializedShape shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative extent in shape \(Shape.describe(shape))")
+        self.shape = shape
+        storage = TensorStorage(uninitializedCount: Shape.count(shape))
+    }
+
     /// A tensor holding `values` in row-major order. Throws when the count does not match `shape`.
     public init(shape: [Int], values: [Float]) throws(EngineError) {
         guard shape.allSatisfy({ $0 >= 0 }), Shape.count(shape) == values.count else {
