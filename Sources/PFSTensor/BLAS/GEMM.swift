@@ -30,7 +30,7 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
 /// `lda`, `ldb`, `ldc` are row strides in elements of the matrices *as stored*.
 public enum GEMM {
     /// Products with at least this many multiply-adds are split over worker threads.
-    public static let parallelThreshold = 1 << 21
+    public static let parallelThreshold = 1 << 23
 
     /// Runs SGEMM on `backend`. When `threads > 1` and the product is large, the columns of C are
     /// split into contiguous blocks, one per thread, each a single-threaded SGEMM call.
