@@ -26,18 +26,8 @@ public final class ChannelGate: Layer {
 
     public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
         try requireNCHW(input, layer: name, channels: channels)
-        let n = input.shape[0], c = channels, plane = input.shape[2] * input.shape[3]
-        var y = input
-        gate.value.withUnsafeBufferPointer { g in
-            y.withUnsafeMutableBufferPointer { yb in
-                for i in 0..<n { for ch in 0..<c {
-                    let p = yb.baseAddress! + (i * c + ch) * plane, v = g[ch]
-                    for j in 0..<plane { p[j] *= v }
-                } }
-            }
-        }
         cachedInput = input
-        return y
+        return scaledByGate(input)
     }
 
     public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
@@ -58,16 +48,21 @@ public final class ChannelGate: Layer {
                 }
             }
         }
-        guard computesInputGradient else { return nil }
-        var dx = gradOutput
+        return computesInputGradient ? scaledByGate(gradOutput) : nil
+    }
+
+    /// t[n, c, :, :] · g[c] for an (N, C, H, W) tensor (forward for x, backward for dy).
+    private func scaledByGate(_ t: Tensor) -> Tensor {
+        let n = t.shape[0], c = channels, plane = t.shape[2] * t.shape[3]
+        var out = t
         gate.value.withUnsafeBufferPointer { g in
-            dx.withUnsafeMutableBufferPointer { d in
+            out.withUnsafeMutableBufferPointer { o in
                 for i in 0..<n { for ch in 0..<c {
-                    let p = d.baseAddress! + (i * c + ch) * plane, v = g[ch]
+                    let p = o.baseAddress! + (i * c + ch) * plane, v = g[ch]
                     for j in 0..<plane { p[j] *= v }
                 } }
             }
         }
-        return dx
+        return out
     }
 }

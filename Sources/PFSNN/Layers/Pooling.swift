@@ -1,26 +1,54 @@
 import PFSTensor
 
-/// Output extent of a pooling window along one axis.
-@inline(__always)
-func pooledExtent(_ size: Int, kernel: Int, stride: Int, padding: Int) -> Int {
-    (size + 2 * padding - kernel) / stride + 1
-}
+/// The windows of a k×k pooling with stride and padding over (N·C) planes of H × W.
+struct PoolingWindows {
+    var planes, h, w, oh, ow, kernel, stride, padding: Int
 
-/// Validates pooling hyper-parameters and input; returns (N·C, H, W, H_out, W_out).
-func poolingGeometry(_ x: Tensor, layer: String, kernel: Int, stride: Int, padding: Int)
-    throws(EngineError) -> (planes: Int, h: Int, w: Int, oh: Int, ow: Int) {
-    if kernel < 1 { throw .configuration(layer: layer, field: "kernel size", expected: "≥ 1", got: String(kernel)) }
-    if stride < 1 { throw .configuration(layer: layer, field: "stride", expected: "≥ 1", got: String(stride)) }
-    if padding < 0 || 2 * padding > kernel {
-        throw .configuration(layer: layer, field: "padding", expected: "in 0...kernel/2", got: String(padding))
+    var outputCount: Int { planes * oh * ow }
+
+    /// Validates the hyper-parameters and the input; `layer` names the caller in errors.
+    init(_ x: Tensor, layer: String, kernel: Int, stride: Int, padding: Int) throws(EngineError) {
+        if kernel < 1 { throw .configuration(layer: layer, field: "kernel size", expected: "≥ 1", got: String(kernel)) }
+        if stride < 1 { throw .configuration(layer: layer, field: "stride", expected: "≥ 1", got: String(stride)) }
+        if padding < 0 || 2 * padding > kernel {
+            throw .configuration(layer: layer, field: "padding", expected: "in 0...kernel/2", got: String(padding))
+        }
+        try requireNCHW(x, layer: layer)
+        let h = x.shape[2], w = x.shape[3]
+        guard h + 2 * padding >= kernel, w + 2 * padding >= kernel else {
+            throw .shape(layer: layer, expected: "H and W (with padding) at least the window \(kernel)×\(kernel)", got: x.shape)
+        }
+        self.init(planes: x.shape[0] * x.shape[1], h: h, w: w, oh: (h + 2 * padding - kernel) / stride + 1,
+                  ow: (w + 2 * padding - kernel) / stride + 1, kernel: kernel, stride: stride, padding: padding)
     }
-    try requireNCHW(x, layer: layer)
-    let h = x.shape[2], w = x.shape[3]
-    guard h + 2 * padding >= kernel, w + 2 * padding >= kernel else {
-        throw .shape(layer: layer, expected: "H and W (with padding) at least the window \(kernel)×\(kernel)", got: x.shape)
+
+    init(planes: Int, h: Int, w: Int, oh: Int, ow: Int, kernel: Int, stride: Int, padding: Int) {
+        self.planes = planes; self.h = h; self.w = w; self.oh = oh; self.ow = ow
+        self.kernel = kernel; self.stride = stride; self.padding = padding
     }
-    return (x.shape[0] * x.shape[1], h, w, pooledExtent(h, kernel: kernel, stride: stride, padding: padding),
-            pooledExtent(w, kernel: kernel, stride: stride, padding: padding))
+
+    /// Visits every (output index, input index) pair, window by window in output order; taps in
+    /// the padding are skipped.
+    @inline(__always)
+    func forEachTap(_ body: (_ output: Int, _ input: Int) -> Void) {
+        var o = 0
+        for plane in 0..<planes {
+            let base = plane * h * w
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    for ky in 0..<kernel {
+                        let y = oy * stride - padding + ky
+                        guard y >= 0 && y < h else { continue }
+                        for kx in 0..<kernel {
+                            let x = ox * stride - padding + kx
+                            if x >= 0 && x < w { body(o, base + y * w + x) }
+                        }
+                    }
+                    o += 1
+                }
+            }
+        }
+    }
 }
 
 /// Max pooling over k×k windows (padding counts as −∞). Input (N, C, H, W) → (N, C, H_out, W_out).
@@ -40,36 +68,16 @@ public final class MaxPool2d: Layer {
     }
 
     public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
-        let g = try poolingGeometry(input, layer: name, kernel: kernelSize, stride: stride, padding: padding)
-        let outShape = [input.shape[0], input.shape[1], g.oh, g.ow]
-        var out = Tensor(zeros: outShape)
-        var argmax = [Int32](repeating: 0, count: out.count)
-        let k = kernelSize, s = stride, pad = padding
+        let windows = try PoolingWindows(input, layer: name, kernel: kernelSize, stride: stride, padding: padding)
+        let outShape = [input.shape[0], input.shape[1], windows.oh, windows.ow]
+        var out = Tensor(shape: outShape, repeating: -.infinity)
+        var argmax = [Int32](repeating: -1, count: out.count)
         input.withUnsafeBufferPointer { xb in
             out.withUnsafeMutableBufferPointer { yb in
                 argmax.withUnsafeMutableBufferPointer { ab in
-                    var o = 0
-                    for plane in 0..<g.planes {
-                        let base = plane * g.h * g.w
-                        for oy in 0..<g.oh {
-                            for ox in 0..<g.ow {
-                                var best = -Float.infinity, bestIndex = -1
-                                for ky in 0..<k {
-                                    let y = oy * s - pad + ky
-                                    guard y >= 0 && y < g.h else { continue }
-                                    for kx in 0..<k {
-                                        let x = ox * s - pad + kx
-                                        guard x >= 0 && x < g.w else { continue }
-                                        let i = base + y * g.w + x
-                                        // NaN propagates (a NaN always wins) so bad values surface.
-                                        if xb[i] > best || bestIndex < 0 || xb[i].isNaN { best = xb[i]; bestIndex = i }
-                                    }
-                                }
-                                yb[o] = best
-                                ab[o] = Int32(bestIndex)
-                                o += 1
-                            }
-                        }
+                    windows.forEachTap { o, i in
+                        // The first tap always wins, and a NaN always wins, so bad values surface.
+                        if xb[i] > yb[o] || ab[o] < 0 || xb[i].isNaN { yb[o] = xb[i]; ab[o] = Int32(i) }
                     }
                 }
             }
@@ -108,36 +116,14 @@ public final class AvgPool2d: Layer {
         self.padding = padding
     }
 
-    /// Visits every (output index, input index) pair of the pooling windows.
-    private func forEachTap(_ g: (planes: Int, h: Int, w: Int, oh: Int, ow: Int), _ body: (Int, Int) -> Void) {
-        let k = kernelSize, s = stride, pad = padding
-        var o = 0
-        for plane in 0..<g.planes {
-            let base = plane * g.h * g.w
-            for oy in 0..<g.oh {
-                for ox in 0..<g.ow {
-                    for ky in 0..<k {
-                        let y = oy * s - pad + ky
-                        guard y >= 0 && y < g.h else { continue }
-                        for kx in 0..<k {
-                            let x = ox * s - pad + kx
-                            if x >= 0 && x < g.w { body(o, base + y * g.w + x) }
-                        }
-                    }
-                    o += 1
-                }
-            }
-        }
-    }
-
     public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
-        let g = try poolingGeometry(input, layer: name, kernel: kernelSize, stride: stride, padding: padding)
-        let outShape = [input.shape[0], input.shape[1], g.oh, g.ow]
+        let windows = try PoolingWindows(input, layer: name, kernel: kernelSize, stride: stride, padding: padding)
+        let outShape = [input.shape[0], input.shape[1], windows.oh, windows.ow]
         var out = Tensor(zeros: outShape)
         let scale = 1 / Float(kernelSize * kernelSize)
         input.withUnsafeBufferPointer { xb in
             out.withUnsafeMutableBufferPointer { yb in
-                forEachTap(g) { o, i in yb[o] += xb[i] * scale }
+                windows.forEachTap { o, i in yb[o] += xb[i] * scale }
             }
         }
         cachedShapes = (input.shape, outShape)
@@ -149,12 +135,13 @@ public final class AvgPool2d: Layer {
         try checkGradient(gradOutput, against: shapes.output)
         guard computesInputGradient else { return nil }
         let s = shapes.input
-        let g = (planes: s[0] * s[1], h: s[2], w: s[3], oh: shapes.output[2], ow: shapes.output[3])
+        let windows = PoolingWindows(planes: s[0] * s[1], h: s[2], w: s[3], oh: shapes.output[2], ow: shapes.output[3],
+                                     kernel: kernelSize, stride: stride, padding: padding)
         var dx = Tensor(zeros: s)
         let scale = 1 / Float(kernelSize * kernelSize)
         gradOutput.withUnsafeBufferPointer { dy in
             dx.withUnsafeMutableBufferPointer { d in
-                forEachTap(g) { o, i in d[i] += dy[o] * scale }
+                windows.forEachTap { o, i in d[i] += dy[o] * scale }
             }
         }
         return dx
