@@ -24,7 +24,7 @@ public final class ReLU: Layer {
         let top = ceiling
         y.withUnsafeMutableBufferPointer { p in
             let b = p.baseAddress!
-            for i in 0..<p.count { b[i] = min(max(b[i], 0), top) }
+            Parallel.forBlocks(p.count) { range in for i in range { b[i] = min(max(b[i], 0), top) } }
         }
         cachedOutput = y
         return y
@@ -39,7 +39,9 @@ public final class ReLU: Layer {
         y.withUnsafeBufferPointer { yb in
             dx.withUnsafeMutableBufferPointer { d in
                 let yp = yb.baseAddress!, dp = d.baseAddress!
-                for i in 0..<d.count where !(yp[i] > 0 && yp[i] < top) { dp[i] = 0 }
+                Parallel.forBlocks(d.count) { range in
+                    for i in range where !(yp[i] > 0 && yp[i] < top) { dp[i] = 0 }
+                }
             }
         }
         return dx

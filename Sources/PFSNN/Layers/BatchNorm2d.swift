@@ -129,18 +129,21 @@ public final class BatchNorm2d: Layer {
         }
         var sumDy = [Float](repeating: 0, count: c), sumDyXhat = [Float](repeating: 0, count: c)
         gradOutput.withUnsafeBufferPointer { dyb in
-            xhat.withUnsafeBufferPointer { hb in
-                for ch in 0..<c {
+        xhat.withUnsafeBufferPointer { hb in
+        sumDy.withUnsafeMutableBufferPointer { sd in
+        sumDyXhat.withUnsafeMutableBufferPointer { sdx in
+            Parallel.forChunks(c) { _, channels in
+                for ch in channels {
                     var s = 0.0, sx = 0.0
                     for i in 0..<n {
                         let off = (i * c + ch) * plane
                         let dy = dyb.baseAddress! + off, h = hb.baseAddress! + off
                         for j in 0..<plane { s += Double(dy[j]); sx += Double(dy[j]) * Double(h[j]) }
                     }
-                    sumDy[ch] = Float(s); sumDyXhat[ch] = Float(sx)
+                    sd[ch] = Float(s); sdx[ch] = Float(sx)
                 }
             }
-        }
+        }}}}
         gamma.accumulateGradient { g in for ch in 0..<c { g[ch] += sumDyXhat[ch] } }
         beta.accumulateGradient { g in for ch in 0..<c { g[ch] += sumDy[ch] } }
         guard computesInputGradient else { return nil }
@@ -151,17 +154,19 @@ public final class BatchNorm2d: Layer {
         xhat.withUnsafeBufferPointer { hb in
         gamma.value.withUnsafeBufferPointer { gb in
         gradInput.withUnsafeMutableBufferPointer { dxb in
-            for ch in 0..<c {
-                let scale = gb[ch] * inv[ch]
-                let meanDy = sumDy[ch] / m, meanDyXhat = sumDyXhat[ch] / m
-                for i in 0..<n {
-                    let off = (i * c + ch) * plane
-                    let dy = dyb.baseAddress! + off, h = hb.baseAddress! + off, dx = dxb.baseAddress! + off
-                    if training {
-                        // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂))
-                        for j in 0..<plane { dx[j] = scale * (dy[j] - meanDy - h[j] * meanDyXhat) }
-                    } else {
-                        for j in 0..<plane { dx[j] = scale * dy[j] }
+            Parallel.forChunks(c) { _, channels in
+                for ch in channels {
+                    let scale = gb[ch] * inv[ch]
+                    let meanDy = sumDy[ch] / m, meanDyXhat = sumDyXhat[ch] / m
+                    for i in 0..<n {
+                        let off = (i * c + ch) * plane
+                        let dy = dyb.baseAddress! + off, h = hb.baseAddress! + off, dx = dxb.baseAddress! + off
+                        if training {
+                            // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂))
+                            for j in 0..<plane { dx[j] = scale * (dy[j] - meanDy - h[j] * meanDyXhat) }
+                        } else {
+                            for j in 0..<plane { dx[j] = scale * dy[j] }
+                        }
                     }
                 }
             }

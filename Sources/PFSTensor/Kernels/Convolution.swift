@@ -237,18 +237,31 @@ public struct GradientWork: Equatable, Sendable {
     public init() {}
 }
 
-/// Per-worker work counters filled inside a parallel region (each worker writes its own slot).
+/// Per-worker work counters filled inside a parallel region: each worker writes only its own
+/// slots of one raw buffer (no Swift array, whose copy-on-write is not safe across threads).
 final class WorkerCounters {
-    private var weight: [Int], data: [Int]
-    init(workers: Int) { weight = Array(repeating: 0, count: workers); data = weight }
-    func store(_ worker: Int, _ weightMACs: Int, _ dataMACs: Int) {
-        weight.withUnsafeMutableBufferPointer { $0[worker] = weightMACs }
-        data.withUnsafeMutableBufferPointer { $0[worker] = dataMACs }
+    private let workers: Int
+    private let slots: UnsafeMutablePointer<Int>   // [weight MACs × workers, input MACs × workers]
+
+    init(workers: Int) {
+        self.workers = workers
+        slots = .allocate(capacity: 2 * workers)
+        slots.initialize(repeating: 0, count: 2 * workers)
     }
+
+    deinit { slots.deallocate() }
+
+    func store(_ worker: Int, _ weightMACs: Int, _ inputMACs: Int) {
+        slots[worker] = weightMACs
+        slots[workers + worker] = inputMACs
+    }
+
     var total: GradientWork {
         var w = GradientWork()
-        w.weightGradientMACs = weight.reduce(0, +)
-        w.inputGradientMACs = data.reduce(0, +)
+        for i in 0..<workers {
+            w.weightGradientMACs += slots[i]
+            w.inputGradientMACs += slots[workers + i]
+        }
         return w
     }
 }

@@ -55,4 +55,12 @@ public enum Parallel {
             body(i, chunk(i, of: w, count: count))
         }
     }
+
+    /// Element-wise loops: splits `0..<count` over the threads only when there are at least
+    /// `minimumPerThread` elements per thread (below that a dispatch costs more than it saves).
+    public static func forBlocks(_ count: Int, threads: Int = Engine.threads, minimumPerThread: Int = 1 << 15,
+                                 _ body: (Range<Int>) -> Void) {
+        let w = max(1, min(threads, count / minimumPerThread))
+        forChunks(count, threads: w) { _, range in body(range) }
+    }
 }
