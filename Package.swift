@@ -31,6 +31,7 @@ let package = Package(
         .target(name: "PFSTestSupport", dependencies: ["PFSTensor", "PFSNN"]),
         .testTarget(name: "PFSTensorTests", dependencies: ["PFSTensor", "PFSTestSupport"]),
         .testTarget(name: "PFSNNTests", dependencies: ["PFSTensor", "PFSNN", "PFSTestSupport"]),
+        .testTarget(name: "PFSBenchTests", dependencies: ["PFSBench", "PFSTensor"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -19,6 +19,8 @@ public struct ConvBenchmark {
         public var channels, size, batch: Int
         public var pass: Pass
         public var macs: Int
+        /// Backward work the kernels reported per timed run (zero for the forward pass).
+        public var reportedWork: GradientWork
         public var samples: Samples
         public var gflops: Double { 2 * Double(macs) / samples.median * 1e-9 }
     }
@@ -44,14 +46,21 @@ public struct ConvBenchmark {
         let dy = Tensor.randomNormal(y.shape, using: &rng)
         conv.weight.isFrozen = pass == .backwardData
         conv.computesInputGradient = pass != .backwardWeight
+        let workBefore = conv.backwardWork
         var failure: Error?
-        let samples = Samples.measure(minSeconds: minSeconds) {
+        let samples = Samples.measure(warmup: 1, minSeconds: minSeconds) {
             do {
                 if pass == .forward { _ = try conv.forward(x, mode: .training) } else { _ = try conv.backward(dy) }
             } catch { failure = error }
         }
         if let failure { throw failure }
         let macs = pass == .backward ? 2 * forwardMACs : forwardMACs
-        return Row(channels: channels, size: size, batch: batch, pass: pass, macs: macs, samples: samples)
+        // Every run (warm-up included) adds the same work; report it per run.
+        let runs = samples.seconds.count + 1
+        var work = GradientWork()
+        work.weightGradientMACs = (conv.backwardWork.weightGradientMACs - workBefore.weightGradientMACs) / runs
+        work.inputGradientMACs = (conv.backwardWork.inputGradientMACs - workBefore.inputGradientMACs) / runs
+        return Row(channels: channels, size: size, batch: batch, pass: pass, macs: macs, reportedWork: work,
+                   samples: samples)
     }
 }

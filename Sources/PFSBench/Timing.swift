@@ -4,6 +4,8 @@ import Foundation
 public struct Samples: Sendable {
     public var seconds: [Double]
 
+    public init(seconds: [Double]) { self.seconds = seconds }
+
     public var median: Double {
         let s = seconds.sorted()
         guard !s.isEmpty else { return .nan }
