@@ -40,10 +40,12 @@ public enum Convolution {
         let tile = tileImages(g)
         let direct = tile == 1 && g.isPointwise
         let workers = Parallel.workers(for: g.batch, threads: threads)
-        workspace.reserve(workers: workers, slots: [direct ? 0 : k * tile * p, tile > 1 ? coutG * tile * p : 0])
+        workspace.reserve(workers: workers, slots: [direct ? 0 : k * tile * p, tile > 1 ? coutG * tile * p : 0,
+                                                    Im2Col.scratchCount(g, channels: cinG)])
         Parallel.forChunks(g.batch, threads: workers) { worker, images in
             let col = workspace.buffer(worker: worker, slot: 0)
             let yt = workspace.buffer(worker: worker, slot: 1)
+            let scratch = workspace.buffer(worker: worker, slot: 2)
             for first in stride(from: images.lowerBound, to: images.upperBound, by: tile) {
                 let count = min(tile, images.upperBound - first), width = count * p
                 for grp in 0..<g.groups {
@@ -51,7 +53,9 @@ public enum Convolution {
                     let y = output + first * outImage + grp * coutG * p
                     let b: UnsafePointer<Float>
                     if direct { b = x } else {
-                        for i in 0..<count { gatherColumns(x + i * inImage, cinG, g, into: col + i * p, ld: width) }
+                        for i in 0..<count {
+                            gatherColumns(x + i * inImage, cinG, g, into: col + i * p, ld: width, scratch: scratch)
+                        }
                         b = UnsafePointer(col)
                     }
                     let w = weight + grp * coutG * k
@@ -132,6 +136,7 @@ public enum Convolution {
             gradInput != nil && !(tile == 1 && g.isPointwise) ? colFloats : 0,    // dcol
             gradWeight != nil ? weightCount : 0,                                  // dW partial
             tile > 1 ? coutG * tile * p : 0,                                      // dY tile
+            Im2Col.scratchCount(g, channels: cinG),                               // padded image
         ])
         let counts = WorkerCounters(workers: workers)
         Parallel.forChunks(g.batch, threads: workers) { worker, images in
@@ -139,6 +144,7 @@ public enum Convolution {
             let dcol = workspace.buffer(worker: worker, slot: 1)
             let dW = workspace.buffer(worker: worker, slot: 2)
             let dyt = workspace.buffer(worker: worker, slot: 3)
+            let scratch = workspace.buffer(worker: worker, slot: 4)
             var weightMACs = 0, dataMACs = 0
             defer { counts.store(worker, weightMACs, dataMACs) }
             if gradWeight != nil { dW.update(repeating: 0, count: weightCount) }
@@ -159,7 +165,9 @@ public enum Convolution {
                     if gradWeight != nil {
                         let b: UnsafePointer<Float>
                         if direct { b = x } else {
-                            for i in 0..<count { gatherColumns(x + i * inImage, cinG, g, into: col + i * p, ld: width) }
+                            for i in 0..<count {
+                                gatherColumns(x + i * inImage, cinG, g, into: col + i * p, ld: width, scratch: scratch)
+                            }
                             b = UnsafePointer(col)
                         }
                         GEMM.sgemm(.none, .transposed, m: coutG, n: k, k: width, alpha: 1, a: dy, lda: ldy,
@@ -174,7 +182,9 @@ public enum Convolution {
                         } else {
                             GEMM.sgemm(.transposed, .none, m: k, n: width, k: coutG, alpha: 1, a: w, lda: k,
                                        b: dy, ldb: ldy, beta: 0, c: dcol, ldc: width, backend: backend)
-                            for i in 0..<count { scatterColumns(dcol + i * p, ld: width, cinG, g, into: dx + i * inImage) }
+                            for i in 0..<count {
+                                scatterColumns(dcol + i * p, ld: width, cinG, g, into: dx + i * inImage, scratch: scratch)
+                            }
                         }
                         dataMACs += k * width * coutG
                     }
@@ -188,25 +198,25 @@ public enum Convolution {
     /// Writes one image's column block (K × P) at `col` with row stride `ld`.
     @inline(__always)
     static func gatherColumns(_ image: UnsafePointer<Float>, _ channels: Int, _ g: Conv2dGeometry,
-                              into col: UnsafeMutablePointer<Float>, ld: Int) {
+                              into col: UnsafeMutablePointer<Float>, ld: Int, scratch: UnsafeMutablePointer<Float>) {
         if g.isPointwise {
             copyRows(channels, g.outPlane, from: image, ld: g.inPlane, to: col, ld: ld)
         } else {
-            Im2Col.im2col(image, channels: channels, g, into: col, ld: ld)
+            Im2Col.im2col(image, channels: channels, g, into: col, ld: ld, scratch: scratch)
         }
     }
 
     /// Adds one image's column block (K × P, row stride `ld`) back into the image.
     @inline(__always)
     static func scatterColumns(_ col: UnsafePointer<Float>, ld: Int, _ channels: Int, _ g: Conv2dGeometry,
-                               into image: UnsafeMutablePointer<Float>) {
+                               into image: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         if g.isPointwise {
             for r in 0..<channels {
                 let src = col + r * ld, dst = image + r * g.inPlane
                 for i in 0..<g.outPlane { dst[i] += src[i] }
             }
         } else {
-            Im2Col.col2im(col, ld: ld, channels: channels, g, into: image)
+            Im2Col.col2im(col, ld: ld, channels: channels, g, into: image, scratch: scratch)
         }
     }
 

@@ -1,4 +1,5 @@
-/// im2col / col2im for one image and one channel group.
+/// im2col / col2im for one image and one channel group, through a zero-padded copy of the
+/// image so that the inner loops are plain (strided) copies without bounds checks.
 ///
 /// The column block has `patchSize` rows (c, ki, kj) and `outPlane` columns (oh, ow), stored with
 /// row stride `ld` (≥ outPlane, so several images' blocks can sit side by side):
@@ -16,29 +17,52 @@ enum Im2Col {
         return l..<h
     }
 
+    /// Floats of scratch the padded copy of `channels` planes needs (0 without padding).
+    static func scratchCount(_ g: Conv2dGeometry, channels: Int) -> Int {
+        g.padH == 0 && g.padW == 0 ? 0 : channels * (g.height + 2 * g.padH) * (g.width + 2 * g.padW)
+    }
+
+    /// Copies `image` into `scratch` with a zero border of the padding width, so that the column
+    /// loops below need no bounds checks. Returns the plane to read (the image itself if unpadded).
+    @inline(__always)
+    static func padded(_ image: UnsafePointer<Float>, channels: Int, _ g: Conv2dGeometry,
+                       scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        let h = g.height, w = g.width, ph = g.padH, pw = g.padW
+        if ph == 0 && pw == 0 { return image }
+        let hp = h + 2 * ph, wp = w + 2 * pw
+        for c in 0..<channels {
+            let dst = scratch + c * hp * wp, src = image + c * h * w
+            dst.update(repeating: 0, count: ph * wp)
+            for y in 0..<h {
+                let row = dst + (y + ph) * wp, from = src + y * w
+                for x in 0..<pw { row[x] = 0 }
+                for x in 0..<w { row[pw + x] = from[x] }
+                for x in (pw + w)..<wp { row[x] = 0 }
+            }
+            (dst + (ph + h) * wp).update(repeating: 0, count: ph * wp)
+        }
+        return UnsafePointer(scratch)
+    }
+
     /// Fills `col` (patchSize × outPlane, row stride `ld`) from `image` (channels × H × W).
+    /// `scratch` holds ``scratchCount(_:channels:)`` floats.
     static func im2col(_ image: UnsafePointer<Float>, channels: Int, _ g: Conv2dGeometry,
-                       into col: UnsafeMutablePointer<Float>, ld: Int) {
-        let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth
-        let sh = g.strideH, sw = g.strideW, ph = g.padH, pw = g.padW, kh = g.kernelH, kw = g.kernelW
+                       into col: UnsafeMutablePointer<Float>, ld: Int, scratch: UnsafeMutablePointer<Float>) {
+        let source = padded(image, channels: channels, g, scratch: scratch)
+        let wp = g.width + 2 * g.padW, planeSize = (g.height + 2 * g.padH) * wp
+        let oh = g.outHeight, ow = g.outWidth, sh = g.strideH, sw = g.strideW
         var row = col
         for c in 0..<channels {
-            let plane = image + c * h * w
-            for ki in 0..<kh {
-                let rows = validRange(kernelOffset: ki, pad: ph, stride: sh, inExtent: h, outExtent: oh)
-                for kj in 0..<kw {
-                    let cols = validRange(kernelOffset: kj, pad: pw, stride: sw, inExtent: w, outExtent: ow)
+            let plane = source + c * planeSize
+            for ki in 0..<g.kernelH {
+                for kj in 0..<g.kernelW {
                     for y in 0..<oh {
-                        let out = row + y * ow
-                        guard rows.contains(y), !cols.isEmpty else { out.update(repeating: 0, count: ow); continue }
-                        let src = plane + (y * sh - ph + ki) * w - pw + kj
-                        for x in 0..<cols.lowerBound { out[x] = 0 }
+                        let src = plane + (y * sh + ki) * wp + kj, out = row + y * ow
                         if sw == 1 {
-                            for x in cols { out[x] = src[x] }
+                            for x in 0..<ow { out[x] = src[x] }
                         } else {
-                            for x in cols { out[x] = src[x * sw] }
+                            for x in 0..<ow { out[x] = src[x * sw] }
                         }
-                        for x in cols.upperBound..<ow { out[x] = 0 }
                     }
                     row += ld
                 }
@@ -46,31 +70,39 @@ enum Im2Col {
         }
     }
 
-    /// Adds the columns `col` (patchSize × outPlane, row stride `ld`) back into `image` (channels × H × W).
+    /// Adds the columns `col` (patchSize × outPlane, row stride `ld`) back into `image`
+    /// (channels × H × W), accumulating in a zeroed padded `scratch` first when there is padding.
     static func col2im(_ col: UnsafePointer<Float>, ld: Int, channels: Int, _ g: Conv2dGeometry,
-                       into image: UnsafeMutablePointer<Float>) {
-        let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth
-        let sh = g.strideH, sw = g.strideW, ph = g.padH, pw = g.padW, kh = g.kernelH, kw = g.kernelW
+                       into image: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let h = g.height, w = g.width, ph = g.padH, pw = g.padW
+        let isPadded = ph != 0 || pw != 0
+        let wp = w + 2 * pw, planeSize = (h + 2 * ph) * wp
+        let target = isPadded ? scratch : image
+        if isPadded { scratch.update(repeating: 0, count: channels * planeSize) }
+        let oh = g.outHeight, ow = g.outWidth, sh = g.strideH, sw = g.strideW
         var row = col
         for c in 0..<channels {
-            let plane = image + c * h * w
-            for ki in 0..<kh {
-                let rows = validRange(kernelOffset: ki, pad: ph, stride: sh, inExtent: h, outExtent: oh)
-                for kj in 0..<kw {
-                    let cols = validRange(kernelOffset: kj, pad: pw, stride: sw, inExtent: w, outExtent: ow)
-                    if !cols.isEmpty {
-                        for y in rows {
-                            let src = row + y * ow
-                            let dst = plane + (y * sh - ph + ki) * w
-                            if sw == 1 {
-                                for x in cols { dst[x - pw + kj] += src[x] }
-                            } else {
-                                for x in cols { dst[x * sw - pw + kj] += src[x] }
-                            }
+            let plane = target + c * planeSize
+            for ki in 0..<g.kernelH {
+                for kj in 0..<g.kernelW {
+                    for y in 0..<oh {
+                        let dst = plane + (y * sh + ki) * wp + kj, src = row + y * ow
+                        if sw == 1 {
+                            for x in 0..<ow { dst[x] += src[x] }
+                        } else {
+                            for x in 0..<ow { dst[x * sw] += src[x] }
                         }
                     }
                     row += ld
                 }
+            }
+        }
+        guard isPadded else { return }
+        for c in 0..<channels {
+            let from = scratch + c * planeSize, to = image + c * h * w
+            for y in 0..<h {
+                let s = from + (y + ph) * wp + pw, d = to + y * w
+                for x in 0..<w { d[x] += s[x] }
             }
         }
     }
