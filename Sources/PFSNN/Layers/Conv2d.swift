@@ -60,14 +60,9 @@ public final class Conv2d: Layer {
         var output = Tensor(unsafeUninitializedShape: g.outputShape)   // fully written by the kernel
         input.withUnsafeBufferPointer { x in
             weight.value.withUnsafeBufferPointer { w in
-                output.withUnsafeMutableBufferPointer { y in
-                    if let bias {
-                        bias.value.withUnsafeBufferPointer { b in
-                            Convolution.forward(g, input: x.baseAddress!, weight: w.baseAddress!, bias: b.baseAddress!,
-                                                output: y.baseAddress!, workspace: workspace)
-                        }
-                    } else {
-                        Convolution.forward(g, input: x.baseAddress!, weight: w.baseAddress!, bias: nil,
+                withOptionalBuffer(bias?.value) { b in
+                    output.withUnsafeMutableBufferPointer { y in
+                        Convolution.forward(g, input: x.baseAddress!, weight: w.baseAddress!, bias: b,
                                             output: y.baseAddress!, workspace: workspace)
                     }
                 }
@@ -82,33 +77,26 @@ public final class Conv2d: Layer {
         guard let input = cachedInput, let g = cachedGeometry else { throw .missingForwardCache(layer: name) }
         try checkGradient(gradOutput, against: g.outputShape)
         var gradInput: Tensor? = computesInputGradient ? Tensor(unsafeUninitializedShape: g.inputShape) : nil
-        let needW = weight.needsGradient, needB = bias?.needsGradient ?? false
-        // Frozen weight (and no input gradient wanted): nothing to do at all.
-        if !needW && !needB && gradInput == nil { return nil }
+        // Frozen weight and bias, and no input gradient wanted: nothing to do at all.
+        if weight.isFrozen && (bias?.isFrozen ?? true) && gradInput == nil { return nil }
 
-        input.withUnsafeBufferPointer { x in
+        let work = input.withUnsafeBufferPointer { x in
             weight.value.withUnsafeBufferPointer { w in
                 gradOutput.withUnsafeBufferPointer { dy in
                     withOptionalPointer(&gradInput) { dx in
-                        let run = { (dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?) in
-                            let work = Convolution.backward(g, input: x.baseAddress!, weight: w.baseAddress!,
-                                                 gradOutput: dy.baseAddress!, gradInput: dx, gradWeight: dw,
-                                                 gradBias: db, workspace: self.workspace)
-                            self.backwardWork.weightGradientMACs += work.weightGradientMACs
-                            self.backwardWork.inputGradientMACs += work.inputGradientMACs
-                        }
-                        let withBias = { (dw: UnsafeMutablePointer<Float>?) in
-                            if needB, let bias = self.bias {
-                                bias.accumulateGradient { db in run(dw, db) }
-                            } else {
-                                run(dw, nil)
+                        weight.withGradient { dw in
+                            withGradient(of: bias) { db in
+                                Convolution.backward(g, input: x.baseAddress!, weight: w.baseAddress!,
+                                                     gradOutput: dy.baseAddress!, gradInput: dx, gradWeight: dw,
+                                                     gradBias: db, workspace: workspace)
                             }
                         }
-                        if needW { weight.accumulateGradient { dw in withBias(dw) } } else { withBias(nil) }
                     }
                 }
             }
         }
+        backwardWork.weightGradientMACs += work.weightGradientMACs
+        backwardWork.inputGradientMACs += work.inputGradientMACs
         return gradInput
     }
 }

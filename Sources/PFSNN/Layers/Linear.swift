@@ -61,7 +61,7 @@ public final class Linear: Layer {
         guard let input = cachedInput else { throw .missingForwardCache(layer: name) }
         let n = input.shape[0], fin = inFeatures, fout = outFeatures
         try checkGradient(gradOutput, against: [n, fout])
-        var dx: Tensor? = computesInputGradient ? Tensor(zeros: input.shape) : nil
+        var dx: Tensor? = computesInputGradient ? Tensor(unsafeUninitializedShape: input.shape) : nil   // beta 0: overwritten
         gradOutput.withUnsafeBufferPointer { dyb in
             let dy = dyb.baseAddress!
             input.withUnsafeBufferPointer { x in

@@ -30,16 +30,19 @@ public final class Parameter {
         self.bounds = bounds
     }
 
-    /// Whether a backward pass must compute this parameter's gradient.
-    @inline(__always) public var needsGradient: Bool { !isFrozen }
-
-    /// Runs `body` with the gradient buffer to accumulate into (allocated as zeros on first use).
-    /// Does nothing and returns `nil` when frozen.
-    @discardableResult
-    public func accumulateGradient<R>(_ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R? {
-        guard !isFrozen else { return nil }
+    /// Runs `body` with the gradient buffer to accumulate into (allocated as zeros on first use),
+    /// or with `nil` when the parameter is frozen.
+    public func withGradient<R>(_ body: (UnsafeMutablePointer<Float>?) throws -> R) rethrows -> R {
+        guard !isFrozen else { return try body(nil) }
         if grad == nil || grad!.shape != value.shape { grad = Tensor(zeros: value.shape) }
         return try grad!.withUnsafeMutableBufferPointer { try body($0.baseAddress!) }
+    }
+
+    /// Runs `body` with the gradient buffer to accumulate into; does nothing and returns `nil`
+    /// when the parameter is frozen.
+    @discardableResult
+    public func accumulateGradient<R>(_ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R? {
+        try withGradient { pointer in try pointer.map(body) }
     }
 
     /// Resets the gradient to zeros (keeps the buffer).
@@ -47,6 +50,21 @@ public final class Parameter {
         guard grad != nil else { return }
         grad!.fill(0)
     }
+}
+
+/// ``Parameter/withGradient(_:)`` for an optional parameter (e.g. an absent bias): `nil` when the
+/// parameter is absent or frozen.
+@inline(__always)
+func withGradient<R>(of parameter: Parameter?, _ body: (UnsafeMutablePointer<Float>?) throws -> R) rethrows -> R {
+    guard let parameter else { return try body(nil) }
+    return try parameter.withGradient(body)
+}
+
+/// Calls `body` with the elements of `tensor`, or with `nil` when there is no tensor.
+@inline(__always)
+func withOptionalBuffer<R>(_ tensor: Tensor?, _ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
+    guard let tensor else { return try body(nil) }
+    return try tensor.withUnsafeBufferPointer { try body($0.baseAddress!) }
 }
 
 /// Calls `body` with a mutable pointer into `tensor`, or with `nil` when there is no tensor.
