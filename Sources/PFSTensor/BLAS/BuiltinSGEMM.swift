@@ -24,11 +24,11 @@ enum BuiltinSGEMM {
         }
         if alpha == 0 || k == 0 { return }
 
-        let packA = UnsafeMutableRawPointer.allocate(byteCount: mc * kc * 4, alignment: 64)
-            .bindMemory(to: Float.self, capacity: mc * kc)
-        let packB = UnsafeMutableRawPointer.allocate(byteCount: kc * (nc + nr) * 4, alignment: 64)
-            .bindMemory(to: Float.self, capacity: kc * (nc + nr))
-        defer { packA.deallocate(); packB.deallocate() }
+        // Packing buffers sized for this product, reused across calls on the same thread.
+        let panelsA = (min(mc, m) + mr - 1) / mr * mr, panelsB = (min(nc, n) + nr - 1) / nr * nr
+        let buffers = PackBuffers.forCurrentThread()
+        buffers.reserve(a: panelsA * min(kc, k), b: panelsB * min(kc, k))
+        let packA = buffers.a, packB = buffers.b
 
         var jc = 0
         while jc < n {
@@ -136,5 +136,71 @@ enum BuiltinSGEMM {
                 }
             }
         }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Per-thread packing buffers for ``BuiltinSGEMM`` (thread-local through a pthread key, freed
+/// when the thread exits), so that a GEMM call allocates nothing once its thread is warm.
+final class PackBuffers {
+    private(set) var a: UnsafeMutablePointer<Float>
+    private(set) var b: UnsafeMutablePointer<Float>
+    private var capacityA = 0, capacityB = 0
+
+    private init() {
+        a = Self.allocate(1)
+        b = Self.allocate(1)
+    }
+
+    deinit {
+        UnsafeMutableRawPointer(a).deallocate()
+        UnsafeMutableRawPointer(b).deallocate()
+    }
+
+    func reserve(a countA: Int, b countB: Int) {
+        if countA > capacityA {
+            UnsafeMutableRawPointer(a).deallocate()
+            a = Self.allocate(countA)
+            capacityA = countA
+        }
+        if countB > capacityB {
+            UnsafeMutableRawPointer(b).deallocate()
+            b = Self.allocate(countB)
+            capacityB = countB
+        }
+    }
+
+    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key) { pointer in
+            #if canImport(Darwin)
+            Unmanaged<PackBuffers>.fromOpaque(pointer).release()
+            #else
+            if let pointer { Unmanaged<PackBuffers>.fromOpaque(pointer).release() }
+            #endif
+        }
+        precondition(status == 0, "BuiltinSGEMM: pthread_key_create failed with \(status)")
+        return key
+    }()
+
+    static func forCurrentThread() -> PackBuffers {
+        if let existing = pthread_getspecific(key) {
+            return Unmanaged<PackBuffers>.fromOpaque(existing).takeUnretainedValue()
+        }
+        let buffers = PackBuffers()
+        pthread_setspecific(key, Unmanaged.passRetained(buffers).toOpaque())
+        return buffers
     }
 }
