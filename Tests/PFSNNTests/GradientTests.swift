@@ -6,7 +6,8 @@ import Testing
 /// Central finite differences (Double objective, Float layers) against every layer's backward,
 /// for the input gradient and every parameter gradient, on small odd shapes with N > 1.
 @Suite struct GradientTests {
-    static let tolerance = 1e-2
+    /// Observed worst case 3.5e-4 (BatchNorm input, training mode); a wrong term gives O(1).
+    static let tolerance = 2e-3
 
     func expectGradients(_ layer: Layer, _ input: Tensor, mode: Mode = .training, step: Float = 1e-2,
                          sourceLocation: SourceLocation = #_sourceLocation) throws {
