@@ -39,6 +39,13 @@ import Testing
         try expectGradients(conv, .randomNormal([2, c.cin, c.h, c.w], using: &rng))
     }
 
+    @Test func conv2dRectangularKernelAndStride() throws {
+        var rng = RandomGenerator(seed: 15)
+        let conv = try Conv2d(name: "rect", inChannels: 2, outChannels: 3, kernel: (3, 1), stride: (2, 1),
+                              padding: (1, 0), bias: true, rng: &rng)
+        try expectGradients(conv, .randomNormal([2, 2, 5, 4], using: &rng))
+    }
+
     @Test func batchNormTraining() throws {
         var rng = RandomGenerator(seed: 2)
         let bn = try BatchNorm2d(channels: 3)

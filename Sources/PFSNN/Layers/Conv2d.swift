@@ -21,20 +21,29 @@ public final class Conv2d: Layer {
     private var cachedGeometry: Conv2dGeometry?
     private let workspace = Workspace()
 
+    /// A square kernel with equal stride and padding on both axes; see the rectangular initialiser.
+    public convenience init(name: String = "conv", inChannels: Int, outChannels: Int, kernelSize: Int,
+                            stride: Int = 1, padding: Int = 0, groups: Int = 1, bias: Bool = false,
+                            rng: inout RandomGenerator) throws(EngineError) {
+        try self.init(name: name, inChannels: inChannels, outChannels: outChannels, kernel: (kernelSize, kernelSize),
+                      stride: (stride, stride), padding: (padding, padding), groups: groups, bias: bias, rng: &rng)
+    }
+
     /// Creates the layer with weights drawn from N(0, 2/(kH·kW·C_out)) (He, fan-out) and zero bias.
-    public init(name: String = "conv", inChannels: Int, outChannels: Int, kernelSize: Int,
-                stride: Int = 1, padding: Int = 0, groups: Int = 1, bias: Bool = false,
+    /// `kernel`, `stride` and `padding` are (height, width).
+    public init(name: String = "conv", inChannels: Int, outChannels: Int, kernel: (Int, Int),
+                stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0), groups: Int = 1, bias: Bool = false,
                 rng: inout RandomGenerator) throws(EngineError) {
         self.name = name
         self.inChannels = inChannels; self.outChannels = outChannels
-        self.kernelSize = (kernelSize, kernelSize); self.stride = (stride, stride); self.padding = (padding, padding)
+        self.kernelSize = kernel; self.stride = stride; self.padding = padding
         self.groups = groups
         // Validate the configuration once with a nominal input large enough for the kernel.
-        let probe = Conv2dGeometry(batch: 1, inChannels: inChannels, height: kernelSize, width: kernelSize,
-                                   outChannels: outChannels, kernel: (kernelSize, kernelSize),
-                                   stride: (stride, stride), padding: (padding, padding), groups: groups)
+        let probe = Conv2dGeometry(batch: 1, inChannels: inChannels, height: kernel.0, width: kernel.1,
+                                   outChannels: outChannels, kernel: kernel, stride: stride, padding: padding,
+                                   groups: groups)
         try probe.validate(layer: name)
-        let std = (2.0 / Float(kernelSize * kernelSize * outChannels)).squareRoot()
+        let std = (2.0 / Float(kernel.0 * kernel.1 * outChannels)).squareRoot()
         let isDepthwise = groups > 1 && groups == inChannels
         weight = Parameter(name: "\(name).weight", role: isDepthwise ? .depthwiseWeight : .weight,
                            value: .randomNormal(probe.weightShape, std: std, using: &rng))
