@@ -1,3 +1,4 @@
+import Foundation
 import PFSNN
 import PFSTensor
 import Testing
@@ -109,5 +110,3 @@ import Testing
         #expect(abs(warm.factor(at: 15) - 0.1) < 1e-7)
     }
 }
-
-import Foundation
