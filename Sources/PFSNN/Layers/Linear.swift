@@ -36,7 +36,7 @@ public final class Linear: Layer {
             throw .shape(layer: name, expected: "(N ≥ 1, \(inFeatures))", got: input.shape)
         }
         let n = input.shape[0], fin = inFeatures, fout = outFeatures
-        var out = Tensor(zeros: [n, fout])
+        var out = Tensor(unsafeUninitializedShape: [n, fout])   // bias rows copied in, or GEMM with beta 0
         input.withUnsafeBufferPointer { x in
             weight.value.withUnsafeBufferPointer { w in
                 out.withUnsafeMutableBufferPointer { y in

@@ -179,7 +179,7 @@ public final class GlobalAvgPool: Layer {
         try checkGradient(gradOutput, against: [shape[0], shape[1]])
         guard computesInputGradient else { return nil }
         let plane = shape[2] * shape[3]
-        var dx = Tensor(zeros: shape)
+        var dx = Tensor(unsafeUninitializedShape: shape)   // every element written below
         gradOutput.withUnsafeBufferPointer { dy in
             dx.withUnsafeMutableBufferPointer { d in
                 for i in 0..<dy.count {
