@@ -4,6 +4,11 @@ import PackageDescription
 // Module map (one job each):
 //   PFSTensor      tensor core, seeded RNG, BLAS/SGEMM, convolution kernels (fast + naive reference)
 //   PFSNN          layers with forward/backward, losses, optimisers, learning-rate schedules
+//   PFSData        datasets (CIFAR binary, image folders with PNG), splits, augmentation, batch loading,
+//                  and the bundled CIFAR-10 sample
+//   PFSModels      architectures as generators of a channel configuration, MAC/parameter counting
+//   PFSTraining    training and evaluation loops, safetensors checkpoints, resume, metrics log
+//   PFSPruning     gate learning on frozen random weights, FLOPs-budget search, pruned architectures
 //   PFSBench       benchmark harness behind `pfs bench`
 //   pfs            thin command-line front end (parses and delegates)
 //   PFSTestSupport finite-difference gradient checking and comparison helpers for the tests
@@ -13,6 +18,10 @@ let package = Package(
     products: [
         .library(name: "PFSTensor", targets: ["PFSTensor"]),
         .library(name: "PFSNN", targets: ["PFSNN"]),
+        .library(name: "PFSData", targets: ["PFSData"]),
+        .library(name: "PFSModels", targets: ["PFSModels"]),
+        .library(name: "PFSTraining", targets: ["PFSTraining"]),
+        .library(name: "PFSPruning", targets: ["PFSPruning"]),
         .executable(name: "pfs", targets: ["pfs"]),
     ],
     dependencies: [
@@ -21,16 +30,27 @@ let package = Package(
     targets: [
         .target(name: "PFSTensor"),
         .target(name: "PFSNN", dependencies: ["PFSTensor"]),
+        .target(name: "PFSData", dependencies: ["PFSTensor"], resources: [.copy("Resources/cifar10-sample")]),
+        .target(name: "PFSModels", dependencies: ["PFSTensor", "PFSNN"]),
+        .target(name: "PFSTraining", dependencies: ["PFSTensor", "PFSNN", "PFSData", "PFSModels"]),
+        .target(name: "PFSPruning", dependencies: ["PFSTensor", "PFSNN", "PFSData", "PFSModels", "PFSTraining"]),
         .target(name: "PFSBench", dependencies: ["PFSTensor", "PFSNN"]),
         .executableTarget(
             name: "pfs",
             dependencies: [
-                "PFSTensor", "PFSNN", "PFSBench",
+                "PFSTensor", "PFSNN", "PFSData", "PFSModels", "PFSTraining", "PFSPruning", "PFSBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "PFSTestSupport", dependencies: ["PFSTensor", "PFSNN"]),
         .testTarget(name: "PFSTensorTests", dependencies: ["PFSTensor", "PFSTestSupport"]),
         .testTarget(name: "PFSNNTests", dependencies: ["PFSTensor", "PFSNN", "PFSTestSupport"]),
+        .testTarget(name: "PFSDataTests", dependencies: ["PFSData", "PFSTensor", "PFSTestSupport"]),
+        .testTarget(name: "PFSModelsTests", dependencies: ["PFSModels", "PFSNN", "PFSTensor", "PFSTestSupport"]),
+        .testTarget(name: "PFSTrainingTests",
+                    dependencies: ["PFSTraining", "PFSModels", "PFSData", "PFSNN", "PFSTensor", "PFSTestSupport"]),
+        .testTarget(name: "PFSPruningTests",
+                    dependencies: ["PFSPruning", "PFSTraining", "PFSModels", "PFSData", "PFSNN", "PFSTensor",
+                                   "PFSTestSupport"]),
         .testTarget(name: "PFSBenchTests", dependencies: ["PFSBench", "PFSTensor"]),
     ],
     swiftLanguageModes: [.v5]
