@@ -60,4 +60,21 @@ public final class Adam: Optimizer {
             project(p)
         }
     }
+
+    public func stateTensors() -> [String: Tensor] {
+        var state: [String: Tensor] = ["adam.step": Tensor(shape: [1], repeating: Float(stepCount))]
+        for (index, p) in parameters.enumerated() {
+            if let m = firstMoment[index] { state["\(p.name).exp_avg"] = m }
+            if let v = secondMoment[index] { state["\(p.name).exp_avg_sq"] = v }
+        }
+        return state
+    }
+
+    public func loadState(_ state: [String: Tensor]) throws(EngineError) {
+        let known = Set(parameters.flatMap { ["\($0.name).exp_avg", "\($0.name).exp_avg_sq"] } + ["adam.step"])
+        try rejectUnknownKeys(state, known: known, optimizer: "Adam")
+        try restoreBuffers(&firstMoment, suffix: "exp_avg", parameters: parameters, from: state, optimizer: "Adam")
+        try restoreBuffers(&secondMoment, suffix: "exp_avg_sq", parameters: parameters, from: state, optimizer: "Adam")
+        stepCount = state["adam.step"].map { Int($0[flat: 0]) } ?? 0
+    }
 }

@@ -8,6 +8,12 @@ public protocol Optimizer: AnyObject {
     var learningRate: Float { get set }
     /// Applies one update using the accumulated gradients.
     func step()
+    /// The optimiser's internal state (momentum buffers, moments, step count), keyed by
+    /// `"<parameter name>.<buffer>"`, for checkpoints. Buffers not yet created are absent.
+    func stateTensors() -> [String: Tensor]
+    /// Restores ``stateTensors()``; throws when a buffer's shape does not match its parameter
+    /// or a key names no parameter.
+    func loadState(_ state: [String: Tensor]) throws(EngineError)
 }
 
 extension Optimizer {
@@ -45,4 +51,25 @@ func project(_ p: Parameter) {
 /// Validates an optimiser hyper-parameter.
 func requireOptimizer(_ ok: Bool, _ optimizer: String, _ field: String, _ expected: String, _ got: Float) throws(EngineError) {
     if !ok { throw .configuration(layer: optimizer, field: field, expected: expected, got: String(got)) }
+}
+
+/// Shared restore logic: one optional buffer per parameter under `"<name>.<suffix>"`.
+func restoreBuffers(_ buffers: inout [Tensor?], suffix: String, parameters: [Parameter], from state: [String: Tensor],
+                    optimizer: String) throws(EngineError) {
+    for (index, p) in parameters.enumerated() {
+        guard let t = state["\(p.name).\(suffix)"] else { buffers[index] = nil; continue }
+        guard t.shape == p.value.shape else {
+            throw .configuration(layer: optimizer, field: "state \(p.name).\(suffix)",
+                                 expected: "shape \(Shape.describe(p.value.shape))", got: Shape.describe(t.shape))
+        }
+        buffers[index] = t
+    }
+}
+
+/// Throws when `state` has keys that belong to no parameter buffer of this optimiser.
+func rejectUnknownKeys(_ state: [String: Tensor], known: Set<String>, optimizer: String) throws(EngineError) {
+    if let stray = state.keys.sorted().first(where: { !known.contains($0) }) {
+        throw .configuration(layer: optimizer, field: "state", expected: "buffers of this optimiser's parameters",
+                             got: "unknown entry \(stray)")
+    }
 }

@@ -52,4 +52,15 @@ public final class SGD: Optimizer {
             project(p)
         }
     }
+
+    public func stateTensors() -> [String: Tensor] {
+        var state: [String: Tensor] = [:]
+        for (p, v) in zip(parameters, velocity) { if let v { state["\(p.name).momentum"] = v } }
+        return state
+    }
+
+    public func loadState(_ state: [String: Tensor]) throws(EngineError) {
+        try rejectUnknownKeys(state, known: Set(parameters.map { "\($0.name).momentum" }), optimizer: "SGD")
+        try restoreBuffers(&velocity, suffix: "momentum", parameters: parameters, from: state, optimizer: "SGD")
+    }
 }

@@ -1,0 +1,30 @@
+import PFSTensor
+
+/// Failures of training, evaluation and checkpoint I/O. Every case names the file or setting at
+/// fault and what was expected, so the message alone tells the user what to fix.
+public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A file could not be read or written (missing, permission, disk full…).
+    case io(file: String, action: String, reason: String)
+    /// A file was read but its content is not what it should be.
+    case format(file: String, field: String, expected: String, got: String)
+    /// A setting of the recipe is out of range.
+    case setting(field: String, expected: String, got: String)
+    /// A checkpoint does not fit the network or run it is being loaded into.
+    case mismatch(file: String, field: String, expected: String, got: String)
+    /// A numerical failure during training (e.g. the loss became NaN).
+    case diverged(epoch: Int, step: Int, detail: String)
+    /// An engine error, passed through.
+    case engine(EngineError)
+
+    public var description: String {
+        switch self {
+        case let .io(file, action, reason): return "\(file): cannot \(action): \(reason)"
+        case let .format(file, field, expected, got): return "\(file): \(field): expected \(expected), got \(got)"
+        case let .setting(field, expected, got): return "\(field): expected \(expected), got \(got)"
+        case let .mismatch(file, field, expected, got):
+            return "\(file): \(field) does not match: expected \(expected), got \(got)"
+        case let .diverged(epoch, step, detail): return "training diverged at epoch \(epoch), step \(step): \(detail)"
+        case let .engine(error): return error.description
+        }
+    }
+}
