@@ -16,6 +16,9 @@ public final class Conv2d: Layer {
     /// Work the convolution kernels reported doing in all backward passes so far: a frozen weight
     /// adds nothing to `weightGradientMACs`, a layer without input gradient nothing to `inputGradientMACs`.
     public private(set) var backwardWork = GradientWork()
+    /// Multiply-accumulates per image of the last forward pass, k_h·k_w·(C_in/groups)·C_out·H_out·W_out
+    /// (bias adds not counted); 0 before any forward.
+    public private(set) var lastForwardMACsPerImage = 0
 
     private var cachedInput: Tensor?
     private var cachedGeometry: Conv2dGeometry?
@@ -79,6 +82,7 @@ public final class Conv2d: Layer {
         }
         cachedInput = input
         cachedGeometry = g
+        lastForwardMACsPerImage = g.macs / g.batch
         return output
     }
 

@@ -10,6 +10,9 @@ public final class Linear: Layer {
     public var computesInputGradient = true
     /// Multiply-accumulates of the gradient products run in all backward passes so far.
     public private(set) var backwardWork = GradientWork()
+    /// Multiply-accumulates per sample of the last forward pass, in·out (bias adds not counted);
+    /// 0 before any forward.
+    public private(set) var lastForwardMACsPerImage = 0
     private var cachedInput: Tensor?
 
     /// Weights from N(0, std²) (0.01 by default, the reference CIFAR classifier init), zero bias.
@@ -54,6 +57,7 @@ public final class Linear: Layer {
             }
         }
         cachedInput = input
+        lastForwardMACsPerImage = fin * fout
         return out
     }
 

@@ -1,0 +1,173 @@
+import PFSTensor
+
+/// An in-memory labelled image set.
+///
+/// `pixels` holds 8-bit values in layout (N, C, H, W), row-major: image `i`, channel `c`, row `y`,
+/// column `x` is at `((i·C + c)·H + y)·W + x`. `labels[i]` is in `0..<classCount` and names
+/// `classNames[labels[i]]`. CIFAR-10 is (N, 3, 32, 32) with 10 classes.
+public struct ImageDataset: Sendable {
+    /// Pixel bytes, (N, C, H, W) row-major, 0…255.
+    public var pixels: [UInt8]
+    /// One class index per image, each in `0..<classCount`.
+    public var labels: [Int]
+    /// Channels per image (1 gray, 3 RGB).
+    public let channels: Int
+    /// Image height in pixels.
+    public let height: Int
+    /// Image width in pixels.
+    public let width: Int
+    /// Class names, indexed by label.
+    public let classNames: [String]
+    /// Where the images came from, for messages and provenance (a path, or "bundled CIFAR-10 sample").
+    public let source: String
+
+    /// Wraps pixel bytes and labels. Throws when `pixels.count ≠ labels.count · C · H · W`, when a
+    /// dimension is not positive, when there are no class names, or when a label is out of range.
+    public init(pixels: [UInt8], labels: [Int], channels: Int, height: Int, width: Int,
+                classNames: [String], source: String) throws(DataError) {
+        guard channels >= 1, height >= 1, width >= 1 else {
+            throw DataError(file: source, field: "image shape (C, H, W)", expected: "positive extents",
+                            got: "(\(channels), \(height), \(width))")
+        }
+        guard !classNames.isEmpty else {
+            throw DataError(file: source, field: "class names", expected: "at least one class", got: "none")
+        }
+        let perImage = channels * height * width
+        guard pixels.count == labels.count * perImage else {
+            throw DataError(file: source, field: "pixel count",
+                            expected: "\(grouped(labels.count)) images × \(channels)×\(height)×\(width) = "
+                                + "\(grouped(labels.count * perImage)) bytes",
+                            got: "\(grouped(pixels.count)) bytes")
+        }
+        let k = classNames.count
+        for (i, label) in labels.enumerated() where label < 0 || label >= k {
+            throw DataError(file: source, field: "label of image \(i)", expected: "0…\(k - 1)", got: "\(label)")
+        }
+        self.init(unchecked: pixels, labels: labels, channels: channels, height: height, width: width,
+                  classNames: classNames, source: source)
+    }
+
+    /// Memberwise initialiser without validation, for code that builds consistent data itself.
+    init(unchecked pixels: [UInt8], labels: [Int], channels: Int, height: Int, width: Int,
+         classNames: [String], source: String) {
+        self.pixels = pixels
+        self.labels = labels
+        self.channels = channels
+        self.height = height
+        self.width = width
+        self.classNames = classNames
+        self.source = source
+    }
+
+    /// Number of images N.
+    public var count: Int { labels.count }
+    /// Number of classes (the length of `classNames`).
+    public var classCount: Int { classNames.count }
+    /// Bytes per image, C · H · W.
+    public var imageByteCount: Int { channels * height * width }
+
+    /// Images per class, indexed by label (length `classCount`).
+    public var classCounts: [Int] {
+        var counts = [Int](repeating: 0, count: classCount)
+        for label in labels { counts[label] += 1 }
+        return counts
+    }
+
+    /// The images at `indices`, in that order (repeats allowed). Each index must be in `0..<count`.
+    public func subset(_ indices: [Int]) -> ImageDataset {
+        let n = count, size = imageByteCount
+        for i in indices {
+            precondition(i >= 0 && i < n, "ImageDataset.subset: index \(i) out of range 0..<\(n) (\(source))")
+        }
+        let out = [UInt8](unsafeUninitializedCapacity: indices.count * size) { dst, initialized in
+            pixels.withUnsafeBufferPointer { src in
+                guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+                for (j, i) in indices.enumerated() {
+                    (d + j * size).initialize(from: s + i * size, count: size)
+                }
+            }
+            initialized = indices.count * size
+        }
+        return ImageDataset(unchecked: out, labels: indices.map { labels[$0] }, channels: channels,
+                            height: height, width: width, classNames: classNames, source: source)
+    }
+
+    /// Seeded, stratified split into training and validation parts.
+    ///
+    /// Each class `c` with `n_c` images gives `round(validationFraction · n_c)` of them (halves
+    /// round away from zero) to validation, the rest to training. Within a class the choice is a
+    /// Fisher–Yates shuffle of the class's images (in dataset order) drawn from one
+    /// `RandomGenerator(seed:)`, classes visited in label order. Both parts keep dataset order, so
+    /// the result depends only on the dataset and `seed`. Throws unless
+    /// `0 ≤ validationFraction ≤ 1`.
+    public func split(validationFraction: Double, seed: UInt64)
+        throws(DataError) -> (train: ImageDataset, validation: ImageDataset)
+    {
+        guard validationFraction >= 0, validationFraction <= 1 else {
+            throw DataError(file: source, field: "validation fraction", expected: "a number in [0, 1]",
+                            got: "\(validationFraction)")
+        }
+        var byClass = [[Int]](repeating: [], count: classCount)
+        for (i, label) in labels.enumerated() { byClass[label].append(i) }
+        var rng = RandomGenerator(seed: seed)
+        var isValidation = [Bool](repeating: false, count: count)
+        for var members in byClass where !members.isEmpty {
+            let take = Int((validationFraction * Double(members.count)).rounded(.toNearestOrAwayFromZero))
+            fisherYatesShuffle(&members, using: &rng)
+            for i in members.prefix(take) { isValidation[i] = true }
+        }
+        var trainIndices: [Int] = [], validationIndices: [Int] = []
+        for i in 0..<count {
+            if isValidation[i] { validationIndices.append(i) } else { trainIndices.append(i) }
+        }
+        return (subset(trainIndices), subset(validationIndices))
+    }
+
+    /// This dataset's images and the images of `others`, in order. All must share C, H, W and
+    /// class names; `source` describes the result.
+    func concatenated(with others: [ImageDataset], source: String) -> ImageDataset {
+        var pixels = self.pixels, labels = self.labels
+        pixels.reserveCapacity(pixels.count + others.reduce(0) { $0 + $1.pixels.count })
+        for other in others {
+            precondition(other.channels == channels && other.height == height && other.width == width)
+            pixels.append(contentsOf: other.pixels)
+            labels.append(contentsOf: other.labels)
+        }
+        return ImageDataset(unchecked: pixels, labels: labels, channels: channels, height: height, width: width,
+                            classNames: classNames, source: source)
+    }
+
+    /// Every image resized with bilinear interpolation (half-pixel centres, as PIL and
+    /// `torch.nn.functional.interpolate(align_corners=False)` without antialiasing). Returns `self`
+    /// when the size is already right.
+    public func resized(height newHeight: Int, width newWidth: Int) -> ImageDataset {
+        precondition(newHeight >= 1 && newWidth >= 1, "ImageDataset.resized: size must be positive")
+        if newHeight == height && newWidth == width { return self }
+        let inPlane = height * width, outPlane = newHeight * newWidth
+        let planes = count * channels
+        let out = [UInt8](unsafeUninitializedCapacity: planes * outPlane) { dst, initialized in
+            pixels.withUnsafeBufferPointer { src in
+                let resizer = BilinearResizer(inHeight: height, inWidth: width,
+                                              outHeight: newHeight, outWidth: newWidth)
+                for p in 0..<planes {
+                    resizer.resize(src.baseAddress! + p * inPlane, into: dst.baseAddress! + p * outPlane)
+                }
+            }
+            initialized = planes * outPlane
+        }
+        return ImageDataset(unchecked: out, labels: labels, channels: channels, height: newHeight, width: newWidth,
+                            classNames: classNames, source: source)
+    }
+}
+
+/// In-place Fisher–Yates shuffle drawing `rng.int(below: i + 1)` for i = n−1 down to 1. Written out
+/// (rather than `Array.shuffle(using:)`) so the permutation for a seed never depends on the
+/// standard library's version.
+func fisherYatesShuffle<T>(_ a: inout [T], using rng: inout RandomGenerator) {
+    var i = a.count - 1
+    while i > 0 {
+        let j = rng.int(below: i + 1)
+        if i != j { a.swapAt(i, j) }
+        i -= 1
+    }
+}

@@ -1,0 +1,126 @@
+import Dispatch
+
+/// Image-folder datasets: `root/CLASS/*.png`, one sub-folder per class.
+///
+/// Classes are the sub-folder names sorted by name (label = position in that order); hidden
+/// entries are skipped. In each class folder files whose name ends in `.png` (any case) are
+/// decoded with ``PNGImage`` in name order; files with other extensions are ignored, and a `.png`
+/// that fails to decode is an error naming it. PNGs may have any size, bit depth and colour type:
+/// alpha is dropped, and when gray and colour images are mixed the gray ones are replicated to 3
+/// channels (C = 1 only when every image is gray). Without `imageSize` every image must have the
+/// size of the first one; with it each is resized (bilinear, half-pixel centres) to it.
+public enum ImageFolder {
+    /// Loads `root/CLASS/*.png`. Every class folder must hold at least one PNG.
+    public static func load(root: String, imageSize: (height: Int, width: Int)? = nil) throws(DataError) -> ImageDataset {
+        try load(root: root, classNames: classFolders(in: root), imageSize: imageSize, requireEveryClass: true)
+    }
+
+    /// The class-folder names directly under `root`, sorted. Throws when `root` is missing, not a
+    /// directory, or has no sub-folders.
+    public static func classFolders(in root: String) throws(DataError) -> [String] {
+        let k = FileIO.kind(root)
+        guard k.exists else {
+            throw DataError(file: root, field: "path", expected: "a folder of class folders", got: "nothing at that path")
+        }
+        guard k.isDirectory else {
+            throw DataError(file: root, field: "path", expected: "a folder of class folders", got: "a file")
+        }
+        let classes = FileIO.entries(root).filter { FileIO.kind(FileIO.join(root, $0)).isDirectory }
+        guard !classes.isEmpty else {
+            throw DataError(file: root, field: "class folders", expected: "one sub-folder of .png images per class",
+                            got: "no sub-folders")
+        }
+        return classes
+    }
+
+    /// Loads the PNGs of `root/NAME` for each of `classNames` (label = index in `classNames`). A
+    /// missing or empty class folder is an error when `requireEveryClass`, else it contributes
+    /// nothing; the result must hold at least one image.
+    static func load(root: String, classNames: [String], imageSize: (height: Int, width: Int)?,
+                     requireEveryClass: Bool) throws(DataError) -> ImageDataset {
+        if let size = imageSize, size.height < 1 || size.width < 1 {
+            throw DataError(file: root, field: "image size", expected: "a positive height and width",
+                            got: "\(size.height)×\(size.width) (height×width)")
+        }
+        var files: [(path: String, label: Int)] = []
+        for (label, name) in classNames.enumerated() {
+            let folder = FileIO.join(root, name)
+            let pngs = FileIO.kind(folder).isDirectory
+                ? FileIO.entries(folder).filter { $0.lowercased().hasSuffix(".png") }
+                    .map { FileIO.join(folder, $0) }.filter { !FileIO.kind($0).isDirectory }
+                : []
+            if pngs.isEmpty && requireEveryClass {
+                throw DataError(file: folder, field: "images", expected: "at least one .png file in each class folder",
+                                got: FileIO.kind(folder).isDirectory ? "none" : "no such folder")
+            }
+            files += pngs.map { ($0, label) }
+        }
+        guard !files.isEmpty else {
+            throw DataError(file: root, field: "images", expected: "at least one .png file in a class folder", got: "none")
+        }
+
+        // Read and decode in parallel; results are kept by index, so the outcome (and the first
+        // error reported) does not depend on timing.
+        let results = UnsafeMutableBufferPointer<Result<PNGImage, DataError>?>.allocate(capacity: files.count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: files.count) { i in
+            do throws(DataError) {
+                let data = try FileIO.read(files[i].path, expected: "a PNG image")
+                results[i] = .success(try PNGImage.decode([UInt8](data), file: files[i].path))
+            } catch {
+                results[i] = .failure(error)
+            }
+        }
+        var images: [PNGImage] = []
+        images.reserveCapacity(files.count)
+        for i in 0..<files.count { images.append(try results[i]!.get()) }
+
+        let channels = images.contains { $0.channels >= 3 } ? 3 : 1
+        let first = images[0]
+        let height = imageSize?.height ?? first.height, width = imageSize?.width ?? first.width
+        if imageSize == nil {
+            for (i, image) in images.enumerated() where image.width != width || image.height != height {
+                throw DataError(file: files[i].path, field: "image size",
+                                expected: "\(width)×\(height) pixels (width×height), the size of \(files[0].path); "
+                                    + "pass an image size to resize",
+                                got: "\(image.width)×\(image.height)")
+            }
+        }
+        let plane = height * width, perImage = channels * plane
+        var pixels = [UInt8](repeating: 0, count: files.count * perImage)
+        pixels.withUnsafeMutableBufferPointer { out in
+            for (i, image) in images.enumerated() {
+                let dst = out.baseAddress! + i * perImage
+                if image.width == width && image.height == height {
+                    planar(image, channels: channels, into: dst)
+                } else {
+                    let source = UnsafeMutablePointer<UInt8>.allocate(capacity: channels * image.width * image.height)
+                    defer { source.deallocate() }
+                    planar(image, channels: channels, into: source)
+                    let resizer = BilinearResizer(inHeight: image.height, inWidth: image.width,
+                                                  outHeight: height, outWidth: width)
+                    let inPlane = image.width * image.height
+                    for c in 0..<channels { resizer.resize(source + c * inPlane, into: dst + c * plane) }
+                }
+            }
+        }
+        return ImageDataset(unchecked: pixels, labels: files.map(\.label), channels: channels, height: height,
+                            width: width, classNames: classNames, source: root)
+    }
+
+    /// Writes `image` as `channels` planes (C, H, W): alpha dropped, gray replicated when
+    /// `channels` is 3.
+    static func planar(_ image: PNGImage, channels: Int, into dst: UnsafeMutablePointer<UInt8>) {
+        let plane = image.width * image.height, c = image.channels
+        let colour = c >= 3
+        image.pixels.withUnsafeBufferPointer { src in
+            let s = src.baseAddress!
+            for k in 0..<channels {
+                let offset = colour ? k : 0
+                let d = dst + k * plane
+                for p in 0..<plane { d[p] = s[p * c + offset] }
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import PFSNN
+import PFSTensor
+
+/// A network built from a ``ChannelConfiguration``: a real network of exactly the configured
+/// widths (a pruned configuration gives a smaller network, not a masked one).
+///
+/// Input (N, C, H, W) with (C, H, W) = `configuration.input` → logits (N, classes). Forward and
+/// backward delegate to ``body``.
+public final class Network: Layer {
+    public let configuration: ChannelConfiguration
+    /// The architecture's name, e.g. `resnet20`.
+    public let name: String
+    /// The layers, as one `Sequential` (residual blocks as `Residual`).
+    public let body: Layer
+    /// One gate per prunable width, in configuration order; empty when built without gates.
+    public let gates: [ChannelGate]
+    /// Every BatchNorm in forward order (a block's shortcut BN after its body's), unique names.
+    public let batchNorms: [BatchNorm2d]
+    /// Every convolution in forward order (shortcut convs after their block's body).
+    public let convolutions: [Conv2d]
+    /// The final `Linear` layer.
+    public let classifier: Linear
+    /// Every leaf layer (no containers) in forward order, shortcut layers after their block's body.
+    public let layers: [Layer]
+    private let allParameters: [Parameter]
+
+    init(configuration: ChannelConfiguration, body: Layer, gates: [ChannelGate], batchNorms: [BatchNorm2d],
+         convolutions: [Conv2d], classifier: Linear, layers: [Layer]) {
+        self.configuration = configuration
+        self.name = configuration.architecture.rawValue
+        self.body = body
+        self.gates = gates
+        self.batchNorms = batchNorms
+        self.convolutions = convolutions
+        self.classifier = classifier
+        self.layers = layers
+        self.allParameters = body.parameters
+    }
+
+    /// Every parameter (weights, BN γ/β, biases and gates), unique names such as
+    /// `stage1.block1.conv1.weight`, `stage1.block1.bn1.weight`, `stage1.block1.conv1.gate.gate`.
+    public var parameters: [Parameter] { allParameters }
+
+    /// When `false`, the first layer (the stem convolution) computes no input gradient.
+    public var computesInputGradient: Bool {
+        get { body.computesInputGradient }
+        set { body.computesInputGradient = newValue }
+    }
+
+    /// (N, C, H, W) → (N, classes).
+    public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
+        try body.forward(input, mode: mode)
+    }
+
+    public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
+        try body.backward(gradOutput)
+    }
+
+    /// MACs per image measured by the convolutions and the classifier during the last forward
+    /// pass (0 before any); equals ``ComplexityCounter/totalMACs(_:)`` at the configured input size.
+    public var measuredMACsPerImage: Int {
+        convolutions.reduce(0) { $0 + $1.lastForwardMACsPerImage } + classifier.lastForwardMACsPerImage
+    }
+}
