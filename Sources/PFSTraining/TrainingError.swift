@@ -1,3 +1,5 @@
+import PFSData
+import PFSModels
 import PFSTensor
 
 /// Failures of training, evaluation and checkpoint I/O. Every case names the file or setting at
@@ -15,6 +17,12 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
     case diverged(epoch: Int, step: Int, detail: String)
     /// An engine error, passed through.
     case engine(EngineError)
+    /// A data error (missing or malformed dataset), passed through.
+    case data(DataError)
+    /// A model error (invalid configuration), passed through.
+    case model(ModelError)
+    /// The run was interrupted (SIGINT/SIGTERM) after saving a checkpoint at `file`.
+    case interrupted(file: String)
 
     public var description: String {
         switch self {
@@ -25,6 +33,21 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(file): \(field) does not match: expected \(expected), got \(got)"
         case let .diverged(epoch, step, detail): return "training diverged at epoch \(epoch), step \(step): \(detail)"
         case let .engine(error): return error.description
+        case let .data(error): return error.description
+        case let .model(error): return error.description
+        case let .interrupted(file): return "interrupted; progress saved in \(file) (continue with --resume)"
+        }
+    }
+
+    /// Wraps an error of any layer of the product: training errors stay as they are, engine, data
+    /// and model errors become their cases, anything else an I/O error with its description.
+    public init(wrapping error: any Error) {
+        switch error {
+        case let e as TrainingError: self = e
+        case let e as EngineError: self = .engine(e)
+        case let e as DataError: self = .data(e)
+        case let e as ModelError: self = .model(e)
+        default: self = .io(file: "-", action: "complete the operation", reason: "\(error)")
         }
     }
 }

@@ -20,9 +20,20 @@ final class ProgressLine {
         lastWidth = line.count
     }
 
+    /// Shows a bar at `fraction` (0…1) followed by free text.
+    func show(fraction: Double, text: String) {
+        guard enabled else { return }
+        let filled = max(0, min(20, Int(fraction * 20)))
+        let line = String(repeating: "█", count: filled) + String(repeating: "░", count: 20 - filled) + " " + text
+        let pad = String(repeating: " ", count: max(0, lastWidth - line.count))
+        FileHandle.standardError.write(Data(("\r" + line + pad).utf8))
+        lastWidth = line.count
+    }
+
     func finish() {
         guard enabled, lastWidth > 0 else { return }
         FileHandle.standardError.write(Data(("\r" + String(repeating: " ", count: lastWidth) + "\r").utf8))
+        lastWidth = 0
     }
 
     static func clock(_ seconds: Double) -> String {

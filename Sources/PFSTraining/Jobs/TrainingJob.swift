@@ -1,0 +1,83 @@
+import Foundation
+import PFSData
+import PFSModels
+import PFSNN
+import PFSTensor
+
+/// What a finished training job reports (also written as `result.json` in the run directory).
+public struct TrainingResult: Codable, Sendable {
+    public var configuration: ChannelConfiguration
+    /// MACs per image (conv + linear, SPEC §5) and parameters of the trained network.
+    public var macs: Int
+    public var params: Int
+    public var recipe: TrainingRecipe
+    public var data: String
+    public var history: [EpochRecord]
+    public var validation: Evaluation?
+    /// After the last epoch (no picking of epochs on the test set); nil without a test part.
+    public var test: Evaluation?
+    /// Wall time of all epochs, in seconds (including the parts before a resume).
+    public var trainingSeconds: Double
+}
+
+/// Builds a network from a configuration, trains it with a recipe, evaluates it, and keeps
+/// `checkpoint.safetensors`, `architecture.json`, `metrics.jsonl` and `result.json` in the run
+/// directory.
+public struct TrainingJob {
+    public var configuration: ChannelConfiguration
+    public var recipe: TrainingRecipe
+    public var data: PreparedData
+    public var runDirectory: String
+    /// Continue from `runDirectory/checkpoint.safetensors` instead of starting afresh.
+    public var resume: Bool
+
+    public init(configuration: ChannelConfiguration, recipe: TrainingRecipe, data: PreparedData, runDirectory: String,
+                resume: Bool) {
+        self.configuration = configuration
+        self.recipe = recipe
+        self.data = data
+        self.runDirectory = runDirectory
+        self.resume = resume
+    }
+
+    public static let resultFileName = "result.json"
+
+    /// Runs the job. Without `resume`, an existing checkpoint in the run directory is refused
+    /// rather than overwritten.
+    public func run(onEvent: (TrainingEvent) -> Void = { _ in }) throws(TrainingError) -> TrainingResult {
+        let checkpointFile = (runDirectory as NSString).appendingPathComponent(Checkpoint.fileName)
+        let exists = FileManager.default.fileExists(atPath: checkpointFile)
+        if !resume && exists {
+            throw .setting(field: "--out \(runDirectory)", expected: "a directory without a checkpoint "
+                            + "(or --resume to continue it)", got: "an existing \(Checkpoint.fileName)")
+        }
+        if resume && !exists {
+            throw .io(file: checkpointFile, action: "resume from", reason: "no checkpoint there")
+        }
+        let network = try wrap { try ModelBuilder.build(configuration, seed: recipe.seed) }
+        let trainer = try Trainer(network: network, recipe: recipe, train: data.train, validation: data.validation,
+                                  normalization: data.normalization, dataDescription: data.description,
+                                  runDirectory: runDirectory)
+        if resume { try trainer.resume(from: try Checkpoint.read(checkpointFile)) }
+        let state = try trainer.run(onEvent: onEvent)
+        var test: Evaluation?
+        if let testSet = data.test {
+            test = try Evaluator.evaluate(network, on: testSet, normalization: data.normalization)
+        }
+        let result = TrainingResult(
+            configuration: configuration, macs: ComplexityCounter.totalMACs(configuration),
+            params: ComplexityCounter.totalParams(configuration), recipe: recipe, data: data.description,
+            history: state.history,
+            validation: state.history.last.flatMap { record in
+                record.validationAccuracy.map { Evaluation(loss: record.validationLoss ?? 0, accuracy: $0,
+                                                           correct: Int(($0 * Double(data.validation?.count ?? 0)).rounded()),
+                                                           images: data.validation?.count ?? 0) }
+            },
+            test: test, trainingSeconds: state.history.reduce(0) { $0 + $1.seconds })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let bytes = try wrap { try encoder.encode(result) }
+        try AtomicFile.write(bytes, to: (runDirectory as NSString).appendingPathComponent(Self.resultFileName))
+        return result
+    }
+}

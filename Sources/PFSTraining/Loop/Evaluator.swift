@@ -1,0 +1,45 @@
+import PFSData
+import PFSModels
+import PFSNN
+import PFSTensor
+
+/// Loss and accuracy of a network on a dataset.
+public struct Evaluation: Codable, Equatable, Sendable {
+    /// Mean cross-entropy (no label smoothing).
+    public var loss: Double
+    /// Fraction in [0, 1] of images whose arg-max logit is the label.
+    public var accuracy: Double
+    public var correct: Int
+    public var images: Int
+}
+
+/// Runs a network over a dataset without changing it.
+public enum Evaluator {
+    /// Evaluates `network` on every image of `dataset` (no augmentation), in evaluation mode
+    /// (BatchNorm running statistics) unless `mode` says otherwise.
+    public static func evaluate(_ network: Layer, on dataset: ImageDataset, normalization: Normalization,
+                                batchSize: Int = 250, mode: Mode = .evaluation) throws(TrainingError) -> Evaluation {
+        let loader = try wrap {
+            try BatchLoader(dataset: dataset, batchSize: batchSize, shuffle: false, augmentation: .none,
+                            normalization: normalization, seed: 0, epoch: 0)
+        }
+        let loss = try wrap { try SoftmaxCrossEntropy() }
+        var lossSum = 0.0, correct = 0, images = 0
+        for batch in loader {
+            let logits = try wrap { try network.forward(batch.images, mode: mode) }
+            let l = try wrap { try loss.forward(logits: logits, labels: batch.labels) }
+            let n = batch.labels.count
+            lossSum += Double(l) * Double(n)
+            correct += Int((SoftmaxCrossEntropy.accuracy(logits: logits, labels: batch.labels) * Double(n)).rounded())
+            images += n
+        }
+        return Evaluation(loss: images > 0 ? lossSum / Double(images) : 0,
+                          accuracy: images > 0 ? Double(correct) / Double(images) : 0, correct: correct, images: images)
+    }
+}
+
+/// Runs `body`, turning whatever it throws into a ``TrainingError`` (see ``TrainingError/init(wrapping:)``).
+@inline(__always)
+public func wrap<T>(_ body: () throws -> T) throws(TrainingError) -> T {
+    do { return try body() } catch { throw TrainingError(wrapping: error) }
+}

@@ -1,0 +1,23 @@
+import Foundation
+
+/// A flag raised by SIGINT or SIGTERM, polled by long loops so they can save a checkpoint and
+/// stop cleanly. A second signal ends the process at once (the default action).
+public enum StopSignal {
+    nonisolated(unsafe) private static var flag: sig_atomic_t = 0
+
+    /// Whether a stop was requested since ``install()`` or the last ``reset()``.
+    public static var isRequested: Bool { flag != 0 }
+
+    /// Installs the handlers (call once, from the command line tool).
+    public static func install() {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig) { received in
+                StopSignal.flag = 1
+                signal(received, SIG_DFL)   // a second signal ends the process
+            }
+        }
+    }
+
+    /// Clears the flag (tests).
+    public static func reset() { flag = 0 }
+}

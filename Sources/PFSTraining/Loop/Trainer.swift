@@ -1,0 +1,182 @@
+import Foundation
+import PFSData
+import PFSModels
+import PFSNN
+import PFSTensor
+
+/// What a training run reports while it works (for progress bars and logs).
+public enum TrainingEvent {
+    /// An optimiser step finished: running means of the epoch so far.
+    case step(epoch: Int, step: Int, steps: Int, loss: Double, accuracy: Double, imagesPerSecond: Double)
+    /// An epoch finished (and was checkpointed when the run has a directory).
+    case epoch(EpochRecord)
+}
+
+/// Trains a network with SGD on a dataset, one checkpoint per epoch, resumable exactly.
+///
+/// **Exact resume.** Every random choice of an epoch (order, crops, flips) is a function of
+/// (seed, epoch) (``BatchLoader``), the weights, BatchNorm statistics, momentum buffers and step
+/// counters are in the checkpoint, and the learning rate is a function of the global step. A run
+/// stopped after any step and resumed from its checkpoint therefore performs the same arithmetic
+/// as an uninterrupted run: with one thread the final weights are bit-identical.
+///
+/// **Interruption.** When ``StopSignal`` is raised (Ctrl-C) the trainer finishes the current step,
+/// writes a checkpoint that includes the position inside the epoch and throws
+/// ``TrainingError/interrupted(file:)``.
+public final class Trainer {
+    public let network: Network
+    public let optimizer: SGD
+    public private(set) var state: TrainingState
+    public let train: ImageDataset
+    public let validation: ImageDataset?
+    /// Where checkpoints and the metrics log go; nil keeps everything in memory.
+    public let runDirectory: String?
+    /// Stops (as if interrupted) after this many optimiser steps of this `run` call; for tests.
+    public var stopAfterSteps: Int?
+
+    /// A fresh run. The network should be freshly built from `recipe.seed`.
+    public init(network: Network, recipe: TrainingRecipe, train: ImageDataset, validation: ImageDataset?,
+                normalization: Normalization, dataDescription: String, runDirectory: String?) throws(TrainingError) {
+        try recipe.validate()
+        guard train.count >= 1 else {
+            throw .data(DataError(file: train.source, field: "training images", expected: "at least 1", got: "0"))
+        }
+        let input = network.configuration.input
+        for dataset in [train] + (validation.map { [$0] } ?? []) {
+            guard dataset.channels == input.channels, dataset.height == input.height, dataset.width == input.width else {
+                throw .mismatch(file: dataset.source, field: "image shape",
+                                expected: "\(input) (the network's input)",
+                                got: "\(dataset.channels)×\(dataset.height)×\(dataset.width)")
+            }
+            guard dataset.classCount == network.configuration.classes else {
+                throw .mismatch(file: dataset.source, field: "classes", expected: "\(network.configuration.classes)",
+                                got: "\(dataset.classCount)")
+            }
+        }
+        self.network = network
+        self.train = train
+        self.validation = validation
+        self.runDirectory = runDirectory
+        optimizer = try wrap {
+            try SGD(network.parameters.filter { $0.role != .gate }, learningRate: recipe.learningRate,
+                    momentum: recipe.momentum, nesterov: recipe.nesterov, weightDecay: WeightDecay(recipe.weightDecay))
+        }
+        state = TrainingState(recipe: recipe, normalization: normalization, data: dataDescription,
+                              trainingImages: train.count)
+    }
+
+    /// Continues from a checkpoint of the same run: loads weights, BatchNorm statistics, momentum
+    /// and position. Throws when the checkpoint belongs to another recipe or training set size.
+    public func resume(from contents: Checkpoint.Contents) throws(TrainingError) {
+        guard let saved = contents.state else {
+            throw .format(file: contents.file, field: "metadata pfs.state", expected: "a training checkpoint",
+                          got: "weights only")
+        }
+        guard saved.recipe == state.recipe else {
+            throw .mismatch(file: contents.file, field: "recipe", expected: describe(state.recipe),
+                            got: describe(saved.recipe))
+        }
+        guard saved.trainingImages == state.trainingImages else {
+            throw .mismatch(file: contents.file, field: "training images", expected: "\(state.trainingImages)",
+                            got: "\(saved.trainingImages)")
+        }
+        try Checkpoint.restore(contents, into: network, optimizer: optimizer)
+        state = saved
+    }
+
+    /// Trains until the recipe's last epoch; returns the final state (with the epoch history).
+    @discardableResult
+    public func run(onEvent: (TrainingEvent) -> Void = { _ in }) throws(TrainingError) -> TrainingState {
+        let recipe = state.recipe
+        let loss = try wrap { try SoftmaxCrossEntropy(labelSmoothing: recipe.labelSmoothing) }
+        let stepsPerEpoch = (train.count + recipe.batchSize - 1) / recipe.batchSize
+        let schedule = recipe.learningRateSchedule(stepsPerEpoch: stepsPerEpoch)
+        var stepsThisCall = 0
+        if let runDirectory { try Checkpoint.saveArchitecture(network.configuration, in: runDirectory) }
+        while !state.isFinished {
+            let epoch = state.completedEpochs
+            let loader = try wrap {
+                try BatchLoader(dataset: train, batchSize: recipe.batchSize, shuffle: true,
+                                augmentation: recipe.augment ? .cifar : .none, normalization: state.normalization,
+                                seed: recipe.seed, epoch: epoch)
+            }
+            var index = 0
+            var clock = Date()
+            for batch in loader {
+                defer { index += 1 }
+                if index < state.stepInEpoch { continue }   // done before the interruption
+                let lr = schedule.learningRate(base: recipe.learningRate, at: state.globalStep)
+                optimizer.learningRate = lr
+                optimizer.zeroGradients()
+                let logits = try wrap { try network.forward(batch.images, mode: .training) }
+                let l = try wrap { try loss.forward(logits: logits, labels: batch.labels) }
+                guard l.isFinite else {
+                    throw .diverged(epoch: epoch + 1, step: index + 1, detail: "loss is \(l) (learning rate \(lr))")
+                }
+                let gradient = try wrap { try loss.backward() }
+                _ = try wrap { try network.backward(gradient) }
+                optimizer.step()
+
+                let n = batch.labels.count
+                let now = Date()
+                state.partialSeconds += now.timeIntervalSince(clock)
+                clock = now
+                state.partialLoss += Double(l) * Double(n)
+                state.partialCorrect += Int((SoftmaxCrossEntropy.accuracy(logits: logits, labels: batch.labels)
+                                             * Double(n)).rounded())
+                state.partialImages += n
+                state.stepInEpoch = index + 1
+                state.globalStep += 1
+                stepsThisCall += 1
+                onEvent(.step(epoch: epoch + 1, step: index + 1, steps: stepsPerEpoch,
+                              loss: state.partialLoss / Double(state.partialImages),
+                              accuracy: Double(state.partialCorrect) / Double(state.partialImages),
+                              imagesPerSecond: Double(state.partialImages) / max(state.partialSeconds, 1e-9)))
+                if StopSignal.isRequested || stopAfterSteps.map({ stepsThisCall >= $0 }) == true {
+                    loader.cancel()
+                    let file = try saveCheckpoint()
+                    throw .interrupted(file: file ?? "memory")
+                }
+            }
+            let trainSeconds = state.partialSeconds
+            let started = Date()
+            var validationResult: Evaluation?
+            if let validation, validation.count > 0 {
+                validationResult = try Evaluator.evaluate(network, on: validation, normalization: state.normalization)
+            }
+            let record = EpochRecord(
+                epoch: epoch + 1, trainLoss: state.partialLoss / Double(max(state.partialImages, 1)),
+                trainAccuracy: Double(state.partialCorrect) / Double(max(state.partialImages, 1)),
+                validationLoss: validationResult?.loss, validationAccuracy: validationResult?.accuracy,
+                learningRate: Double(optimizer.learningRate),
+                seconds: trainSeconds + Date().timeIntervalSince(started),
+                imagesPerSecond: Double(state.partialImages) / max(trainSeconds, 1e-9))
+            state.history.append(record)
+            state.completedEpochs += 1
+            state.stepInEpoch = 0
+            state.partialLoss = 0
+            state.partialCorrect = 0
+            state.partialImages = 0
+            state.partialSeconds = 0
+            try saveCheckpoint()
+            onEvent(.epoch(record))
+        }
+        return state
+    }
+
+    /// Writes the checkpoint and the metrics log (when the run has a directory); returns the file.
+    @discardableResult
+    func saveCheckpoint() throws(TrainingError) -> String? {
+        guard let runDirectory else { return nil }
+        let file = (runDirectory as NSString).appendingPathComponent(Checkpoint.fileName)
+        try Checkpoint.save(network, optimizer: optimizer, state: state, to: file)
+        try Checkpoint.saveMetrics(state.history,
+                                   to: (runDirectory as NSString).appendingPathComponent(Checkpoint.metricsFileName))
+        return file
+    }
+
+    private func describe(_ recipe: TrainingRecipe) -> String {
+        "\(recipe.epochs) epochs, batch \(recipe.batchSize), lr \(recipe.learningRate) \(recipe.schedule.rawValue), "
+            + "momentum \(recipe.momentum), weight decay \(recipe.weightDecay), seed \(recipe.seed)"
+    }
+}

@@ -1,0 +1,148 @@
+import ArgumentParser
+import Foundation
+import PFSData
+import PFSModels
+import PFSTraining
+
+extension Architecture: ExpressibleByArgument {}
+extension DatasetKind: ExpressibleByArgument {}
+extension ScheduleKind: ExpressibleByArgument {}
+
+/// Where the images come from.
+struct DataOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Data directory (CIFAR-10/100 binary files or CLASS/*.png folders).",
+                               discussion: "Default: the CIFAR-10 sample bundled with pfs (1,500 train / 500 test)."))
+    var data: String?
+
+    @Option(help: "Format of --data: cifar10, cifar100 or folder (default: detected).")
+    var dataset: DatasetKind?
+
+    @Option(help: "Resize every image to N×N (or H×W, e.g. 64x48) pixels (default: keep the size).")
+    var imageSize: String?
+
+    func validate() throws {
+        _ = try parsedImageSize()
+    }
+
+    func parsedImageSize() throws -> (height: Int, width: Int)? {
+        guard let imageSize else { return nil }
+        let parts = imageSize.lowercased().split(separator: "x").map { Int($0) }
+        guard (parts.count == 1 || parts.count == 2), parts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+            throw ValidationError("--image-size: expected N or HxW with positive integers, got \(imageSize)")
+        }
+        return (parts[0]!, parts.count == 2 ? parts[1]! : parts[0]!)
+    }
+
+    /// Loads the data, with `validationFraction` split off the training part using `seed`.
+    func prepare(validationFraction: Double, seed: UInt64) throws -> PreparedData {
+        let source = try DataSource.resolve(path: data, kind: dataset)
+        return try PreparedData.load(source, imageSize: try parsedImageSize(), validationFraction: validationFraction,
+                                     splitSeed: seed)
+    }
+}
+
+/// Which network: a standard architecture or a configuration file.
+struct ArchitectureOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).",
+                               discussion: "Default resnet20 unless --config is given."))
+    var arch: Architecture?
+
+    @Option(help: "Channel configuration JSON (architecture.json of a run, or a pruned architecture from `pfs prune`).")
+    var config: String?
+
+    @Option(help: "Multiply every width of --arch by this factor (base-width expansion).")
+    var widthMultiplier: Double = 1
+
+    func validate() throws {
+        if arch != nil && config != nil { throw ValidationError("give --arch or --config, not both") }
+        guard widthMultiplier.isFinite && widthMultiplier > 0 else {
+            throw ValidationError("--width-multiplier must be a positive number, got \(widthMultiplier)")
+        }
+        if config != nil && widthMultiplier != 1 {
+            throw ValidationError("--width-multiplier applies to --arch, not to --config")
+        }
+    }
+
+    /// The configuration for data of `input` shape and `classes` classes.
+    func configuration(input: InputShape, classes: Int) throws -> ChannelConfiguration {
+        if let config {
+            let configuration = try ConfigurationFile.read(config)
+            guard configuration.input == input, configuration.classes == classes else {
+                throw ValidationError("\(config): the configuration is for input \(configuration.input) and "
+                    + "\(configuration.classes) classes, but the data has \(input) images in \(classes) classes")
+            }
+            return configuration
+        }
+        return try ChannelConfiguration.standard(arch ?? .resnet20, input: input, classes: classes,
+                                                 widthMultiplier: widthMultiplier)
+    }
+}
+
+/// The training recipe.
+struct RecipeOptions: ParsableArguments {
+    @Option(help: "Epochs.") var epochs: Int = 30
+    @Option(help: "Images per batch.") var batchSize: Int = 128
+    @Option(name: .customLong("lr"), help: "Base learning rate (SGD).") var learningRate: Float = 0.1
+    @Option(help: "SGD momentum.") var momentum: Float = 0.9
+    @Flag(help: "Nesterov momentum.") var nesterov = false
+    @Option(help: "L2 weight decay on every parameter.") var weightDecay: Float = 5e-4
+    @Option(help: "Learning-rate schedule per step: cosine, multistep (×0.1 at 50% and 75%) or constant.")
+    var schedule: ScheduleKind = .cosine
+    @Option(help: "Label smoothing of the cross-entropy.") var labelSmoothing: Float = 0
+    @Flag(help: "No random crop / flip.") var noAugment = false
+    @Option(help: "Seed of the weights, data order, augmentation and validation split.") var seed: UInt64 = 1
+    @Flag(help: "Scratch-B: scale the epochs by (standard MACs / this network's MACs), the compute-matched budget.")
+    var budgetMatched = false
+
+    func validate() throws {
+        do { try recipe().validate() } catch { throw ValidationError("\(error)") }
+    }
+
+    func recipe() -> TrainingRecipe {
+        var recipe = TrainingRecipe()
+        recipe.epochs = epochs
+        recipe.batchSize = batchSize
+        recipe.learningRate = learningRate
+        recipe.momentum = momentum
+        recipe.nesterov = nesterov
+        recipe.weightDecay = weightDecay
+        recipe.schedule = schedule
+        recipe.labelSmoothing = labelSmoothing
+        recipe.augment = !noAugment
+        recipe.seed = seed
+        return recipe
+    }
+
+    /// The recipe for `configuration`, with Scratch-B applied when asked.
+    func recipe(for configuration: ChannelConfiguration) throws -> TrainingRecipe {
+        var recipe = recipe()
+        if budgetMatched {
+            let standard = try ChannelConfiguration.standard(configuration.architecture, input: configuration.input,
+                                                             classes: configuration.classes)
+            recipe.epochs = TrainingRecipe.budgetMatchedEpochs(epochs, fullMACs: ComplexityCounter.totalMACs(standard),
+                                                               prunedMACs: ComplexityCounter.totalMACs(configuration))
+        }
+        return recipe
+    }
+}
+
+/// Thousands separators: 1234567 → "1,234,567".
+func grouped(_ value: Int) -> String {
+    let digits = String(value.magnitude)
+    var out = ""
+    for (i, ch) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(ch)
+    }
+    return (value < 0 ? "-" : "") + out
+}
+
+/// "93.21%".
+func percent(_ fraction: Double) -> String { String(format: "%.2f%%", fraction * 100) }
+
+/// "1:02:03" or "2:03".
+func clock(_ seconds: Double) -> String {
+    guard seconds.isFinite else { return "--:--" }
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+}
