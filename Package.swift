@@ -11,7 +11,7 @@ import PackageDescription
 //   PFSPruning     gate learning on frozen random weights, FLOPs-budget search, pruned architectures
 //   PFSBench       benchmark harness behind `pfs bench`
 //   pfs            thin command-line front end (parses and delegates)
-//   PFSTestSupport finite-difference gradient checking and comparison helpers for the tests
+//   PFSTestSupport finite-difference gradient checking, comparison helpers and synthetic data for the tests
 let package = Package(
     name: "PruningFromScratch",
     platforms: [.macOS(.v13)],
@@ -41,7 +41,7 @@ let package = Package(
                 "PFSTensor", "PFSNN", "PFSData", "PFSModels", "PFSTraining", "PFSPruning", "PFSBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .target(name: "PFSTestSupport", dependencies: ["PFSTensor", "PFSNN"]),
+        .target(name: "PFSTestSupport", dependencies: ["PFSTensor", "PFSNN", "PFSData"]),
         .testTarget(name: "PFSTensorTests", dependencies: ["PFSTensor", "PFSTestSupport"]),
         .testTarget(name: "PFSNNTests", dependencies: ["PFSTensor", "PFSNN", "PFSTestSupport"]),
         .testTarget(name: "PFSDataTests", dependencies: ["PFSData", "PFSTensor", "PFSTestSupport"]),

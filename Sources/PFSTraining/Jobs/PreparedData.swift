@@ -13,6 +13,15 @@ public struct PreparedData: Sendable {
     /// E.g. "bundled CIFAR-10 sample" or "cifar10 at /data/cifar".
     public var description: String
 
+    public init(train: ImageDataset, validation: ImageDataset?, test: ImageDataset?, normalization: Normalization,
+                description: String) {
+        self.train = train
+        self.validation = validation
+        self.test = test
+        self.normalization = normalization
+        self.description = description
+    }
+
     /// The input shape of networks for this data.
     public var inputShape: InputShape { InputShape(channels: train.channels, height: train.height, width: train.width) }
     public var classes: Int { train.classCount }

@@ -1,0 +1,187 @@
+import Foundation
+import PFSData
+import PFSModels
+import PFSNN
+import PFSTensor
+import PFSTestSupport
+import PFSTraining
+import Testing
+
+/// The training loop, checkpoints and exact resume.
+@Suite(.serialized) struct TrainingLoopTests {
+    let data = SyntheticData.dataset(count: 40)
+    let normalization = Normalization(mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
+
+    func configuration() throws -> ChannelConfiguration {
+        try ChannelConfiguration.standard(.resnet20, input: InputShape(channels: 3, height: 8, width: 8), classes: 4,
+                                          widthMultiplier: 0.25)
+    }
+
+    func recipe(epochs: Int = 2) -> TrainingRecipe {
+        var recipe = TrainingRecipe()
+        recipe.epochs = epochs
+        recipe.batchSize = 8
+        recipe.learningRate = 0.05
+        recipe.seed = 3
+        return recipe
+    }
+
+    func temporaryDirectory() -> String {
+        let path = NSTemporaryDirectory() + "pfs-training-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    func trainer(_ directory: String?, epochs: Int = 2) throws -> Trainer {
+        let network = try ModelBuilder.build(try configuration(), seed: 3)
+        return try Trainer(network: network, recipe: recipe(epochs: epochs), train: data, validation: nil,
+                           normalization: normalization, dataDescription: "synthetic", runDirectory: directory)
+    }
+
+    /// Every tensor that defines the network's function, for bitwise comparison.
+    func snapshot(_ network: Network) -> [String: [Float]] {
+        Dictionary(uniqueKeysWithValues: Checkpoint.networkTensors(network).map { ($0.name, $0.tensor.scalars) })
+    }
+
+    @Test func checkpointWrittenAndReadBackGivesIdenticalOutputs() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try trainer(directory, epochs: 1)
+        try first.run()                       // weights and BatchNorm statistics away from their init
+        let file = Checkpoint.file(at: directory)
+        let contents = try Checkpoint.read(file)
+        #expect(contents.configuration == (try configuration()))
+        #expect(contents.state?.completedEpochs == 1)
+
+        let other = try ModelBuilder.build(try configuration(), seed: 99)
+        try Checkpoint.restore(contents, into: other)
+        let batch = try #require(try BatchLoader(dataset: data, batchSize: 16, shuffle: false, augmentation: .none,
+                                                 normalization: normalization, seed: 0, epoch: 0, prefetch: 0).next())
+        let expected = try first.network.forward(batch.images, mode: .evaluation)
+        let got = try other.forward(batch.images, mode: .evaluation)
+        #expect(got.scalars == expected.scalars)
+        #expect(snapshot(other) == snapshot(first.network))
+    }
+
+    @Test(arguments: [3, 5, 7])
+    func resumeAfterAStopEqualsAnUninterruptedRun(stopAfter: Int) throws {
+        let saved = Engine.threads
+        Engine.threads = 1
+        defer { Engine.threads = saved }
+        let uninterruptedDirectory = temporaryDirectory(), resumedDirectory = temporaryDirectory()
+        defer {
+            try? FileManager.default.removeItem(atPath: uninterruptedDirectory)
+            try? FileManager.default.removeItem(atPath: resumedDirectory)
+        }
+        let uninterrupted = try trainer(uninterruptedDirectory)
+        let reference = try uninterrupted.run()
+
+        let stopped = try trainer(resumedDirectory)
+        stopped.stopAfterSteps = stopAfter   // 5 steps per epoch: mid-epoch, boundary, second epoch
+        #expect(throws: TrainingError.interrupted(file: Checkpoint.file(at: resumedDirectory))) { try stopped.run() }
+        let resumed = try trainer(resumedDirectory)
+        try resumed.resume(from: try Checkpoint.read(resumedDirectory))
+        #expect(resumed.state.globalStep == stopAfter)
+        let final = try resumed.run()
+
+        #expect(snapshot(resumed.network) == snapshot(uninterrupted.network))
+        #expect(resumed.optimizer.stateTensors() == uninterrupted.optimizer.stateTensors())
+        #expect(final.globalStep == reference.globalStep)
+        #expect(final.history.map(\.trainLoss) == reference.history.map(\.trainLoss))
+        let lines = try String(contentsOfFile: resumedDirectory + "/" + Checkpoint.metricsFileName, encoding: .utf8)
+            .split(separator: "\n")
+        #expect(lines.count == 2)
+    }
+
+    @Test func trainingLowersTheLoss() throws {
+        let run = try trainer(nil, epochs: 6).run()
+        let losses = run.history.map(\.trainLoss)
+        #expect(losses.count == 6)
+        #expect(try #require(losses.last) < losses[0] * 0.8)
+    }
+
+    @Test func restoreRefusesAnotherConfigurationNamingTheWidth() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let network = try ModelBuilder.build(try configuration(), seed: 1)
+        try Checkpoint.save(network, to: directory + "/weights.safetensors")
+        var widths = try configuration().prunableWidths
+        widths[2] = 1
+        let pruned = try ModelBuilder.build(try configuration().withPrunableWidths(widths), seed: 1)
+        let contents = try Checkpoint.read(directory + "/weights.safetensors")
+        let error = #expect(throws: TrainingError.self) { try Checkpoint.restore(contents, into: pruned) }
+        let message = error?.description ?? ""
+        #expect(message.contains("widths[") && message.contains("stage1.block3.conv1"))
+        #expect(message.contains("weights.safetensors"))
+    }
+
+    @Test func resumeRefusesAnotherRecipe() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try trainer(directory, epochs: 1)
+        try first.run()
+        let longer = try trainer(directory, epochs: 3)
+        #expect(throws: TrainingError.self) { try longer.resume(from: try Checkpoint.read(directory)) }
+    }
+
+    @Test func badRecipesAreRefusedNamingTheSetting() {
+        var recipe = TrainingRecipe()
+        recipe.learningRate = -1
+        #expect(throws: TrainingError.setting(field: "learning rate", expected: "a positive number", got: "-1.0")) {
+            try recipe.validate()
+        }
+        recipe = TrainingRecipe()
+        recipe.epochs = 0
+        #expect(throws: TrainingError.setting(field: "epochs", expected: "at least 1", got: "0")) { try recipe.validate() }
+        recipe = TrainingRecipe()
+        recipe.momentum = 1
+        #expect(throws: TrainingError.self) { try recipe.validate() }
+    }
+
+    @Test func dataOfAnotherShapeOrClassCountIsRefused() throws {
+        let network = try ModelBuilder.build(try configuration(), seed: 1)
+        let wrongClasses = SyntheticData.dataset(count: 12, classes: 3)
+        #expect(throws: TrainingError.self) {
+            _ = try Trainer(network: network, recipe: recipe(), train: wrongClasses, validation: nil,
+                            normalization: normalization, dataDescription: "x", runDirectory: nil)
+        }
+        let wrongSize = SyntheticData.dataset(count: 12, classes: 4, height: 10, width: 10)
+        #expect(throws: TrainingError.self) {
+            _ = try Trainer(network: network, recipe: recipe(), train: wrongSize, validation: nil,
+                            normalization: normalization, dataDescription: "x", runDirectory: nil)
+        }
+    }
+
+    @Test func scratchBScalesEpochsByTheMACRatio() {
+        #expect(TrainingRecipe.budgetMatchedEpochs(160, fullMACs: 100, prunedMACs: 50) == 320)
+        #expect(TrainingRecipe.budgetMatchedEpochs(30, fullMACs: 125_747_840, prunedMACs: 62_873_920) == 60)
+        #expect(TrainingRecipe.budgetMatchedEpochs(10, fullMACs: 100, prunedMACs: 100) == 10)
+    }
+
+    @Test func schedulesFollowTheRecipe() {
+        var recipe = TrainingRecipe()
+        recipe.epochs = 4
+        recipe.schedule = .multistep
+        let multi = recipe.learningRateSchedule(stepsPerEpoch: 10)
+        #expect(multi.factor(at: 19) == 1 && abs(multi.factor(at: 20) - 0.1) < 1e-7 && abs(multi.factor(at: 30) - 0.01) < 1e-8)
+        recipe.schedule = .cosine
+        let cosine = recipe.learningRateSchedule(stepsPerEpoch: 10)
+        #expect(cosine.factor(at: 0) == 1 && abs(cosine.factor(at: 20) - 0.5) < 1e-6 && cosine.factor(at: 40) < 1e-6)
+    }
+
+    @Test func aJobRefusesToOverwriteARunWithoutResume() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let prepared = PreparedData(train: data, validation: nil, test: data, normalization: normalization,
+                                    description: "synthetic")
+        var job = TrainingJob(configuration: try configuration(), recipe: recipe(epochs: 1), data: prepared,
+                              runDirectory: directory, resume: false)
+        let result = try job.run()
+        #expect(result.test?.images == 40)
+        #expect(FileManager.default.fileExists(atPath: directory + "/result.json"))
+        #expect(throws: TrainingError.self) { _ = try job.run() }
+        job.resume = true
+        let again = try job.run()     // already finished: resumes, trains nothing, reports the same weights
+        #expect(again.test == result.test)
+    }
+}
