@@ -261,8 +261,10 @@ final class BatchMaker: @unchecked Sendable {
                           table: UnsafePointer<Float>) {
         let plane = h * w
         let off = dx - p
-        // Output columns lo..<hi read source columns inside the image.
-        let lo = flip ? max(0, off) : max(0, -off)
+        // Output columns lo..<hi read source columns inside the image. When the padding exceeds
+        // the width the window can miss the image entirely: lo is clamped to w, so every column
+        // is padding (and no loop runs past the row).
+        let lo = min(w, flip ? max(0, off) : max(0, -off))
         let hi = max(lo, flip ? min(w, w + off) : min(w, w - off))
         for c in 0..<channels {
             let lut = table + c * 256
