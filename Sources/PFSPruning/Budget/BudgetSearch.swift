@@ -1,0 +1,158 @@
+import PFSModels
+
+/// A MAC budget for the pruned network, stated one way only.
+public enum Budget: Equatable, Sendable, Codable {
+    /// Keep this fraction, in (0, 1], of the *standard* network's MACs (0.5 = remove half).
+    case keepFraction(Double)
+    /// At most this many MACs per image.
+    case maxMACs(Int)
+
+    /// The budget in MACs for a standard network of `standardMACs`; throws for fractions outside
+    /// (0, 1] and non-positive MAC counts.
+    public func macs(standardMACs: Int) throws(PruningError) -> Int {
+        switch self {
+        case let .keepFraction(p):
+            guard p.isFinite, p > 0, p <= 1 else {
+                throw .setting(field: "keep-macs", expected: "a fraction in (0, 1] of the standard MACs", got: "\(p)")
+            }
+            return Int((p * Double(standardMACs)).rounded(.down))
+        case let .maxMACs(m):
+            guard m > 0 else { throw .setting(field: "max-macs", expected: "a positive number of MACs", got: "\(m)") }
+            return m
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .keepFraction(p): return "keep \(p * 100)% of the standard MACs"
+        case let .maxMACs(m): return "at most \(m) MACs"
+        }
+    }
+}
+
+/// The outcome of fitting gates to a budget.
+public struct BudgetFit: Equatable, Sendable {
+    /// The pruned configuration (fixed widths of the target, prunable widths = kept channels).
+    public var configuration: ChannelConfiguration
+    /// Kept channels per prunable layer, in configuration order.
+    public var counts: [Int]
+    /// Indices (within the layer, ascending) of the kept channels of each prunable layer.
+    public var kept: [[Int]]
+    /// Total kept channels k.
+    public var keptTotal: Int
+    public var budgetMACs: Int
+    public var achievedMACs: Int
+    /// Names of prunable layers left at the minimum channel count.
+    public var layersAtMinimum: [String]
+}
+
+/// Exact search for the largest number of kept channels whose network fits a MAC budget (SPEC §4).
+///
+/// **Ranking and ties.** Within each layer, channels are ordered by gate value (descending), ties
+/// by channel index (ascending). Globally, channels are ordered by gate value (descending); equal
+/// values by their position in their layer's order (ascending), then by layer order (ascending).
+/// So among equal gates — typically the many exact zeros — layers take turns: every layer's best
+/// tied channel comes before any layer's second. The rule is total, so the result is unique.
+///
+/// **Minimum channels.** Each layer keeps its first `min(minChannels, C_j)` channels whatever
+/// their gates; keeping `k` channels means these plus the best `k − forced` others in global order.
+///
+/// **Search.** MACs of G(counts(k)) never decrease with k, so an integer bisection over
+/// k ∈ [forced, total] finds the largest k with MACs ≤ budget exactly, in ⌈log2(total)⌉ + 1
+/// MAC counts. The achieved MACs never exceed the budget.
+public enum BudgetSearch {
+    /// Fits `gates` (one array per prunable width of `target`, values in [0, 1]) to `budgetMACs`.
+    ///
+    /// `target` gives the architecture and the fixed (non-prunable) widths of the result —
+    /// normally the standard network, also when the gates were learned on a wider one; the
+    /// prunable widths of the result are the kept counts (which may exceed the standard ones
+    /// after width expansion).
+    public static func fit(gates: [[Float]], target: ChannelConfiguration, budgetMACs: Int,
+                           minChannels: Int = 1) throws(PruningError) -> BudgetFit {
+        let names = target.prunableNames
+        guard gates.count == names.count else {
+            throw .mismatch(file: "gates", field: "layers", expected: "\(names.count) prunable layers of "
+                            + target.architecture.rawValue, got: "\(gates.count)")
+        }
+        guard minChannels >= 1 else {
+            throw .setting(field: "min-channels", expected: "at least 1", got: "\(minChannels)")
+        }
+        guard budgetMACs > 0 else { throw .setting(field: "budget", expected: "a positive number of MACs", got: "\(budgetMACs)") }
+        for (j, layer) in gates.enumerated() {
+            guard !layer.isEmpty else {
+                throw .mismatch(file: "gates", field: "layer \(names[j])", expected: "at least one gate", got: "none")
+            }
+            if let bad = layer.first(where: { !$0.isFinite }) {
+                throw .mismatch(file: "gates", field: "layer \(names[j])", expected: "finite gate values", got: "\(bad)")
+            }
+        }
+        // Per-layer order and the global order of the channels beyond the forced minimum.
+        var forced = [Int](repeating: 0, count: gates.count)
+        var candidates: [(value: Float, rank: Int, layer: Int, channel: Int)] = []
+        var layerOrder: [[Int]] = []
+        for (j, layer) in gates.enumerated() {
+            let order = layer.indices.sorted { layer[$0] != layer[$1] ? layer[$0] > layer[$1] : $0 < $1 }
+            layerOrder.append(order)
+            forced[j] = min(minChannels, layer.count)
+            for rank in forced[j]..<order.count {
+                candidates.append((layer[order[rank]], rank, j, order[rank]))
+            }
+        }
+        candidates.sort { a, b in
+            if a.value != b.value { return a.value > b.value }
+            if a.rank != b.rank { return a.rank < b.rank }
+            return a.layer < b.layer
+        }
+        let forcedTotal = forced.reduce(0, +)
+
+        func counts(_ extra: Int) -> [Int] {
+            var c = forced
+            for i in 0..<extra { c[candidates[i].layer] += 1 }
+            return c
+        }
+        func macs(_ c: [Int]) throws(PruningError) -> Int {
+            let configuration = try attempt { try target.withPrunableWidths(c) }
+            return ComplexityCounter.totalMACs(configuration)
+        }
+
+        let minimum = try macs(forced)
+        guard minimum <= budgetMACs else {
+            throw .infeasibleBudget(budgetMACs: budgetMACs, minimumMACs: minimum, minChannels: minChannels)
+        }
+        // Invariant: MACs(lo) ≤ budget; MACs(hi + 1) > budget or hi = all.
+        var lo = 0, hi = candidates.count
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if try macs(counts(mid)) <= budgetMACs { lo = mid } else { hi = mid - 1 }
+        }
+        let final = counts(lo)
+        var kept = layerOrder.enumerated().map { Array($0.element.prefix(forced[$0.offset])) }
+        for i in 0..<lo { kept[candidates[i].layer].append(candidates[i].channel) }
+        let configuration = try attempt { try target.withPrunableWidths(final) }
+        return BudgetFit(configuration: configuration, counts: final, kept: kept.map { $0.sorted() },
+                         keptTotal: forcedTotal + lo, budgetMACs: budgetMACs,
+                         achievedMACs: ComplexityCounter.totalMACs(configuration),
+                         layersAtMinimum: names.indices.filter { final[$0] == forced[$0] && forced[$0] < gates[$0].count }
+                             .map { names[$0] })
+    }
+}
+
+/// The uniformly narrowed network of the same budget: the honest baseline (SPEC §8).
+public enum UniformScaling {
+    /// The largest factor s (to 1e-4) such that every width of `standard` × s, rounded, gives a
+    /// network of at most `budgetMACs`; returns the configuration and the factor.
+    public static func fit(_ standard: ChannelConfiguration, budgetMACs: Int) throws(PruningError)
+        -> (configuration: ChannelConfiguration, factor: Double) {
+        func macs(_ s: Double) -> Int { ComplexityCounter.totalMACs(standard.scaled(by: s)) }
+        guard macs(1e-6) <= budgetMACs else {
+            throw .infeasibleBudget(budgetMACs: budgetMACs, minimumMACs: macs(1e-6), minChannels: 1)
+        }
+        if macs(1) <= budgetMACs { return (standard, 1) }
+        var lo = 1e-6, hi = 1.0
+        while hi - lo > 1e-4 {
+            let mid = (lo + hi) / 2
+            if macs(mid) <= budgetMACs { lo = mid } else { hi = mid }
+        }
+        return (standard.scaled(by: lo), lo)
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import PFSData
+import PFSModels
+import PFSTraining
+
+/// Settings of the whole method: search → prune → train from scratch → evaluate, per seed.
+public struct PipelineSettings: Sendable {
+    public var architecture: Architecture = .resnet20
+    public var gate = GateSearchSettings()
+    public var budget: Budget = .keepFraction(0.5)
+    public var minChannels = 1
+    public var recipe = TrainingRecipe()
+    /// One candidate structure per seed (the seed of the random weights of gate learning, and of
+    /// the training run of that candidate).
+    public var seeds: [UInt64] = [1]
+    /// Also train the uniformly narrowed network of the same budget, as the baseline.
+    public var uniformBaseline = false
+    /// Scratch-B: scale training epochs by standard MACs / pruned MACs.
+    public var budgetMatched = false
+
+    public init() {}
+}
+
+/// One seed's outcome.
+public struct PipelineCandidate: Codable, Sendable {
+    public var seed: UInt64
+    public var gatesFile: String
+    public var pruned: PrunedArchitecture
+    public var training: TrainingResult
+    public var searchSeconds: Double
+    public var pruneSeconds: Double
+    public var trainSeconds: Double
+}
+
+/// The pipeline's summary (`summary.json`).
+public struct PipelineReport: Codable, Sendable {
+    public var data: String
+    public var candidates: [PipelineCandidate]
+    /// The uniformly narrowed baseline, when asked for.
+    public var uniform: TrainingResult?
+    public var uniformFactor: Double?
+    public var totalSeconds: Double
+}
+
+/// Stages of the pipeline, for display.
+public enum PipelineEvent {
+    case stage(seed: UInt64?, name: String)
+    case search(GateSearchEvent)
+    case train(TrainingEvent)
+}
+
+/// Runs the method end to end and writes everything under one directory:
+/// `seed<N>/gates.json`, `seed<N>/pruned.json`, `seed<N>/train/…`, `uniform/…`, `summary.json`.
+public struct Pipeline {
+    public var settings: PipelineSettings
+    public var directory: String
+
+    public init(settings: PipelineSettings, directory: String) {
+        self.settings = settings
+        self.directory = directory
+    }
+
+    /// Runs every stage for every seed. `searchData` carries the 90/10 split for gate learning;
+    /// `trainData` the data the pruned networks are trained on (and tested on, once, to report).
+    public func run(searchData: PreparedData, trainData: PreparedData,
+                    onEvent: (PipelineEvent) -> Void = { _ in }) throws(PruningError) -> PipelineReport {
+        guard !settings.seeds.isEmpty else { throw .setting(field: "seeds", expected: "at least one seed", got: "none") }
+        guard Set(settings.seeds).count == settings.seeds.count else {
+            throw .setting(field: "seeds", expected: "distinct seeds", got: settings.seeds.map(String.init).joined(separator: ","))
+        }
+        let start = Date()
+        let standard = try attempt {
+            try ChannelConfiguration.standard(settings.architecture, input: searchData.inputShape, classes: searchData.classes)
+        }
+        let searched = settings.gate.widthMultiplier == 1 ? standard : standard.scaled(by: settings.gate.widthMultiplier)
+        // Check the budget before spending any time.
+        _ = try settings.budget.macs(standardMACs: ComplexityCounter.totalMACs(standard))
+        var candidates: [PipelineCandidate] = []
+        for seed in settings.seeds {
+            let seedDirectory = (directory as NSString).appendingPathComponent("seed\(seed)")
+            onEvent(.stage(seed: seed, name: "search"))
+            var gate = settings.gate
+            gate.seed = seed
+            let t0 = Date()
+            let search = try GateSearch(configuration: searched, settings: gate, source: .randomInitialization(seed: seed),
+                                        data: searchData)
+            let gatesFile = (seedDirectory as NSString).appendingPathComponent("gates.json")
+            search.outputFile = gatesFile
+            let result = try search.run { onEvent(.search($0)) }
+            let searchSeconds = Date().timeIntervalSince(t0)
+
+            onEvent(.stage(seed: seed, name: "prune"))
+            let t1 = Date()
+            let pruned = try PrunedArchitecture.make(from: result, gatesFile: gatesFile, budget: settings.budget,
+                                                     minChannels: settings.minChannels)
+            try pruned.save(to: (seedDirectory as NSString).appendingPathComponent("pruned.json"))
+            let pruneSeconds = Date().timeIntervalSince(t1)
+
+            onEvent(.stage(seed: seed, name: "train"))
+            let training = try train(pruned.configuration, seed: seed, data: trainData,
+                                     directory: (seedDirectory as NSString).appendingPathComponent("train"), onEvent: onEvent)
+            candidates.append(PipelineCandidate(seed: seed, gatesFile: gatesFile, pruned: pruned, training: training,
+                                                searchSeconds: searchSeconds, pruneSeconds: pruneSeconds,
+                                                trainSeconds: training.trainingSeconds))
+        }
+        var uniform: TrainingResult?
+        var factor: Double?
+        if settings.uniformBaseline {
+            onEvent(.stage(seed: nil, name: "uniform baseline"))
+            let budgetMACs = try settings.budget.macs(standardMACs: ComplexityCounter.totalMACs(standard))
+            let fit = try UniformScaling.fit(standard, budgetMACs: budgetMACs)
+            factor = fit.factor
+            uniform = try train(fit.configuration, seed: settings.seeds[0], data: trainData,
+                                directory: (directory as NSString).appendingPathComponent("uniform"), onEvent: onEvent)
+        }
+        let report = PipelineReport(data: trainData.description, candidates: candidates, uniform: uniform,
+                                    uniformFactor: factor, totalSeconds: Date().timeIntervalSince(start))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let bytes = try attempt { try encoder.encode(report) }
+        try attempt { try AtomicFile.write(bytes, to: (directory as NSString).appendingPathComponent("summary.json")) }
+        return report
+    }
+
+    func train(_ configuration: ChannelConfiguration, seed: UInt64, data: PreparedData, directory: String,
+               onEvent: (PipelineEvent) -> Void) throws(PruningError) -> TrainingResult {
+        var recipe = settings.recipe
+        recipe.seed = seed
+        if settings.budgetMatched {
+            let standard = try attempt {
+                try ChannelConfiguration.standard(configuration.architecture, input: configuration.input,
+                                                  classes: configuration.classes)
+            }
+            recipe.epochs = TrainingRecipe.budgetMatchedEpochs(recipe.epochs, fullMACs: ComplexityCounter.totalMACs(standard),
+                                                               prunedMACs: ComplexityCounter.totalMACs(configuration))
+        }
+        // A finished or interrupted run of the same stage is continued rather than redone.
+        let resume = FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(Checkpoint.fileName))
+        let job = TrainingJob(configuration: configuration, recipe: recipe, data: data, runDirectory: directory,
+                              resume: resume)
+        return try attempt { try job.run { onEvent(.train($0)) } }
+    }
+}

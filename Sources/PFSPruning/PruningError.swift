@@ -1,0 +1,36 @@
+import PFSTraining
+
+/// Failures of gate learning, budget search and pruning. Each names the setting or file at fault
+/// and what was expected.
+public enum PruningError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A setting is out of range (e.g. a budget ≤ 0).
+    case setting(field: String, expected: String, got: String)
+    /// The budget cannot be met: even the minimum channels per layer need more MACs.
+    case infeasibleBudget(budgetMACs: Int, minimumMACs: Int, minChannels: Int)
+    /// A gates file or pruned architecture does not fit what it is used with.
+    case mismatch(file: String, field: String, expected: String, got: String)
+    /// Training, checkpoint, data, model or engine failure underneath.
+    case training(TrainingError)
+
+    public var description: String {
+        switch self {
+        case let .setting(field, expected, got): return "\(field): expected \(expected), got \(got)"
+        case let .infeasibleBudget(budget, minimum, minChannels):
+            return "budget of \(budget) MACs is below what \(minChannels) channel(s) per layer allow "
+                + "(at least \(minimum) MACs); raise the budget or lower --min-channels"
+        case let .mismatch(file, field, expected, got): return "\(file): \(field): expected \(expected), got \(got)"
+        case let .training(error): return error.description
+        }
+    }
+
+    /// Wraps any error of the layers below.
+    public init(wrapping error: any Error) {
+        if let e = error as? PruningError { self = e } else { self = .training(TrainingError(wrapping: error)) }
+    }
+}
+
+/// Runs `body`, turning whatever it throws into a ``PruningError``.
+@inline(__always)
+func attempt<T>(_ body: () throws -> T) throws(PruningError) -> T {
+    do { return try body() } catch { throw PruningError(wrapping: error) }
+}

@@ -1,0 +1,212 @@
+import ArgumentParser
+import Foundation
+import PFSData
+import PFSModels
+import PFSPruning
+import PFSTensor
+import PFSTraining
+
+struct SearchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Learn channel gates on frozen weights (random init by default) and save them with their history.",
+        discussion: """
+            Objective: cross-entropy + λ·(mean of all gates − r)², Adam on the gates only, BatchNorm in \
+            training mode, a seeded train/validation split. After every epoch the gates are validated; \
+            the selected epoch is the best on validation among epochs with at most r non-zero gates, \
+            else the last. Writes --out (default runs/search-<arch>-seed<seed>/gates.json) after every epoch.
+            """)
+
+    @OptionGroup var architecture: ArchitectureOptions
+    @OptionGroup var data: DataOptions
+    @OptionGroup var gate: GateOptions
+    @OptionGroup var engine: EngineOptions
+
+    @Option(help: "Seed of the random weights, the split and the data order.") var seed: UInt64 = 1
+    @Option(help: "Learn the gates on the weights of this trained checkpoint instead of a random init.")
+    var fromCheckpoint: String?
+    @Option(help: "Gates file to write.") var out: String?
+
+    func run() throws {
+        engine.apply()
+        StopSignal.install()
+        let prepared = try data.prepare(validationFraction: gate.validationFraction, seed: seed)
+        var configuration = try architecture.configuration(input: prepared.inputShape, classes: prepared.classes)
+        if let fromCheckpoint {
+            configuration = try Checkpoint.read(fromCheckpoint).configuration
+        }
+        let settings = gate.settings(seed: seed, widthMultiplier: architecture.widthMultiplier, bundled: data.data == nil)
+        let source: GateSource = fromCheckpoint.map { .checkpoint(file: $0) } ?? .randomInitialization(seed: seed)
+        let file = out ?? "runs/search-\(configuration.architecture.rawValue)-seed\(seed)/gates.json"
+        print("search \(configuration.architecture.rawValue) (\(grouped(ComplexityCounter.totalMACs(configuration))) MACs, "
+              + "\(configuration.prunableWidths.reduce(0, +)) gates) from \(source.description)")
+        print("data   \(prepared.description): \(prepared.train.count) train, \(prepared.validation?.count ?? 0) validation; "
+              + "λ \(settings.lambda), r \(settings.targetRatio), Adam lr \(settings.learningRate), \(settings.epochs) epochs, "
+              + "batch \(settings.batchSize), \(Engine.threads) threads")
+        let search = try GateSearch(configuration: configuration, settings: settings, source: source, data: prepared)
+        search.outputFile = file
+        let display = SearchDisplay(epochs: settings.epochs)
+        let result: GateSearchResult
+        do { result = try search.run(onEvent: display.handle) } catch { display.finish(); throw error }
+        display.finish()
+        print("chosen \(describe(result.selection, r: settings.targetRatio))")
+        print("time   \(clock(result.seconds)) for gate learning; saved \(file)")
+    }
+}
+
+struct PruneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Turn learned gates and a MAC budget into a pruned architecture (JSON for `pfs train --config`).",
+        discussion: "The budget is relative to the standard-width network. \(PrunedArchitecture.tieBreakRule).")
+
+    @Argument(help: "Gates file written by `pfs search`.") var gates: String
+    @OptionGroup var budget: BudgetOptions
+    @Option(help: "Output file (default: pruned.json beside the gates file).") var out: String?
+
+    func run() throws {
+        let search = try GateSearchResult.load(gates)
+        let pruned = try PrunedArchitecture.make(from: search, gatesFile: gates, budget: budget.budget,
+                                                 minChannels: budget.minChannels)
+        let file = out ?? ((gates as NSString).deletingLastPathComponent as NSString).appendingPathComponent("pruned.json")
+        try pruned.save(to: file)
+        print("\(pruned.architecture.rawValue): gates of \(describe(search.selection, r: search.settings.targetRatio))")
+        print(pruned.table())
+        print("saved  \(file)  (train it: pfs train --config \(file))")
+    }
+}
+
+struct PipelineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
+        abstract: "Search → prune → train from scratch → evaluate, in one command (bundled CIFAR-10 sample by default).",
+        discussion: """
+            With no arguments: ResNet-20 on the bundled sample, 4 gate epochs, 50% of the standard MACs, \
+            12 training epochs — a few minutes on two cores. Writes --out/seed<N>/{gates.json, pruned.json, \
+            train/}, and summary.json.
+            """)
+
+    @OptionGroup var architecture: ArchitectureOptions
+    @OptionGroup var data: DataOptions
+    @OptionGroup var gate: GateOptions
+    @OptionGroup var budget: BudgetOptions
+    @OptionGroup var engine: EngineOptions
+
+    @Option(help: "Comma-separated seeds: one candidate structure (and training run) per seed.") var seeds: String = "1"
+    @Option(help: "Training epochs of the pruned network (default 30; 12 on the bundled sample).") var epochs: Int?
+    @Option(help: "Images per training batch.") var batchSize: Int = 128
+    @Option(name: .customLong("lr"), help: "Base SGD learning rate.") var learningRate: Float = 0.1
+    @Option(help: "L2 weight decay.") var weightDecay: Float = 5e-4
+    @Option(help: "Learning-rate schedule: cosine, multistep or constant.") var schedule: ScheduleKind = .cosine
+    @Flag(help: "Scratch-B: scale the training epochs by standard MACs / pruned MACs.") var budgetMatched = false
+    @Flag(help: "Also train the uniformly narrowed network of the same MACs (the baseline).") var uniform = false
+    @Option(help: "Output directory (default runs/pipeline-<arch>).") var out: String?
+
+    func parsedSeeds() throws -> [UInt64] {
+        let parts = seeds.split(separator: ",", omittingEmptySubsequences: false)
+        let values = parts.map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
+            throw ValidationError("--seeds: expected comma-separated non-negative integers such as 1,2,3, got \(seeds)")
+        }
+        guard Set(values).count == values.count else { throw ValidationError("--seeds: each seed once, got \(seeds)") }
+        return values.map { $0! }
+    }
+
+    func validate() throws {
+        _ = try parsedSeeds()
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        guard architecture.config == nil else {
+            throw ValidationError("pipeline starts from a standard architecture: use --arch (and --width-multiplier), not --config")
+        }
+    }
+
+    func run() throws {
+        engine.apply()
+        StopSignal.install()
+        let seeds = try parsedSeeds()
+        let bundled = data.data == nil
+        var settings = PipelineSettings()
+        settings.architecture = architecture.arch ?? .resnet20
+        settings.gate = gate.settings(seed: seeds[0], widthMultiplier: architecture.widthMultiplier, bundled: bundled)
+        settings.budget = budget.budget
+        settings.minChannels = budget.minChannels
+        settings.seeds = seeds
+        settings.uniformBaseline = uniform
+        settings.budgetMatched = budgetMatched
+        settings.recipe.epochs = epochs ?? (bundled ? 12 : 30)
+        settings.recipe.batchSize = batchSize
+        settings.recipe.learningRate = learningRate
+        settings.recipe.weightDecay = weightDecay
+        settings.recipe.schedule = schedule
+        try settings.recipe.validate()
+        let directory = out ?? "runs/pipeline-\(settings.architecture.rawValue)"
+
+        let searchData = try data.prepare(validationFraction: settings.gate.validationFraction, seed: seeds[0])
+        let trainData = try data.prepare(validationFraction: 0, seed: seeds[0])
+        print("pipeline \(settings.architecture.rawValue) on \(trainData.description), budget: \(settings.budget.description), "
+              + "seeds \(seeds.map(String.init).joined(separator: ",")), \(Engine.threads) threads → \(directory)")
+        var searchDisplay: SearchDisplay?
+        var trainDisplay: TrainingDisplay?
+        let pipeline = Pipeline(settings: settings, directory: directory)
+        let report: PipelineReport
+        do {
+            report = try pipeline.run(searchData: searchData, trainData: trainData) { event in
+                switch event {
+                case let .stage(seed, name):
+                    searchDisplay?.finish()
+                    trainDisplay?.finish()
+                    print("\n== \(name)" + (seed.map { " (seed \($0))" } ?? ""))
+                    searchDisplay = SearchDisplay(epochs: settings.gate.epochs)
+                    trainDisplay = nil
+                case let .search(e): searchDisplay?.handle(e)
+                case let .train(e):
+                    if trainDisplay == nil {
+                        trainDisplay = TrainingDisplay(totalEpochs: settings.recipe.epochs)
+                    }
+                    trainDisplay?.handle(e)
+                }
+            }
+        } catch {
+            searchDisplay?.finish()
+            trainDisplay?.finish()
+            throw error
+        }
+        trainDisplay?.finish()
+        print(PipelineSummary.text(report, settings: settings))
+        print("saved  \(directory)/summary.json")
+    }
+}
+
+/// The pipeline's closing summary: widths per layer, MACs, params, accuracy and time per stage.
+enum PipelineSummary {
+    static func text(_ report: PipelineReport, settings: PipelineSettings) -> String {
+        var lines: [String] = []
+        for c in report.candidates {
+            lines.append("\n== seed \(c.seed): gates of \(describe(GateSelection(epoch: c.pruned.gates.selectedEpoch, rule: c.pruned.gates.rule), r: settings.gate.targetRatio))")
+            lines.append(c.pruned.table())
+        }
+        lines.append("\n== summary")
+        var rows: [[String]] = [["network", "MACs", "% std", "params", "test acc", "search", "prune", "train"]]
+        let standardMACs = report.candidates.first?.pruned.macs.standard ?? 0
+        for c in report.candidates {
+            rows.append(["pruned, seed \(c.seed)", grouped(c.training.macs),
+                         String(format: "%.1f%%", 100 * Double(c.training.macs) / Double(max(standardMACs, 1))),
+                         grouped(c.training.params), c.training.test.map { percent($0.accuracy) } ?? "-",
+                         clock(c.searchSeconds), String(format: "%.2fs", c.pruneSeconds), clock(c.trainSeconds)])
+        }
+        if let u = report.uniform {
+            rows.append(["uniform ×" + String(format: "%.3f", report.uniformFactor ?? 0), grouped(u.macs),
+                         String(format: "%.1f%%", 100 * Double(u.macs) / Double(max(standardMACs, 1))),
+                         grouped(u.params), u.test.map { percent($0.accuracy) } ?? "-", "-", "-", clock(u.trainingSeconds)])
+        }
+        let widths = (0..<rows[0].count).map { col in rows.map { $0[col].count }.max() ?? 0 }
+        for (i, row) in rows.enumerated() {
+            lines.append(row.enumerated().map { col, cell in
+                col == 0 ? cell.padding(toLength: widths[0], withPad: " ", startingAt: 0) : pad(cell, widths[col] + 2)
+            }.joined())
+            if i == 0 { lines.append(String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1))) }
+        }
+        lines.append("total time \(clock(report.totalSeconds))")
+        return lines.joined(separator: "\n")
+    }
+}

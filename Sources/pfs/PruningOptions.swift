@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import PFSPruning
+import PFSTraining
+
+/// Settings of gate learning (SPEC §3).
+struct GateOptions: ParsableArguments {
+    @Option(help: "Weight λ of the sparsity term λ·(mean gate − r)².") var lambda: Float = 0.5
+    @Option(name: .customLong("target-ratio"), help: "Target mean gate r (also the selection rule's sparsity bound).")
+    var targetRatio: Float = 0.2
+    @Option(help: "Adam learning rate of the gates.") var gateLr: Float = 0.01
+    @Option(help: "Gate-learning epochs (default 10; 4 on the bundled sample).") var gateEpochs: Int?
+    @Option(help: "Images per gate-learning batch.") var gateBatchSize: Int = 128
+    @Option(help: "Fraction of the training data held out to validate the gates (seeded split).")
+    var validationFraction: Double = 0.1
+
+    func validate() throws {
+        do { try settings(seed: 1, widthMultiplier: 1, bundled: false).validate() } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    func settings(seed: UInt64, widthMultiplier: Double, bundled: Bool) -> GateSearchSettings {
+        var s = GateSearchSettings()
+        s.lambda = lambda
+        s.targetRatio = targetRatio
+        s.learningRate = gateLr
+        s.epochs = gateEpochs ?? (bundled ? 4 : 10)
+        s.batchSize = gateBatchSize
+        s.validationFraction = validationFraction
+        s.widthMultiplier = widthMultiplier
+        s.seed = seed
+        return s
+    }
+}
+
+/// The MAC budget, given one way only.
+struct BudgetOptions: ParsableArguments {
+    @Option(help: "Keep this fraction (0, 1] of the standard network's MACs (default 0.5 = remove half).")
+    var keepMacs: Double?
+
+    @Option(help: "Keep at most this many MACs per image (instead of --keep-macs).")
+    var maxMacs: Int?
+
+    @Option(help: "Minimum channels kept in every prunable layer.")
+    var minChannels: Int = 1
+
+    func validate() throws {
+        if keepMacs != nil && maxMacs != nil { throw ValidationError("give --keep-macs or --max-macs, not both") }
+        if let keepMacs, !(keepMacs > 0 && keepMacs <= 1) {
+            throw ValidationError("--keep-macs must be a fraction in (0, 1] of the standard MACs, got \(keepMacs)")
+        }
+        if let maxMacs, maxMacs <= 0 { throw ValidationError("--max-macs must be a positive number of MACs, got \(maxMacs)") }
+        guard minChannels >= 1 else { throw ValidationError("--min-channels must be at least 1, got \(minChannels)") }
+    }
+
+    var budget: Budget { maxMacs.map { .maxMACs($0) } ?? .keepFraction(keepMacs ?? 0.5) }
+}
+
+/// Shows gate learning: a live line, then one row per epoch.
+final class SearchDisplay {
+    private let bar = ProgressLine()
+    private let epochs: Int
+    private var printedHeader = false
+    private let start = Date()
+
+    init(epochs: Int) { self.epochs = epochs }
+
+    func handle(_ event: GateSearchEvent) {
+        switch event {
+        case let .step(epoch, step, steps, objective, meanGate, rate):
+            let done = Double((epoch - 1) * steps + step), total = Double(epochs * steps)
+            let eta = Date().timeIntervalSince(start) / done * (total - done)
+            bar.show(fraction: done / total, text: "gates epoch \(epoch)/\(epochs) step \(step)/\(steps)  objective "
+                     + String(format: "%.3f", objective) + "  mean gate " + String(format: "%.3f", meanGate)
+                     + "  \(Int(rate)) img/s  ETA \(clock(eta))")
+        case let .epoch(e):
+            bar.finish()
+            if !printedHeader {
+                print("epoch   objective   CE loss  train acc    val acc  mean gate  non-zero   img/s    time")
+                printedHeader = true
+            }
+            print(pad("\(e.epoch)/\(epochs)", 5) + pad(String(format: "%.4f", e.objective), 12)
+                  + pad(String(format: "%.4f", e.trainLoss), 10) + pad(percent(e.trainAccuracy), 11)
+                  + pad(percent(e.validationAccuracy), 11) + pad(String(format: "%.4f", e.meanGate), 11)
+                  + pad(percent(e.nonZeroFraction), 10) + pad("\(Int(e.imagesPerSecond))", 8) + pad(clock(e.seconds), 8))
+            fflush(stdout)
+        }
+    }
+
+    func finish() { bar.finish() }
+}
+
+func describe(_ selection: GateSelection?, r: Float) -> String {
+    guard let selection else { return "no epoch finished" }
+    switch selection.rule {
+    case .bestValidationAmongSparseEpochs:
+        return "epoch \(selection.epoch): best validation accuracy among epochs with ≤ \(percent(Double(r))) non-zero gates"
+    case .lastEpochNoneSparse:
+        return "epoch \(selection.epoch): no epoch reached ≤ \(percent(Double(r))) non-zero gates, so the last epoch"
+    }
+}
