@@ -71,6 +71,22 @@ public struct GateEpoch: Codable, Equatable, Sendable {
     public var imagesPerSecond: Double
     /// All gates after the epoch, one array per prunable layer.
     public var gates: [[Float]]
+
+    public init(epoch: Int, trainLoss: Double, objective: Double, trainAccuracy: Double, validationLoss: Double,
+                validationAccuracy: Double, meanGate: Double, nonZeroFraction: Double, seconds: Double,
+                imagesPerSecond: Double, gates: [[Float]]) {
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.objective = objective
+        self.trainAccuracy = trainAccuracy
+        self.validationLoss = validationLoss
+        self.validationAccuracy = validationAccuracy
+        self.meanGate = meanGate
+        self.nonZeroFraction = nonZeroFraction
+        self.seconds = seconds
+        self.imagesPerSecond = imagesPerSecond
+        self.gates = gates
+    }
 }
 
 /// Which rule chose the gates (SPEC §3).
@@ -117,6 +133,18 @@ public struct GateSearchResult: Codable, Sendable {
     public var complete: Bool
     /// Wall time of gate learning in seconds.
     public var seconds: Double
+
+    public init(configuration: ChannelConfiguration, settings: GateSearchSettings, source: GateSource, data: String,
+                history: [GateEpoch], selection: GateSelection?, complete: Bool, seconds: Double) {
+        self.configuration = configuration
+        self.settings = settings
+        self.source = source
+        self.data = data
+        self.history = history
+        self.selection = selection
+        self.complete = complete
+        self.seconds = seconds
+    }
 
     /// The selected gates.
     public var gates: [[Float]]? {

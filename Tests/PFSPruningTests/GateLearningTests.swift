@@ -1,0 +1,206 @@
+import Foundation
+import PFSData
+import PFSModels
+import PFSNN
+import PFSPruning
+import PFSTensor
+import PFSTestSupport
+import PFSTraining
+import Testing
+
+/// Gate learning: the objective's gradient, projection, frozen weights, the selection rule.
+@Suite(.serialized) struct GateLearningTests {
+    static let data = SyntheticData.dataset(count: 48)
+    static let largeData = SyntheticData.dataset(count: 48, height: 16, width: 16)
+    static let normalization = Normalization(mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
+
+    static func prepared(size: Int = 8) throws -> PreparedData {
+        let parts = try (size == 8 ? data : largeData).split(validationFraction: 0.25, seed: 1)
+        return PreparedData(train: parts.train, validation: parts.validation, test: nil, normalization: normalization,
+                            description: "synthetic")
+    }
+
+    /// VGG needs 16×16 images (four 2×2 pools), the ResNets take 8×8.
+    static func size(_ architecture: Architecture) -> Int { architecture.family == .vgg ? 16 : 8 }
+
+    static func configuration(_ architecture: Architecture = .resnet20) throws -> ChannelConfiguration {
+        let s = size(architecture)
+        return try ChannelConfiguration.standard(architecture, input: InputShape(channels: 3, height: s, width: s), classes: 4,
+                                          widthMultiplier: 0.25)
+    }
+
+    static func search(lambda: Float = 0.5, r: Float = 0.2, lr: Float = 0.01, epochs: Int = 1,
+                       architecture: Architecture = .resnet20) throws -> GateSearch {
+        var settings = GateSearchSettings()
+        settings.lambda = lambda
+        settings.targetRatio = r
+        settings.learningRate = lr
+        settings.epochs = epochs
+        settings.batchSize = 12
+        return try GateSearch(configuration: try configuration(architecture), settings: settings,
+                              source: .randomInitialization(seed: 5), data: try prepared(size: size(architecture)))
+    }
+
+    static func batch(_ count: Int = 12, size: Int = 8) throws -> Batch {
+        try #require(try BatchLoader(dataset: size == 8 ? data : largeData, batchSize: count, shuffle: false, augmentation: .none,
+                                     normalization: normalization, seed: 0, epoch: 0, prefetch: 0).next())
+    }
+
+    @Test(arguments: [Architecture.resnet20, .vgg11])
+    func objectiveGradientMatchesFiniteDifferences(_ architecture: Architecture) throws {
+        let search = try Self.search(lambda: 4, r: 0.2, architecture: architecture)
+        var rng = RandomGenerator(seed: 11)
+        for g in search.network.gates {            // generic gate values, away from the bounds
+            g.gate.value = Tensor(shape: [g.channels]) { _ in rng.uniform(0.3, 0.9) }
+        }
+        let batch = try Self.batch(size: Self.size(architecture))
+        let (objective, ce, _) = try search.objectiveAndGradient(images: batch.images, labels: batch.labels)
+        let mean = search.meanGate
+        #expect(abs(objective - (ce + 4 * (mean - 0.2) * (mean - 0.2))) < 1e-6)
+        let analytic = search.network.gates.map { $0.gate.grad!.scalars }
+        var checked = 0, worst = 0.0
+        for (j, g) in search.network.gates.enumerated() {
+            for c in [0, g.channels - 1] {
+                // Small step: larger ones let downstream ReLUs cross their kink; float32 noise stays ~0.5%.
+                let h: Float = 5e-4
+                let original = g.gate.value[flat: c]
+                g.gate.value.withUnsafeMutableBufferPointer { $0[c] = original + h }
+                let plus = try search.objective(images: batch.images, labels: batch.labels)
+                g.gate.value.withUnsafeMutableBufferPointer { $0[c] = original - h }
+                let minus = try search.objective(images: batch.images, labels: batch.labels)
+                g.gate.value.withUnsafeMutableBufferPointer { $0[c] = original }
+                let numeric = (plus - minus) / Double(2 * h)
+                let a = Double(analytic[j][c])
+                let error = abs(a - numeric) / max(1e-3, abs(a) + abs(numeric))
+                worst = max(worst, error)
+                #expect(error < 0.03, "gate \(j).\(c): analytic \(a), numeric \(numeric)")
+                checked += 1
+            }
+        }
+        #expect(checked == 2 * search.network.gates.count)
+        #expect(worst < 0.03)
+    }
+
+    @Test func theSparsityTermAloneGivesTwoLambdaDeviationOverN() throws {
+        let search = try Self.search(lambda: 3, r: 0.2)
+        let batch = try Self.batch()
+        try search.objectiveAndGradient(images: batch.images, labels: batch.labels)
+        let withTerm = search.network.gates.flatMap { $0.gate.grad!.scalars }
+        let plain = try Self.search(lambda: 0, r: 0.2)
+        try plain.objectiveAndGradient(images: batch.images, labels: batch.labels)
+        let without = plain.network.gates.flatMap { $0.gate.grad!.scalars }
+        let n = Double(withTerm.count)
+        let expected = 2 * 3 * (1.0 - 0.2) / n        // all gates start at 1
+        for (a, b) in zip(withTerm, without) { #expect(abs(Double(a - b) - expected) < 1e-6) }
+    }
+
+    @Test func gatesAreProjectedIntoZeroOne() throws {
+        let search = try Self.search(lambda: 200, r: 0, lr: 0.5)
+        let batch = try Self.batch()
+        for _ in 0..<4 {
+            try search.objectiveAndGradient(images: batch.images, labels: batch.labels)
+            search.optimizer.step()
+        }
+        let all = search.gates.flatMap { $0 }
+        #expect(all.allSatisfy { $0 >= 0 && $0 <= 1 })
+        #expect(all.contains(0))
+        #expect(search.nonZeroFraction < 1)
+
+        // A gradient pushing upwards stops at exactly 1.
+        let up = try Self.search(lambda: 0, lr: 0.5)
+        let gate = up.network.gates[0].gate
+        gate.value = Tensor(shape: gate.value.shape, repeating: 0.9)
+        gate.accumulateGradient { g in for i in 0..<gate.value.count { g[i] = -1 } }
+        up.optimizer.step()
+        #expect(gate.value.scalars.allSatisfy { $0 == 1 })
+    }
+
+    @Test func frozenWeightsStayBitIdenticalAndGetNoGradientWork() throws {
+        let search = try Self.search(lr: 0.05, epochs: 2)
+        let before = search.network.parameters.filter { $0.role != .gate }.map { ($0.name, $0.value.scalars) }
+        let runningBefore = search.network.batchNorms[0].runningMean.scalars
+        let result = try search.run()
+        let after = search.network.parameters.filter { $0.role != .gate }.map { ($0.name, $0.value.scalars) }
+        #expect(before.count == after.count && before.count > 0)
+        for (b, a) in zip(before, after) { #expect(b.0 == a.0 && b.1 == a.1, "\(b.0) changed") }
+        #expect(search.network.convolutions.allSatisfy { $0.backwardWork.weightGradientMACs == 0 })
+        #expect(search.network.parameters.filter { $0.role != .gate }.allSatisfy { $0.grad == nil })
+        // BatchNorm runs in training mode: its running statistics do move.
+        #expect(search.network.batchNorms[0].runningMean.scalars != runningBefore)
+        // The gates moved and the history is complete.
+        #expect(result.history.count == 2 && result.complete)
+        #expect(result.history.allSatisfy { $0.meanGate < 1 })
+        #expect(result.gates != nil)
+    }
+
+    static func epoch(_ n: Int, nonZero: Double, accuracy: Double) -> GateEpoch {
+        GateEpoch(epoch: n, trainLoss: 1, objective: 1, trainAccuracy: 0.5, validationLoss: 1,
+                  validationAccuracy: accuracy, meanGate: 0.3, nonZeroFraction: nonZero, seconds: 1,
+                  imagesPerSecond: 1, gates: [[Float(n)]])
+    }
+
+    @Test func selectionRuleOnACraftedHistory() {
+        // The most accurate epoch (2) is not sparse enough; among sparse ones, 4 is best; 5 ties 4.
+        let history = [Self.epoch(1, nonZero: 0.9, accuracy: 0.30), Self.epoch(2, nonZero: 0.5, accuracy: 0.90),
+                       Self.epoch(3, nonZero: 0.2, accuracy: 0.40), Self.epoch(4, nonZero: 0.1, accuracy: 0.60),
+                       Self.epoch(5, nonZero: 0.05, accuracy: 0.60), Self.epoch(6, nonZero: 0.15, accuracy: 0.55)]
+        #expect(GateSelection.choose(from: history, targetRatio: 0.2)
+                == GateSelection(epoch: 5, rule: .bestValidationAmongSparseEpochs))
+        #expect(GateSelection.choose(from: Array(history.prefix(4)), targetRatio: 0.2)
+                == GateSelection(epoch: 4, rule: .bestValidationAmongSparseEpochs))
+        // The bound is inclusive: epoch 3 has exactly r non-zero gates.
+        #expect(GateSelection.choose(from: Array(history.prefix(3)), targetRatio: 0.2)
+                == GateSelection(epoch: 3, rule: .bestValidationAmongSparseEpochs))
+        #expect(GateSelection.choose(from: Array(history.prefix(2)), targetRatio: 0.2)
+                == GateSelection(epoch: 2, rule: .lastEpochNoneSparse))
+        #expect(GateSelection.choose(from: [], targetRatio: 0.2) == nil)
+    }
+
+    @Test func gatesFileRoundTripsAndBadFilesAreNamed() throws {
+        let directory = NSTemporaryDirectory() + "pfs-gates-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let search = try Self.search()
+        search.outputFile = directory + "/gates.json"
+        let result = try search.run()
+        let loaded = try GateSearchResult.load(directory + "/gates.json")
+        #expect(loaded.gates == result.gates && loaded.selection == result.selection)
+        #expect(loaded.configuration == result.configuration)
+
+        try Data("{\"format\": \"other\"}".utf8).write(to: URL(fileURLWithPath: directory + "/bad.json"))
+        let error = #expect(throws: PruningError.self) { _ = try GateSearchResult.load(directory + "/bad.json") }
+        #expect(error?.description.contains("bad.json") == true)
+    }
+
+    @Test func badSettingsAreRefused() throws {
+        var settings = GateSearchSettings()
+        settings.targetRatio = 1.5
+        #expect(throws: PruningError.setting(field: "target ratio r", expected: "a number in [0, 1]", got: "1.5")) {
+            try settings.validate()
+        }
+        settings = GateSearchSettings()
+        settings.epochs = 0
+        #expect(throws: PruningError.self) { try settings.validate() }
+        let noValidation = PreparedData(train: Self.data, validation: nil, test: nil, normalization: Self.normalization,
+                                        description: "synthetic")
+        #expect(throws: PruningError.self) {
+            _ = try GateSearch(configuration: try Self.configuration(), settings: GateSearchSettings(),
+                               source: .randomInitialization(seed: 1), data: noValidation)
+        }
+    }
+
+    @Test func gatesCanBeLearnedFromATrainedCheckpoint() throws {
+        let directory = NSTemporaryDirectory() + "pfs-ckpt-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let trained = try ModelBuilder.build(try Self.configuration(), seed: 77)
+        trained.parameters[0].value.withUnsafeMutableBufferPointer { $0[0] = 0.123 }
+        try Checkpoint.save(trained, to: directory + "/w.safetensors")
+        var settings = GateSearchSettings()
+        settings.batchSize = 12
+        let search = try GateSearch(configuration: try Self.configuration(), settings: settings,
+                                    source: .checkpoint(file: directory + "/w.safetensors"), data: try Self.prepared())
+        let mine = search.network.parameters.filter { $0.role != .gate }
+        let theirs = Dictionary(uniqueKeysWithValues: trained.parameters.map { ($0.name, $0.value) })
+        #expect(mine.allSatisfy { theirs[$0.name] == $0.value })
+        #expect(search.gates.flatMap { $0 }.allSatisfy { $0 == 1 })
+    }
+}
