@@ -66,8 +66,8 @@ public struct Complexity: Codable, Equatable, Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// `313201664` → `313,201,664`.
-    static func grouped(_ value: Int) -> String {
+    /// `313201664` → `313,201,664` (how every MAC and parameter count is printed).
+    public static func grouped(_ value: Int) -> String {
         let digits = String(value.magnitude)
         var out = ""
         for (i, ch) in digits.enumerated() {

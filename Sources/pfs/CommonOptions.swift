@@ -127,15 +127,7 @@ struct RecipeOptions: ParsableArguments {
 }
 
 /// Thousands separators: 1234567 → "1,234,567".
-func grouped(_ value: Int) -> String {
-    let digits = String(value.magnitude)
-    var out = ""
-    for (i, ch) in digits.enumerated() {
-        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-        out.append(ch)
-    }
-    return (value < 0 ? "-" : "") + out
-}
+func grouped(_ value: Int) -> String { Complexity.grouped(value) }
 
 /// "93.21%".
 func percent(_ fraction: Double) -> String { String(format: "%.2f%%", fraction * 100) }

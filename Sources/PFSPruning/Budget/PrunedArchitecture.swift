@@ -116,24 +116,14 @@ public struct PrunedArchitecture: Codable, Sendable {
                               String(format: "%.0f%%", 100 * Double(l.pruned) / Double(l.standard))]))
         }
         lines.append(String(repeating: "-", count: nameWidth + 40))
-        lines.append("MACs    standard \(Self.grouped(macs.standard)), searched \(Self.grouped(macs.searched)), "
-                     + "pruned \(Self.grouped(macs.pruned)) (\(String(format: "%.2f%%", 100 * Double(macs.pruned) / Double(macs.standard))) of standard)")
-        lines.append("params  standard \(Self.grouped(params.standard)), pruned \(Self.grouped(params.pruned))")
-        lines.append("budget  target \(Self.grouped(budget.targetMACs)) MACs, achieved \(Self.grouped(budget.achievedMACs)), "
-                     + "gap \(Self.grouped(budget.gapMACs)) (\(String(format: "%.4f%%", budget.gapFraction * 100)))")
+        lines.append("MACs    standard \(Complexity.grouped(macs.standard)), searched \(Complexity.grouped(macs.searched)), "
+                     + "pruned \(Complexity.grouped(macs.pruned)) (\(String(format: "%.2f%%", 100 * Double(macs.pruned) / Double(macs.standard))) of standard)")
+        lines.append("params  standard \(Complexity.grouped(params.standard)), pruned \(Complexity.grouped(params.pruned))")
+        lines.append("budget  target \(Complexity.grouped(budget.targetMACs)) MACs, achieved \(Complexity.grouped(budget.achievedMACs)), "
+                     + "gap \(Complexity.grouped(budget.gapMACs)) (\(String(format: "%.4f%%", budget.gapFraction * 100)))")
         if !layersAtMinimum.isEmpty {
             lines.append("at the minimum of \(minChannels) channel(s): \(layersAtMinimum.joined(separator: ", "))")
         }
         return lines.joined(separator: "\n")
-    }
-
-    static func grouped(_ value: Int) -> String {
-        let digits = String(value.magnitude)
-        var out = ""
-        for (i, ch) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(ch)
-        }
-        return (value < 0 ? "-" : "") + out
     }
 }
