@@ -210,3 +210,35 @@ enum PipelineSummary {
         return lines.joined(separator: "\n")
     }
 }
+
+struct ScaleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scale",
+        abstract: "Uniformly narrow a standard architecture to a MAC budget (the baseline of SPEC §8).",
+        discussion: "Finds the largest factor s such that every width × s (rounded) fits the budget; writes the configuration.")
+
+    @Option(help: "Architecture.") var arch: Architecture = .resnet20
+    @Option(help: "Input as C×H×W (default 3x32x32).") var input: String = "3x32x32"
+    @Option(help: "Number of classes.") var classes: Int = 10
+    @OptionGroup var budget: BudgetOptions
+    @Option(help: "Output configuration file.") var out: String = "uniform.json"
+
+    func run() throws {
+        let parts = input.lowercased().split(separator: "x").map { Int($0) ?? 0 }
+        guard parts.count == 3, parts.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("--input: expected C×H×W such as 3x32x32, got \(input)")
+        }
+        let standard = try ChannelConfiguration.standard(arch, input: InputShape(channels: parts[0], height: parts[1],
+                                                                               width: parts[2]), classes: classes)
+        let standardMACs = ComplexityCounter.totalMACs(standard)
+        let target = try budget.budget.macs(standardMACs: standardMACs)
+        let fit = try UniformScaling.fit(standard, budgetMACs: target)
+        try AtomicFile.write(fit.configuration.jsonData(), to: out)
+        let macs = ComplexityCounter.totalMACs(fit.configuration)
+        print("\(arch.rawValue) × \(String(format: "%.4f", fit.factor)): \(grouped(macs)) MACs "
+              + "(\(String(format: "%.2f%%", 100 * Double(macs) / Double(standardMACs))) of \(grouped(standardMACs))), "
+              + "budget \(grouped(target)), \(grouped(ComplexityCounter.totalParams(fit.configuration))) params")
+        print(fit.configuration.widths.map { "\($0.name) \($0.channels)" }.joined(separator: ", "))
+        print("saved  \(out)  (train it: pfs train --config \(out))")
+    }
+}
