@@ -34,16 +34,23 @@ public final class ChannelGate: Layer {
         guard let x = cachedInput else { throw .missingForwardCache(layer: name) }
         try checkGradient(gradOutput, against: x.shape)
         let n = x.shape[0], c = channels, plane = x.shape[2] * x.shape[3]
+        // dg[c] = Σ_{n,h,w} dy·x: one channel per task, a Float sum per plane, Double across planes.
         gradOutput.withUnsafeBufferPointer { dy in
             x.withUnsafeBufferPointer { xb in
                 gate.accumulateGradient { dg in
-                    for ch in 0..<c {
-                        var s = 0.0
-                        for i in 0..<n {
-                            let off = (i * c + ch) * plane
-                            for j in 0..<plane { s += Double(dy[off + j]) * Double(xb[off + j]) }
+                    let dyBase = dy.baseAddress!, xBase = xb.baseAddress!
+                    Parallel.forChunks(c) { _, chans in
+                        for ch in chans {
+                            var s = 0.0
+                            for i in 0..<n {
+                                let off = (i * c + ch) * plane
+                                let d = dyBase + off, v = xBase + off
+                                var f: Float = 0
+                                for j in 0..<plane { f += d[j] * v[j] }
+                                s += Double(f)
+                            }
+                            dg[ch] += Float(s)
                         }
-                        dg[ch] += Float(s)
                     }
                 }
             }
@@ -57,10 +64,13 @@ public final class ChannelGate: Layer {
         var out = t
         gate.value.withUnsafeBufferPointer { g in
             out.withUnsafeMutableBufferPointer { o in
-                for i in 0..<n { for ch in 0..<c {
-                    let p = o.baseAddress! + (i * c + ch) * plane, v = g[ch]
-                    for j in 0..<plane { p[j] *= v }
-                } }
+                let base = o.baseAddress!
+                Parallel.forChunks(n * c, threads: n * c * plane >= 1 << 16 ? Engine.threads : 1) { _, planes in
+                    for k in planes {
+                        let p = base + k * plane, v = g[k % c]
+                        for j in 0..<plane { p[j] *= v }
+                    }
+                }
             }
         }
         return out
