@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "PFSModels", dependencies: ["PFSTensor", "PFSNN"]),
         .target(name: "PFSTraining", dependencies: ["PFSTensor", "PFSNN", "PFSData", "PFSModels"]),
         .target(name: "PFSPruning", dependencies: ["PFSTensor", "PFSNN", "PFSData", "PFSModels", "PFSTraining"]),
-        .target(name: "PFSBench", dependencies: ["PFSTensor", "PFSNN"]),
+        .target(name: "PFSBench", dependencies: ["PFSTensor", "PFSNN", "PFSData", "PFSModels", "PFSTraining", "PFSPruning"]),
         .executableTarget(
             name: "pfs",
             dependencies: [

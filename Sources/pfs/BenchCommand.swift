@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PFSBench
+import PFSModels
 import PFSTensor
 
 struct BenchCommand: ParsableCommand {
@@ -9,6 +10,9 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure kernel throughput (median of repeated runs).",
         discussion: """
             --op gemm: SGEMM GFLOPS at square and convolution-shaped sizes.
+            --model resnet20|resnet56|vgg16|mobilenetv2 --mode fwd|train|gate: whole-network steps at \
+            CIFAR size (median images/s after warm-up, GFLOPS, fraction of the SGEMM peak, peak memory), \
+            the same work as the PyTorch peer's `torch_cifar.py bench`. Overrides --op.
             --op conv: 3×3 convolutions at CIFAR-ResNet shapes (16/32/64 channels at 32/16/8 pixels), \
             forward and backward, with the fraction of the SGEMM peak measured in the same run.
             GFLOPS count 2 floating-point operations per multiply-accumulate. Use a release build.
@@ -21,10 +25,16 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "What to measure: \(Op.allCases.map(\.rawValue).joined(separator: ", ")).")
     var op: Op = .conv
 
-    @Option(help: "Minimum timed seconds per measurement (at least 5 runs each).")
-    var seconds: Double = 1
+    @Option(help: "Whole-network benchmark of this architecture (instead of --op).")
+    var model: Architecture?
 
-    @Option(help: "Batch size for --op conv.")
+    @Option(help: "With --model: fwd, train or gate.")
+    var mode: ModelBenchmark.Mode = .train
+
+    @Option(help: "Minimum timed seconds per measurement (at least 5 runs each; default 1, or 10 with --model).")
+    var seconds: Double?
+
+    @Option(help: "Batch size for --op conv and --model.")
     var batch: Int = 128
 
     @Flag(help: "Print one JSON object per measurement instead of a table.")
@@ -33,7 +43,7 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
-        guard seconds > 0 else { throw ValidationError("--seconds must be positive, got \(seconds)") }
+        if let seconds, !(seconds > 0) { throw ValidationError("--seconds must be positive, got \(seconds)") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
     }
 
@@ -41,9 +51,14 @@ struct BenchCommand: ParsableCommand {
         engine.apply()
         let bar = ProgressLine()
         let report: BenchmarkReport
-        switch op {
-        case .gemm: report = BenchmarkSuite.gemm(minSeconds: seconds, progress: bar.update)
-        case .conv: report = try BenchmarkSuite.conv(batch: batch, minSeconds: seconds, progress: bar.update)
+        if let model {
+            report = try BenchmarkSuite.model(model, mode: mode, batch: batch, minSeconds: seconds ?? 10,
+                                              progress: bar.update)
+        } else {
+            switch op {
+            case .gemm: report = BenchmarkSuite.gemm(minSeconds: seconds ?? 1, progress: bar.update)
+            case .conv: report = try BenchmarkSuite.conv(batch: batch, minSeconds: seconds ?? 1, progress: bar.update)
+            }
         }
         bar.finish()
         print(json ? report.jsonLines : report.text)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PFSBench
 import PFSData
 import PFSModels
 import PFSTraining
@@ -138,3 +139,5 @@ func clock(_ seconds: Double) -> String {
     let s = Int(seconds.rounded())
     return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
 }
+
+extension ModelBenchmark.Mode: ExpressibleByArgument {}

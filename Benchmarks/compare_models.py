@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Side-by-side whole-network throughput: `pfs bench --model M --mode X --json` and the PyTorch
+peer (../shared/peer/torch_cifar.py bench, NCHW and channels-last), alternately, in one run.
+
+  swift build -c release
+  python3 Benchmarks/compare_models.py --python /tmp/torchpeer/bin/python \
+      --peer ../shared/peer/torch_cifar.py --cases resnet20:128,resnet56:128,vgg16:128,vgg16:64
+
+For each case and mode it prints the median images/s of pfs, of PyTorch in each layout, the ratio
+pfs / best PyTorch (> 1 means pfs is faster) and both peak memories. Every process runs one case,
+so peak memory is that case's. The order alternates pfs/torch to spread machine noise over both.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_json(cmd):
+    """Runs cmd; returns its last JSON line and the peak RSS in MB measured by /usr/bin/time when present."""
+    timed = ["/usr/bin/time", "-f", "%M"] + cmd if os.path.exists("/usr/bin/time") else cmd
+    proc = subprocess.run(timed, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    record = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")][-1]
+    tail = proc.stderr.strip().splitlines()
+    if timed is not cmd and tail and tail[-1].strip().isdigit():
+        record["max_rss_mb"] = int(tail[-1].strip()) / 1024
+    return record
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--python", default=sys.executable, help="interpreter with torch installed")
+    p.add_argument("--peer", default=os.path.join(HERE, "..", "..", "shared", "peer", "torch_cifar.py"))
+    p.add_argument("--pfs", default=os.path.join(HERE, "..", ".build", "release", "pfs"))
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--cases", default="resnet20:128,resnet56:128,vgg16:128,vgg16:64",
+                   help="comma-separated model:batch")
+    p.add_argument("--modes", default="fwd,train,gate")
+    a = p.parse_args()
+    rows = []
+    for case in a.cases.split(","):
+        model, batch = case.split(":")
+        for mode in a.modes.split(","):
+            common = ["--batch", batch, "--threads", str(a.threads), "--seconds", str(a.seconds)]
+            ours = run_json([a.pfs, "bench", "--model", model, "--mode", mode, "--json"] + common)
+            peer_cmd = [a.python, a.peer, "bench", "--model", model, "--mode", mode] + common
+            nchw = run_json(peer_cmd)
+            cl = run_json(peer_cmd + ["--channels-last"])
+            best = max(nchw["img_s_median"], cl["img_s_median"])
+            peer_mem = min(x.get("max_rss_mb", float("inf")) for x in (nchw, cl))
+            rows.append([model, batch, mode, f"{ours['img_s_median']:.1f}", f"{nchw['img_s_median']:.1f}",
+                         f"{cl['img_s_median']:.1f}", f"{ours['img_s_median'] / best:.2f}",
+                         f"{ours.get('max_rss_mb', 0):.0f}", f"{peer_mem:.0f}"])
+            print("  ".join(rows[-1]), file=sys.stderr, flush=True)
+    head = ["model", "batch", "mode", "pfs img/s", "torch NCHW", "torch ch-last", "pfs / best torch",
+            "pfs MB", "torch MB"]
+    widths = [max(len(x) for x in col) for col in zip(head, *rows)]
+    print(f"medians, {a.threads} thread(s); ratio > 1 means pfs is faster")
+    for i, r in enumerate([head] + rows):
+        print("  ".join(c.rjust(w) if j > 2 else c.ljust(w) for j, (c, w) in enumerate(zip(r, widths))))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+if __name__ == "__main__":
+    main()

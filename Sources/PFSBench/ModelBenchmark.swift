@@ -1,0 +1,142 @@
+import Foundation
+import PFSData
+import PFSModels
+import PFSNN
+import PFSPruning
+import PFSTensor
+import PFSTraining
+
+/// Whole-network steps at CIFAR size (3×32×32, 10 classes), as `pfs bench --model` runs them and
+/// as the PyTorch peer (`torch_cifar.py bench`) runs the same work.
+public struct ModelBenchmark {
+    public enum Mode: String, CaseIterable, Sendable {
+        /// Inference: forward in evaluation mode.
+        case fwd
+        /// One SGD training step: forward (BatchNorm batch statistics), cross-entropy, backward, update
+        /// (lr 0.01, momentum 0.9, weight decay 1e-4, like the peer).
+        case train
+        /// One gate-learning step of the pipeline: weights frozen, BatchNorm in training mode, the
+        /// SPEC §3 objective, Adam on the gates, projection to [0, 1].
+        case gate
+
+        /// Multiply-accumulates per image in units of the forward MACs: forward 1; training 3
+        /// (forward, input gradient, weight gradient); gate 2 (no weight gradient).
+        public var forwardMultiple: Int {
+            switch self {
+            case .fwd: return 1
+            case .train: return 3
+            case .gate: return 2
+            }
+        }
+    }
+
+    public struct Row: Sendable {
+        public var architecture: Architecture
+        public var mode: Mode
+        public var batch: Int
+        public var macsPerImage: Int
+        public var samples: Samples
+        /// Peak resident memory of the process (VmHWM) after the measurement, in bytes; nil where
+        /// the platform does not report it.
+        public var peakMemoryBytes: Int?
+
+        public var imagesPerSecond: Double { Double(batch) / samples.median }
+        /// GFLOPS achieved: 2 · forward MACs · ``Mode/forwardMultiple`` per image.
+        public var gflops: Double { 2 * Double(macsPerImage * mode.forwardMultiple) * imagesPerSecond * 1e-9 }
+    }
+
+    public var batch: Int
+    public var minSeconds: Double
+    public var warmup: Int
+
+    public init(batch: Int = 128, minSeconds: Double = 10, warmup: Int = 3) {
+        self.batch = batch
+        self.minSeconds = minSeconds
+        self.warmup = warmup
+    }
+
+    public func run(_ architecture: Architecture, mode: Mode) throws -> Row {
+        let configuration = try ChannelConfiguration.standard(architecture)
+        var rng = RandomGenerator(seed: 1)
+        let x = Tensor.randomNormal([batch, 3, 32, 32], using: &rng)
+        let labels = (0..<batch).map { _ in rng.int(below: 10) }
+        let step: () throws -> Void
+        switch mode {
+        case .fwd:
+            let network = try ModelBuilder.build(configuration, seed: 1)
+            step = { _ = try network.forward(x, mode: .evaluation) }
+        case .train:
+            let network = try ModelBuilder.build(configuration, seed: 1)
+            let loss = try SoftmaxCrossEntropy()
+            let sgd = try SGD(network.parameters, learningRate: 0.01, momentum: 0.9, weightDecay: WeightDecay(1e-4))
+            step = {
+                sgd.zeroGradients()
+                let logits = try network.forward(x, mode: .training)
+                _ = try loss.forward(logits: logits, labels: labels)
+                _ = try network.backward(try loss.backward())
+                sgd.step()
+            }
+        case .gate:
+            // GateSearch needs a dataset with a validation part; the step itself uses `x`.
+            let pixels = (0..<(20 * 3 * 32 * 32)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let images = try ImageDataset(pixels: pixels, labels: (0..<20).map { $0 % 10 }, channels: 3, height: 32,
+                                          width: 32, classNames: (0..<10).map { "c\($0)" }, source: "benchmark")
+            let data = PreparedData(train: images, validation: images, test: nil, normalization: .cifar10,
+                                    description: "benchmark")
+            let search = try GateSearch(configuration: configuration, settings: GateSearchSettings(),
+                                        source: .randomInitialization(seed: 1), data: data)
+            step = {
+                try search.objectiveAndGradient(images: x, labels: labels)
+                search.optimizer.step()
+            }
+        }
+        var failure: Error?
+        let samples = Samples.measure(warmup: warmup, minSeconds: minSeconds) {
+            do { try step() } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return Row(architecture: architecture, mode: mode, batch: batch,
+                   macsPerImage: ComplexityCounter.totalMACs(configuration), samples: samples,
+                   peakMemoryBytes: Self.peakResidentBytes())
+    }
+
+    /// VmHWM of /proc/self/status (Linux), in bytes.
+    static func peakResidentBytes() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.count >= 2, let kb = Int(fields[1]) { return kb * 1024 }
+        }
+        return nil
+    }
+}
+
+extension BenchmarkSuite {
+    /// One model and mode, with the fraction of the SGEMM peak measured in the same run.
+    public static func model(_ architecture: Architecture, mode: ModelBenchmark.Mode, batch: Int, minSeconds: Double,
+                             progress: ProgressHandler = { _, _, _ in }) throws -> BenchmarkReport {
+        progress(0, 2, "SGEMM peak")
+        let peak = GEMMBenchmark(backend: Engine.gemm, threads: Engine.threads, minSeconds: 1).peak()
+        progress(1, 2, "\(architecture.rawValue) \(mode.rawValue) batch \(batch)")
+        let r = try ModelBenchmark(batch: batch, minSeconds: minSeconds).run(architecture, mode: mode)
+        progress(2, 2, "done")
+        let memory = r.peakMemoryBytes.map { format(Double($0) / 1_048_576, 0) } ?? "-"
+        let row = [architecture.rawValue, mode.rawValue, "\(batch)", format(r.imagesPerSecond),
+                   format(Double(batch) / r.samples.max), format(Double(batch) / r.samples.min), format(r.gflops),
+                   format(100 * r.gflops / peak) + "%", memory, "\(r.samples.seconds.count)"]
+        var record = context().merging([
+            "model": architecture.rawValue, "mode": mode.rawValue, "batch": batch, "macs_per_image": r.macsPerImage,
+            "img_s_median": r.imagesPerSecond, "img_s_min": Double(batch) / r.samples.max,
+            "img_s_max": Double(batch) / r.samples.min, "gflops": r.gflops, "sgemm_peak_gflops": peak,
+            "steps": r.samples.seconds.count,
+        ]) { a, _ in a }
+        if let bytes = r.peakMemoryBytes { record["peak_rss_mb"] = Double(bytes) / 1_048_576 }
+        return BenchmarkReport(
+            title: "\(architecture.rawValue) \(mode.rawValue) step, batch \(batch), 3×32×32, \(setting)",
+            notes: ["GFLOPS = 2 × forward MACs × (1 fwd, 3 train, 2 gate) per image; SGEMM peak \(format(peak)) GFLOPS; "
+                    + "memory = peak resident set of the process"],
+            header: ["model", "mode", "batch", "img/s median", "img/s min", "img/s max", "GFLOPS", "of peak", "peak MB",
+                     "steps"],
+            rows: [row], records: [record])
+    }
+}
