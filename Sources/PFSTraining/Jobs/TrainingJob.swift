@@ -60,20 +60,18 @@ public struct TrainingJob {
                                   runDirectory: runDirectory)
         if resume { try trainer.resume(from: try Checkpoint.read(checkpointFile)) }
         let state = try trainer.run(onEvent: onEvent)
-        var test: Evaluation?
+        var validation: Evaluation?, test: Evaluation?
+        if let validationSet = data.validation {
+            validation = try Evaluator.evaluate(network, on: validationSet, normalization: data.normalization)
+        }
         if let testSet = data.test {
             test = try Evaluator.evaluate(network, on: testSet, normalization: data.normalization)
         }
         let result = TrainingResult(
             configuration: configuration, macs: ComplexityCounter.totalMACs(configuration),
             params: ComplexityCounter.totalParams(configuration), recipe: recipe, data: data.description,
-            history: state.history,
-            validation: state.history.last.flatMap { record in
-                record.validationAccuracy.map { Evaluation(loss: record.validationLoss ?? 0, accuracy: $0,
-                                                           correct: Int(($0 * Double(data.validation?.count ?? 0)).rounded()),
-                                                           images: data.validation?.count ?? 0) }
-            },
-            test: test, trainingSeconds: state.history.reduce(0) { $0 + $1.seconds })
+            history: state.history, validation: validation, test: test,
+            trainingSeconds: state.history.reduce(0) { $0 + $1.seconds })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let bytes = try wrap { try encoder.encode(result) }
