@@ -153,6 +153,8 @@ import Testing
         let directory = NSTemporaryDirectory() + "pfs-pruned-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try pruned.save(to: directory + "/pruned.json")
+        let text = try String(contentsOfFile: directory + "/pruned.json", encoding: .utf8)
+        #expect(text.contains("\"keepFraction\" : 0.4"))
         let configuration = try ConfigurationFile.read(directory + "/pruned.json")
         #expect(configuration == pruned.configuration)
         #expect(configuration.prunableWidths == pruned.layers.map(\.pruned))
@@ -176,6 +178,14 @@ import Testing
         // Fixed widths come from the standard network; prunable ones may exceed it.
         #expect(pruned.configuration.widths.filter { !$0.prunable } == standard.widths.filter { !$0.prunable })
         #expect(pruned.layers.allSatisfy { $0.searched == 2 * $0.standard })
+    }
+
+    @Test func budgetsRoundTripThroughJSON() throws {
+        for budget in [Budget.keepFraction(0.35), .maxMACs(12_345_678)] {
+            let data = try JSONEncoder().encode(budget)
+            #expect(try JSONDecoder().decode(Budget.self, from: data) == budget)
+        }
+        #expect(String(decoding: try JSONEncoder().encode(Budget.maxMACs(7)), as: UTF8.self) == "{\"maxMACs\":7}")
     }
 
     @Test func uniformScalingFitsTheBudgetTightly() throws {

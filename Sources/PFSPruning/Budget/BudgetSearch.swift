@@ -22,6 +22,26 @@ public enum Budget: Equatable, Sendable, Codable {
         }
     }
 
+    enum CodingKeys: String, CodingKey { case keepFraction, maxMACs }
+
+    /// JSON: `{"keepFraction": 0.5}` or `{"maxMACs": 62873920}`.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if let p = try container.decodeIfPresent(Double.self, forKey: .keepFraction) {
+            self = .keepFraction(p)
+        } else {
+            self = .maxMACs(try container.decode(Int.self, forKey: .maxMACs))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case let .keepFraction(p): try container.encode(p, forKey: .keepFraction)
+        case let .maxMACs(m): try container.encode(m, forKey: .maxMACs)
+        }
+    }
+
     public var description: String {
         switch self {
         case let .keepFraction(p): return "keep \(p * 100)% of the standard MACs"
