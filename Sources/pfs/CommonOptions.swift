@@ -127,6 +127,15 @@ struct RecipeOptions: ParsableArguments {
     }
 }
 
+/// Parses `--input` text such as `3x32x32` (C×H×W).
+func parseInputShape(_ text: String) throws -> InputShape {
+    let parts = text.lowercased().split(separator: "x").map { Int($0) ?? 0 }
+    guard parts.count == 3, parts.allSatisfy({ $0 >= 1 }) else {
+        throw ValidationError("--input: expected C×H×W such as 3x32x32, got \(text)")
+    }
+    return InputShape(channels: parts[0], height: parts[1], width: parts[2])
+}
+
 /// Thousands separators: 1234567 → "1,234,567".
 func grouped(_ value: Int) -> String { Complexity.grouped(value) }
 

@@ -223,13 +223,13 @@ struct ScaleCommand: ParsableCommand {
     @OptionGroup var budget: BudgetOptions
     @Option(help: "Output configuration file.") var out: String = "uniform.json"
 
+    func validate() throws {
+        _ = try parseInputShape(input)
+        guard classes >= 1 else { throw ValidationError("--classes must be at least 1, got \(classes)") }
+    }
+
     func run() throws {
-        let parts = input.lowercased().split(separator: "x").map { Int($0) ?? 0 }
-        guard parts.count == 3, parts.allSatisfy({ $0 >= 1 }) else {
-            throw ValidationError("--input: expected C×H×W such as 3x32x32, got \(input)")
-        }
-        let standard = try ChannelConfiguration.standard(arch, input: InputShape(channels: parts[0], height: parts[1],
-                                                                               width: parts[2]), classes: classes)
+        let standard = try ChannelConfiguration.standard(arch, input: try parseInputShape(input), classes: classes)
         let standardMACs = ComplexityCounter.totalMACs(standard)
         let target = try budget.budget.macs(standardMACs: standardMACs)
         let fit = try UniformScaling.fit(standard, budgetMACs: target)

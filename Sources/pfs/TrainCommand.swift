@@ -131,14 +131,7 @@ struct FlopsCommand: ParsableCommand {
         guard classes >= 1 else { throw ValidationError("--classes must be at least 1, got \(classes)") }
     }
 
-    func parsedInput() throws -> InputShape? {
-        guard let input else { return nil }
-        let parts = input.lowercased().split(separator: "x").map { Int($0) ?? 0 }
-        guard parts.count == 3, parts.allSatisfy({ $0 >= 1 }) else {
-            throw ValidationError("--input: expected C×H×W such as 3x32x32, got \(input)")
-        }
-        return InputShape(channels: parts[0], height: parts[1], width: parts[2])
-    }
+    func parsedInput() throws -> InputShape? { try input.map(parseInputShape) }
 
     func run() throws {
         let configuration: ChannelConfiguration
