@@ -116,14 +116,7 @@ struct RecipeOptions: ParsableArguments {
 
     /// The recipe for `configuration`, with Scratch-B applied when asked.
     func recipe(for configuration: ChannelConfiguration) throws -> TrainingRecipe {
-        var recipe = recipe()
-        if budgetMatched {
-            let standard = try ChannelConfiguration.standard(configuration.architecture, input: configuration.input,
-                                                             classes: configuration.classes)
-            recipe.epochs = TrainingRecipe.budgetMatchedEpochs(epochs, fullMACs: ComplexityCounter.totalMACs(standard),
-                                                               prunedMACs: ComplexityCounter.totalMACs(configuration))
-        }
-        return recipe
+        budgetMatched ? try recipe().budgetMatched(for: configuration) : recipe()
     }
 }
 

@@ -158,6 +158,18 @@ import Testing
         #expect(TrainingRecipe.budgetMatchedEpochs(10, fullMACs: 100, prunedMACs: 100) == 10)
     }
 
+    @Test func scratchBRecipeUsesTheStandardNetworkOfTheConfiguration() throws {
+        let standard = try ChannelConfiguration.standard(.resnet20)
+        let narrow = standard.scaled(by: 0.5)
+        var recipe = TrainingRecipe()
+        recipe.epochs = 20
+        let matched = try recipe.budgetMatched(for: narrow)
+        let expected = TrainingRecipe.budgetMatchedEpochs(20, fullMACs: ComplexityCounter.totalMACs(standard),
+                                                          prunedMACs: ComplexityCounter.totalMACs(narrow))
+        #expect(matched.epochs == expected && expected > 60)
+        #expect(try recipe.budgetMatched(for: standard).epochs == 20)
+    }
+
     @Test func schedulesFollowTheRecipe() {
         var recipe = TrainingRecipe()
         recipe.epochs = 4

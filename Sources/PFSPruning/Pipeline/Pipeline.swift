@@ -126,14 +126,7 @@ public struct Pipeline {
                onEvent: (PipelineEvent) -> Void) throws(PruningError) -> TrainingResult {
         var recipe = settings.recipe
         recipe.seed = seed
-        if settings.budgetMatched {
-            let standard = try attempt {
-                try ChannelConfiguration.standard(configuration.architecture, input: configuration.input,
-                                                  classes: configuration.classes)
-            }
-            recipe.epochs = TrainingRecipe.budgetMatchedEpochs(recipe.epochs, fullMACs: ComplexityCounter.totalMACs(standard),
-                                                               prunedMACs: ComplexityCounter.totalMACs(configuration))
-        }
+        if settings.budgetMatched { recipe = try attempt { try recipe.budgetMatched(for: configuration) } }
         // A finished or interrupted run of the same stage is continued rather than redone.
         let resume = FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(Checkpoint.fileName))
         let job = TrainingJob(configuration: configuration, recipe: recipe, data: data, runDirectory: directory,

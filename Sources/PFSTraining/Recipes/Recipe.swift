@@ -1,3 +1,4 @@
+import PFSModels
 import PFSNN
 
 /// How the learning rate changes over a run. Every schedule is applied per optimiser step.
@@ -61,5 +62,18 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
     public static func budgetMatchedEpochs(_ epochs: Int, fullMACs: Int, prunedMACs: Int) -> Int {
         guard prunedMACs > 0 else { return epochs }
         return max(1, Int((Double(epochs) * Double(fullMACs) / Double(prunedMACs)).rounded()))
+    }
+
+    /// This recipe with Scratch-B applied for `configuration`: epochs scaled by the MACs of the
+    /// standard network of its architecture, input and classes over its own MACs.
+    public func budgetMatched(for configuration: ChannelConfiguration) throws(TrainingError) -> TrainingRecipe {
+        let standard = try wrap {
+            try ChannelConfiguration.standard(configuration.architecture, input: configuration.input,
+                                              classes: configuration.classes)
+        }
+        var recipe = self
+        recipe.epochs = Self.budgetMatchedEpochs(epochs, fullMACs: ComplexityCounter.totalMACs(standard),
+                                                 prunedMACs: ComplexityCounter.totalMACs(configuration))
+        return recipe
     }
 }
