@@ -22,8 +22,7 @@ struct InfoCommand: ParsableCommand {
             rows.append(("SGEMM backend", "system CBLAS: \(blas.library)"))
             if let config = blas.configuration { rows.append(("BLAS build", config)) }
             if let core = blas.coreName {
-                let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { " (OPENBLAS_CORETYPE=\($0))" } ?? ""
-                rows.append(("BLAS kernels", core + forced))
+                rows.append(("BLAS kernels", "\(core) (\(blas.coreTypeChoice))"))
             }
             rows.append(("BLAS threads", "\(blas.libraryThreads) per call (the engine parallelises around BLAS calls)"))
         case .builtin:

@@ -93,4 +93,29 @@ func backendsUnderTest() -> [GEMMBackend] {
             #expect(blas.libraryThreads == 1)
         }
     }
+
+    @Test func coreTypeFollowsTheVectorUnits() {
+        let avx512: Set<String> = ["sse2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl"]
+        #expect(OpenBLASCoreType.choose(flags: avx512) == "SkylakeX")
+        #expect(OpenBLASCoreType.choose(flags: avx512.subtracting(["avx512vl"])) == "Haswell")
+        #expect(OpenBLASCoreType.choose(flags: ["sse2", "avx", "avx2", "fma"]) == "Haswell")
+        #expect(OpenBLASCoreType.choose(flags: ["sse2", "avx", "avx2"]) == nil)
+        #expect(OpenBLASCoreType.choose(flags: ["asimd"]) == nil)
+    }
+
+    /// On an x86 CPU with AVX2 or AVX-512, a loaded OpenBLAS runs the kernels pfs chose (or the
+    /// ones the user forced), never its SSE3 fallback.
+    @Test func openBLASRunsTheChosenKernels() {
+        guard let blas = SystemBLAS.shared, let core = blas.coreName else { return }
+        switch blas.coreTypeChoice {
+        case .pfs(let name):
+            #expect(core.lowercased() == name.lowercased(), "OpenBLAS reports \(core), pfs chose \(name)")
+            #expect(OpenBLASCoreType.choose(flags: CPUInfo.current().flags) == name)
+        case .environment(let name):
+            #expect(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == name)
+        case .library:
+            #expect(OpenBLASCoreType.choose(flags: CPUInfo.current().flags) == nil
+                    || ProcessInfo.processInfo.environment["PFS_BLAS_CORETYPE"]?.lowercased() == "library")
+        }
+    }
 }

@@ -16,6 +16,13 @@ func environment(_ name: String) -> String? { ProcessInfo.processInfo.environmen
 /// or soname) is tried first, then OpenBLAS, then other common CBLAS providers. When none has
 /// `cblas_sgemm`, ``shared`` is `nil` and kernels use the built-in SGEMM.
 ///
+/// OpenBLAS built with `DYNAMIC_ARCH` picks its kernels from the CPU model it recognises; a CPU
+/// newer than the library (or a virtual CPU with a generic model name) makes it fall back to its
+/// SSE3 "Prescott" kernels, 5–8× slower than the AVX-512 ones the CPU can run. Unless
+/// `OPENBLAS_CORETYPE` is already set, pfs therefore sets it before loading the library, from the
+/// CPU's feature flags (``OpenBLASCoreType/choose(flags:)``); `PFS_BLAS_CORETYPE=library` leaves
+/// the choice to the library. ``coreTypeChoice`` records which of these happened.
+///
 /// The library's own thread pool is set to one thread: the engine parallelises around BLAS calls
 /// (over the batch, or over column blocks of large products), which keeps one threading model
 /// and deterministic reductions.
@@ -26,6 +33,8 @@ public final class SystemBLAS: @unchecked Sendable {
     public let configuration: String?
     /// Kernel family chosen by the library for this CPU (OpenBLAS: `openblas_get_corename`).
     public let coreName: String?
+    /// Who chose the OpenBLAS kernel family (see the type's discussion).
+    public let coreTypeChoice: OpenBLASCoreType.Choice
 
     typealias SGEMMFunction = @convention(c) (
         Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
@@ -44,7 +53,8 @@ public final class SystemBLAS: @unchecked Sendable {
     public var libraryThreads: Int { getThreads.map { Int($0()) } ?? 1 }
 
     init(library: String, sgemm: @escaping SGEMMFunction, configuration: String?, coreName: String?,
-         getThreads: GetThreads?) {
+         getThreads: GetThreads?, coreTypeChoice: OpenBLASCoreType.Choice = .library) {
+        self.coreTypeChoice = coreTypeChoice
         self.library = library
         self.sgemmFunction = sgemm
         self.configuration = configuration
@@ -66,6 +76,7 @@ public final class SystemBLAS: @unchecked Sendable {
         }
         return SystemBLAS(library: "Accelerate.framework", sgemm: f, configuration: nil, coreName: nil, getThreads: nil)
         #elseif os(Linux)
+        let choice = OpenBLASCoreType.prepareEnvironment()
         var names = candidateLibraries
         if let forced = environment("PFS_BLAS_LIBRARY"), !forced.isEmpty { names.insert(forced, at: 0) }
         for name in names {
@@ -82,7 +93,8 @@ public final class SystemBLAS: @unchecked Sendable {
             }
             let getThreads = dlsym(handle, "openblas_get_num_threads").map { unsafeBitCast($0, to: GetThreads.self) }
             return SystemBLAS(library: mappedFile(containing: sym) ?? name, sgemm: sgemm, configuration: string("openblas_get_config"),
-                              coreName: string("openblas_get_corename"), getThreads: getThreads)
+                              coreName: string("openblas_get_corename"), getThreads: getThreads,
+                              coreTypeChoice: choice)
         }
         return nil
         #else
@@ -115,5 +127,48 @@ public final class SystemBLAS: @unchecked Sendable {
         sgemmFunction(101, transA == .none ? 111 : 112, transB == .none ? 111 : 112,
                       Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
                       beta, c, Int32(ldc))
+    }
+}
+
+/// The OpenBLAS kernel family (`OPENBLAS_CORETYPE`) that suits this CPU's vector units.
+public enum OpenBLASCoreType {
+    /// Who decided which kernels a loaded OpenBLAS runs.
+    public enum Choice: Equatable, Sendable, CustomStringConvertible {
+        /// The library's own CPU detection (no override).
+        case library
+        /// `OPENBLAS_CORETYPE` was set by the user before pfs started.
+        case environment(String)
+        /// pfs set `OPENBLAS_CORETYPE` from the CPU's feature flags.
+        case pfs(String)
+
+        public var description: String {
+            switch self {
+            case .library: return "chosen by the library"
+            case .environment(let name): return "OPENBLAS_CORETYPE=\(name), set by the user"
+            case .pfs(let name): return "OPENBLAS_CORETYPE=\(name), chosen by pfs from the CPU flags"
+            }
+        }
+    }
+
+    /// The kernel family for a set of x86 feature flags (as in /proc/cpuinfo): `SkylakeX` with
+    /// AVX-512 F/BW/DQ/VL, `Haswell` with AVX2 and FMA, otherwise `nil` (leave it to the library).
+    public static func choose(flags: Set<String>) -> String? {
+        if ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) { return "SkylakeX" }
+        if ["avx2", "fma"].allSatisfy(flags.contains) { return "Haswell" }
+        return nil
+    }
+
+    /// Sets `OPENBLAS_CORETYPE` for this process before a BLAS is loaded, unless the user set it
+    /// or asked for the library's own choice with `PFS_BLAS_CORETYPE=library`.
+    static func prepareEnvironment() -> Choice {
+        if let user = environment("OPENBLAS_CORETYPE"), !user.isEmpty { return .environment(user) }
+        if environment("PFS_BLAS_CORETYPE")?.lowercased() == "library" { return .library }
+        #if arch(x86_64) && os(Linux)
+        guard let name = choose(flags: CPUInfo.current().flags) else { return .library }
+        setenv("OPENBLAS_CORETYPE", name, 1)
+        return .pfs(name)
+        #else
+        return .library
+        #endif
     }
 }

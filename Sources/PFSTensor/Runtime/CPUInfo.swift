@@ -8,10 +8,13 @@ public struct CPUInfo: Sendable {
     public var logicalCores: Int
     /// Vector instruction-set extensions present (e.g. `sse4_2`, `avx2`, `fma`, `avx512f`, `neon`).
     public var vectorFeatures: [String]
+    /// Every feature flag the platform reports (Linux: the `flags` line of /proc/cpuinfo).
+    public var flags: Set<String> = []
 
     public static func current() -> CPUInfo {
         var model = "unknown"
         var features: [String] = []
+        var allFlags: Set<String> = []
         #if os(Linux)
         if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) {
             var flags: Set<String> = []
@@ -26,11 +29,12 @@ public struct CPUInfo: Sendable {
             let interesting = ["sse2", "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl",
                                "avx512_vnni", "avx512_bf16", "amx_tile", "asimd", "sve"]
             features = interesting.filter(flags.contains)
+            allFlags = flags
         }
         #elseif arch(arm64)
         features = ["neon"]
         #endif
         return CPUInfo(model: model, logicalCores: ProcessInfo.processInfo.activeProcessorCount,
-                       vectorFeatures: features)
+                       vectorFeatures: features, flags: allFlags)
     }
 }
