@@ -20,11 +20,15 @@ public final class ReLU: Layer {
 
     public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
         guard input.count > 0 else { throw .shape(layer: name, expected: "a non-empty tensor", got: input.shape) }
-        var y = input
+        var y = Tensor(unsafeUninitializedShape: input.shape)   // fully written below
         let top = ceiling
-        y.withUnsafeMutableBufferPointer { p in
-            let b = p.baseAddress!
-            Parallel.forBlocks(p.count) { range in for i in range { b[i] = min(max(b[i], 0), top) } }
+        input.withUnsafeBufferPointer { xb in
+            y.withUnsafeMutableBufferPointer { yb in
+                let x = xb.baseAddress!, out = yb.baseAddress!
+                Parallel.forBlocks(yb.count) { r in
+                    VectorKernels.clamp(x + r.lowerBound, into: out + r.lowerBound, count: r.count, ceiling: top)
+                }
+            }
         }
         cachedOutput = y
         return y
@@ -34,13 +38,16 @@ public final class ReLU: Layer {
         guard let y = cachedOutput else { throw .missingForwardCache(layer: name) }
         try checkGradient(gradOutput, against: y.shape)
         guard computesInputGradient else { return nil }
-        var dx = gradOutput
+        var dx = Tensor(unsafeUninitializedShape: y.shape)   // fully written below
         let top = ceiling
         y.withUnsafeBufferPointer { yb in
-            dx.withUnsafeMutableBufferPointer { d in
-                let yp = yb.baseAddress!, dp = d.baseAddress!
-                Parallel.forBlocks(d.count) { range in
-                    for i in range where !(yp[i] > 0 && yp[i] < top) { dp[i] = 0 }
+            gradOutput.withUnsafeBufferPointer { db in
+                dx.withUnsafeMutableBufferPointer { d in
+                    let yp = yb.baseAddress!, dy = db.baseAddress!, dp = d.baseAddress!
+                    Parallel.forBlocks(d.count) { r in
+                        VectorKernels.clampBackward(output: yp + r.lowerBound, gradient: dy + r.lowerBound,
+                                                    into: dp + r.lowerBound, count: r.count, ceiling: top)
+                    }
                 }
             }
         }

@@ -68,16 +68,17 @@ public final class BatchNorm2d: Layer {
                     for ch in chans {
                         var mean: Float, istd: Float
                         if mode == .training {
+                            // Per plane in 16-lane Float, across planes in Double (VectorKernels).
                             var s = 0.0
-                            for i in 0..<n { let p = x + (i * c + ch) * plane; for j in 0..<plane { s += Double(p[j]) } }
-                            let mu = s / Double(m)
+                            for i in 0..<n { s += Double(VectorKernels.sum(x + (i * c + ch) * plane, count: plane)) }
+                            let mu = Float(s / Double(m))
                             var ss = 0.0
                             for i in 0..<n {
-                                let p = x + (i * c + ch) * plane
-                                for j in 0..<plane { let d = Double(p[j]) - mu; ss += d * d }
+                                ss += Double(VectorKernels.sumOfSquaredDeviations(x + (i * c + ch) * plane,
+                                                                                  count: plane, mean: mu))
                             }
                             let variance = ss / Double(m)
-                            mean = Float(mu)
+                            mean = mu
                             istd = Float(1 / (variance + Double(eps)).squareRoot())
                             rm[ch] = (1 - mom) * rm[ch] + mom * mean
                             rv[ch] = (1 - mom) * rv[ch] + mom * Float(ss / Double(m - 1))
@@ -89,12 +90,14 @@ public final class BatchNorm2d: Layer {
                         let gv = gam[ch], bv = bet[ch]
                         for i in 0..<n {
                             let off = (i * c + ch) * plane
-                            let p = x + off, q = y + off
                             if let xh {
-                                let h = xh + off
-                                for j in 0..<plane { let v = (p[j] - mean) * istd; h[j] = v; q[j] = gv * v + bv }
+                                // x̂ = (x − μ)/σ, then y = γ·x̂ + β.
+                                VectorKernels.affine(x + off, into: xh + off, count: plane, scale: istd, shift: -mean * istd)
+                                VectorKernels.affine(xh + off, into: y + off, count: plane, scale: gv, shift: bv)
                             } else {
-                                for j in 0..<plane { q[j] = gv * ((p[j] - mean) * istd) + bv }
+                                // y = γ/σ·x + (β − γ·μ/σ).
+                                VectorKernels.affine(x + off, into: y + off, count: plane, scale: gv * istd,
+                                                     shift: bv - gv * mean * istd)
                             }
                         }
                     }
@@ -138,7 +141,8 @@ public final class BatchNorm2d: Layer {
                     for i in 0..<n {
                         let off = (i * c + ch) * plane
                         let dy = dyb.baseAddress! + off, h = hb.baseAddress! + off
-                        for j in 0..<plane { s += Double(dy[j]); sx += Double(dy[j]) * Double(h[j]) }
+                        s += Double(VectorKernels.sum(dy, count: plane))
+                        sx += Double(VectorKernels.dot(dy, h, count: plane))
                     }
                     sd[ch] = Float(s); sdx[ch] = Float(sx)
                 }
@@ -163,9 +167,10 @@ public final class BatchNorm2d: Layer {
                         let dy = dyb.baseAddress! + off, h = hb.baseAddress! + off, dx = dxb.baseAddress! + off
                         if training {
                             // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂))
-                            for j in 0..<plane { dx[j] = scale * (dy[j] - meanDy - h[j] * meanDyXhat) }
+                            VectorKernels.combine(dy, h, into: dx, count: plane, a: scale, b: -scale * meanDyXhat,
+                                                  c: -scale * meanDy)
                         } else {
-                            for j in 0..<plane { dx[j] = scale * dy[j] }
+                            VectorKernels.affine(dy, into: dx, count: plane, scale: scale, shift: 0)
                         }
                     }
                 }

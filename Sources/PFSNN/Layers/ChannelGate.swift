@@ -34,7 +34,7 @@ public final class ChannelGate: Layer {
         guard let x = cachedInput else { throw .missingForwardCache(layer: name) }
         try checkGradient(gradOutput, against: x.shape)
         let n = x.shape[0], c = channels, plane = x.shape[2] * x.shape[3]
-        // dg[c] = Σ_{n,h,w} dy·x: one channel per task, a Float sum per plane, Double across planes.
+        // dg[c] = Σ_{n,h,w} dy·x: one channel per task, a 16-lane Float dot product per plane, Double across planes.
         gradOutput.withUnsafeBufferPointer { dy in
             x.withUnsafeBufferPointer { xb in
                 gate.accumulateGradient { dg in
@@ -44,10 +44,7 @@ public final class ChannelGate: Layer {
                             var s = 0.0
                             for i in 0..<n {
                                 let off = (i * c + ch) * plane
-                                let d = dyBase + off, v = xBase + off
-                                var f: Float = 0
-                                for j in 0..<plane { f += d[j] * v[j] }
-                                s += Double(f)
+                                s += Double(VectorKernels.dot(dyBase + off, xBase + off, count: plane))
                             }
                             dg[ch] += Float(s)
                         }
@@ -61,14 +58,16 @@ public final class ChannelGate: Layer {
     /// t[n, c, :, :] · g[c] for an (N, C, H, W) tensor (forward for x, backward for dy).
     private func scaledByGate(_ t: Tensor) -> Tensor {
         let n = t.shape[0], c = channels, plane = t.shape[2] * t.shape[3]
-        var out = t
-        gate.value.withUnsafeBufferPointer { g in
-            out.withUnsafeMutableBufferPointer { o in
-                let base = o.baseAddress!
-                Parallel.forChunks(n * c, threads: n * c * plane >= 1 << 16 ? Engine.threads : 1) { _, planes in
-                    for k in planes {
-                        let p = base + k * plane, v = g[k % c]
-                        for j in 0..<plane { p[j] *= v }
+        var out = Tensor(unsafeUninitializedShape: t.shape)   // fully written below
+        t.withUnsafeBufferPointer { src in
+            gate.value.withUnsafeBufferPointer { g in
+                out.withUnsafeMutableBufferPointer { o in
+                    let from = src.baseAddress!, to = o.baseAddress!
+                    Parallel.forChunks(n * c, threads: n * c * plane >= 1 << 16 ? Engine.threads : 1) { _, planes in
+                        for k in planes {
+                            VectorKernels.affine(from + k * plane, into: to + k * plane, count: plane,
+                                                 scale: g[k % c], shift: 0)
+                        }
                     }
                 }
             }

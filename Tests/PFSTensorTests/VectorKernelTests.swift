@@ -1,0 +1,75 @@
+import PFSTestSupport
+import Testing
+@testable import PFSTensor
+
+/// The SIMD loops of ``VectorKernels`` against scalar references, at lengths around the 16- and
+/// 64-lane boundaries (every remainder path is taken).
+@Suite struct VectorKernelTests {
+    static let lengths = [0, 1, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 1023, 1024, 1025]
+
+    static func values(_ count: Int, seed: UInt64, offset: Float = 0) -> [Float] {
+        var rng = RandomGenerator(seed: seed)
+        return (0..<count).map { _ in rng.normal() * 3 + offset }
+    }
+
+    @Test(arguments: lengths)
+    func reductionsMatchTheReference(_ n: Int) {
+        let x = Self.values(n, seed: 1, offset: 2), y = Self.values(n, seed: 2)
+        x.withUnsafeBufferPointer { xb in
+            y.withUnsafeBufferPointer { yb in
+                let xp = xb.baseAddress ?? UnsafePointer(bitPattern: 64)!, yp = yb.baseAddress ?? UnsafePointer(bitPattern: 64)!
+                let scale = 1e-5 * Double(max(n, 1))
+                #expect(abs(Double(VectorKernels.sum(xp, count: n)) - VectorKernels.Reference.sum(xp, count: n))
+                        <= scale * 4, "sum, n = \(n)")
+                #expect(abs(Double(VectorKernels.dot(xp, yp, count: n)) - VectorKernels.Reference.dot(xp, yp, count: n))
+                        <= scale * 20, "dot, n = \(n)")
+                let ssd = VectorKernels.sumOfSquaredDeviations(xp, count: n, mean: 1.5)
+                let want = VectorKernels.Reference.sumOfSquaredDeviations(xp, count: n, mean: 1.5)
+                #expect(abs(Double(ssd) - want) <= 1e-5 * max(want, 1), "ssd, n = \(n)")
+            }
+        }
+    }
+
+    @Test(arguments: lengths)
+    func elementwiseKernelsMatchScalarLoops(_ n: Int) {
+        var x = Self.values(n, seed: 3), y = Self.values(n, seed: 4)
+        if n > 3 { x[1] = 0; x[2] = 6; x[3] = -0.0 }   // the clamp's boundaries
+        var out = [Float](repeating: .nan, count: n)
+        x.withUnsafeBufferPointer { xb in
+            y.withUnsafeBufferPointer { yb in
+                out.withUnsafeMutableBufferPointer { ob in
+                    guard let xp = xb.baseAddress, let yp = yb.baseAddress, let op = ob.baseAddress else { return }
+                    func check(_ name: String, _ want: (Int) -> Float) {
+                        for i in 0..<n where op[i] != want(i) {
+                            Issue.record("\(name), n = \(n), i = \(i): got \(op[i]), want \(want(i))")
+                            return
+                        }
+                    }
+                    VectorKernels.clamp(xp, into: op, count: n, ceiling: 6)
+                    check("clamp") { min(max(x[$0], 0), 6) }
+                    VectorKernels.clamp(xp, into: op, count: n, ceiling: .infinity)
+                    check("relu") { max(x[$0], 0) }
+                    VectorKernels.clampBackward(output: xp, gradient: yp, into: op, count: n, ceiling: 6)
+                    check("clampBackward") { (x[$0] > 0 && x[$0] < 6) ? y[$0] : 0 }
+                    VectorKernels.affine(xp, into: op, count: n, scale: 0.5, shift: -2)
+                    check("affine") { 0.5 * x[$0] + -2 }
+                    VectorKernels.add(xp, yp, into: op, count: n)
+                    check("add") { x[$0] + y[$0] }
+                }
+            }
+        }
+        // combine: a·x + b·y + c, compared with a tolerance (the SIMD path may fuse the multiply-add).
+        x.withUnsafeBufferPointer { xb in
+            y.withUnsafeBufferPointer { yb in
+                out.withUnsafeMutableBufferPointer { ob in
+                    guard let xp = xb.baseAddress, let yp = yb.baseAddress, let op = ob.baseAddress else { return }
+                    VectorKernels.combine(xp, yp, into: op, count: n, a: 1.5, b: -0.25, c: 0.125)
+                }
+            }
+        }
+        for i in 0..<n {
+            let want = 1.5 * Double(x[i]) - 0.25 * Double(y[i]) + 0.125
+            #expect(abs(Double(out[i]) - want) <= 1e-5 * max(abs(want), 1), "combine, n = \(n), i = \(i)")
+        }
+    }
+}
