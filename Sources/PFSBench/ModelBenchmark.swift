@@ -64,7 +64,7 @@ public struct ModelBenchmark {
         switch mode {
         case .fwd:
             let network = try ModelBuilder.build(configuration, seed: 1)
-            step = { _ = try network.forward(x, mode: .evaluation) }
+            step = { _ = try network.forward(x, mode: .inference) }
         case .train:
             let network = try ModelBuilder.build(configuration, seed: 1)
             let loss = try SoftmaxCrossEntropy()

@@ -72,4 +72,28 @@ import Testing
         _ = try conv.forward(Tensor(zeros: [1, 2, 2, 2]), mode: .training)
         expectError(["convX.backward", "(1, 2, 2, 2)", "(1, 2, 3, 3)"]) { _ = try conv.backward(Tensor(zeros: [1, 2, 3, 3])) }
     }
+
+    /// `.inference` gives the evaluation-mode output bit for bit, keeps no backward caches (a
+    /// backward after it is refused, naming the layer) and drops those of an earlier training pass.
+    @Test func inferenceKeepsNoBackwardCaches() throws {
+        var rng = RandomGenerator(seed: 3)
+        let layers: [Layer] = [
+            try Conv2d(name: "c1", inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1, rng: &rng),
+            try BatchNorm2d(name: "bn1", channels: 4), try ChannelGate(name: "g1", channels: 4), ReLU(name: "r1"),
+            MaxPool2d(name: "mp", kernelSize: 2), Flatten(), try Linear(name: "fc", inFeatures: 4 * 3 * 3, outFeatures: 5, rng: &rng),
+        ]
+        let net = Sequential(layers)
+        let x = Tensor.randomNormal([2, 3, 6, 6], std: 1, using: &rng)
+        _ = try net.forward(x, mode: .training)   // moves the BN statistics away from their start
+        let evaluated = try net.forward(x, mode: .evaluation)
+        _ = try net.backward(Tensor(shape: evaluated.shape, repeating: 1))   // evaluation keeps caches
+        let inferred = try net.forward(x, mode: .inference)
+        #expect(inferred == evaluated)
+        expectError(["fc"]) { _ = try net.backward(Tensor(shape: inferred.shape, repeating: 1)) }
+        for layer in layers where !(layer is Flatten) {
+            expectError([layer.name]) {
+                _ = try layer.backward(Tensor(zeros: [1]))
+            }
+        }
+    }
 }

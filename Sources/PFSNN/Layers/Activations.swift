@@ -30,7 +30,7 @@ public final class ReLU: Layer {
                 }
             }
         }
-        cachedOutput = y
+        cachedOutput = mode.keepsBackwardCaches ? y : nil
         return y
     }
 

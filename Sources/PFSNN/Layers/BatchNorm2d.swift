@@ -107,7 +107,7 @@ public final class BatchNorm2d: Layer {
         cachedMode = mode
         cachedInvStd = invStd
         cachedNormalized = normalized
-        cachedInput = mode == .evaluation ? input : nil
+        cachedInput = mode == .evaluation ? input : nil   // nil for training (x̂ is kept) and inference
         return output
     }
 

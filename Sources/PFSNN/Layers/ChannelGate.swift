@@ -26,7 +26,7 @@ public final class ChannelGate: Layer {
 
     public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
         try requireNCHW(input, layer: name, channels: channels)
-        cachedInput = input
+        cachedInput = mode.keepsBackwardCaches ? input : nil
         return scaledByGate(input)
     }
 

@@ -80,7 +80,7 @@ public final class Conv2d: Layer {
                 }
             }
         }
-        cachedInput = input
+        cachedInput = mode.keepsBackwardCaches ? input : nil
         cachedGeometry = g
         lastForwardMACsPerImage = g.macs / g.batch
         return output

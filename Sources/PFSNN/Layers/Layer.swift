@@ -1,8 +1,18 @@
 import PFSTensor
 
-/// Whether a forward pass trains (batch statistics, caches for backward) or evaluates.
+/// Whether a forward pass trains or evaluates, and whether it keeps what a backward pass needs.
 public enum Mode: Sendable {
-    case training, evaluation
+    /// Batch statistics in BatchNorm; every layer caches what its backward needs.
+    case training
+    /// Running statistics in BatchNorm; layers still cache for a backward pass (used to
+    /// differentiate an evaluated network, e.g. in gradient checks).
+    case evaluation
+    /// Running statistics, and no caches at all: the lowest-memory forward pass (evaluation,
+    /// benchmarks). A `backward` after it throws ``EngineError/missingForwardCache(layer:)``.
+    case inference
+
+    /// `false` for ``inference``: layers then drop (and do not keep) their backward caches.
+    @inlinable public var keepsBackwardCaches: Bool { self != .inference }
 }
 
 /// A differentiable building block with an explicit forward/backward pair.

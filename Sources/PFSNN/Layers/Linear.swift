@@ -56,7 +56,7 @@ public final class Linear: Layer {
                 }
             }
         }
-        cachedInput = input
+        cachedInput = mode.keepsBackwardCaches ? input : nil
         lastForwardMACsPerImage = fin * fout
         return out
     }

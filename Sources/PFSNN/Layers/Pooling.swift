@@ -82,8 +82,8 @@ public final class MaxPool2d: Layer {
                 }
             }
         }
-        cachedArgmax = argmax
-        cachedShapes = (input.shape, outShape)
+        cachedArgmax = mode.keepsBackwardCaches ? argmax : []
+        cachedShapes = mode.keepsBackwardCaches ? (input.shape, outShape) : nil
         return out
     }
 

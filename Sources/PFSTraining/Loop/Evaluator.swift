@@ -15,10 +15,10 @@ public struct Evaluation: Codable, Equatable, Sendable {
 
 /// Runs a network over a dataset without changing it.
 public enum Evaluator {
-    /// Evaluates `network` on every image of `dataset` (no augmentation), in evaluation mode
-    /// (BatchNorm running statistics) unless `mode` says otherwise.
+    /// Evaluates `network` on every image of `dataset` (no augmentation) with BatchNorm running
+    /// statistics and no backward caches (``Mode/inference``) unless `mode` says otherwise.
     public static func evaluate(_ network: Layer, on dataset: ImageDataset, normalization: Normalization,
-                                batchSize: Int = 250, mode: Mode = .evaluation) throws(TrainingError) -> Evaluation {
+                                batchSize: Int = 250, mode: Mode = .inference) throws(TrainingError) -> Evaluation {
         let loader = try wrap {
             try BatchLoader(dataset: dataset, batchSize: batchSize, shuffle: false, augmentation: .none,
                             normalization: normalization, seed: 0, epoch: 0)
