@@ -22,7 +22,6 @@ public final class Conv2d: Layer {
 
     private var cachedInput: Tensor?
     private var cachedGeometry: Conv2dGeometry?
-    private let workspace = Workspace()
 
     /// A square kernel with equal stride and padding on both axes; see the rectangular initialiser.
     public convenience init(name: String = "conv", inChannels: Int, outChannels: Int, kernelSize: Int,
@@ -74,8 +73,10 @@ public final class Conv2d: Layer {
             weight.value.withUnsafeBufferPointer { w in
                 withOptionalBuffer(bias?.value) { b in
                     output.withUnsafeMutableBufferPointer { y in
-                        Convolution.forward(g, input: x.baseAddress!, weight: w.baseAddress!, bias: b,
-                                            output: y.baseAddress!, workspace: workspace)
+                        WorkspacePool.shared.withWorkspace { workspace in
+                            Convolution.forward(g, input: x.baseAddress!, weight: w.baseAddress!, bias: b,
+                                                output: y.baseAddress!, workspace: workspace)
+                        }
                     }
                 }
             }
@@ -99,9 +100,11 @@ public final class Conv2d: Layer {
                     withOptionalPointer(&gradInput) { dx in
                         weight.withGradient { dw in
                             withGradient(of: bias) { db in
-                                Convolution.backward(g, input: x.baseAddress!, weight: w.baseAddress!,
-                                                     gradOutput: dy.baseAddress!, gradInput: dx, gradWeight: dw,
-                                                     gradBias: db, workspace: workspace)
+                                WorkspacePool.shared.withWorkspace { workspace in
+                                    Convolution.backward(g, input: x.baseAddress!, weight: w.baseAddress!,
+                                                         gradOutput: dy.baseAddress!, gradInput: dx, gradWeight: dw,
+                                                         gradBias: db, workspace: workspace)
+                                }
                             }
                         }
                     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Scratch buffers reused across calls, one set per worker thread, so that kernels allocate
 /// nothing on a training step once warm. Grow them with ``reserve(workers:slots:)`` *before*
 /// entering a parallel region; inside it each worker only reads its own buffers.
@@ -32,5 +34,32 @@ public final class Workspace {
 
     deinit {
         for set in buffers { for p in set { UnsafeMutableRawPointer(p).deallocate() } }
+    }
+}
+
+/// Workspaces shared by all layers of a process. Layers of one network run one after another,
+/// so one workspace, grown to the largest layer's needs, serves all of them (instead of every
+/// convolution keeping its own column buffers alive for the life of the network). Callers on
+/// different threads at once are each lent a different workspace.
+public final class WorkspacePool: @unchecked Sendable {
+    /// The process-wide pool used by the layers.
+    public static let shared = WorkspacePool()
+
+    private let lock = NSLock()
+    private var idle: [Workspace] = []
+
+    public init() {}
+
+    /// Runs `body` with a workspace nobody else is using, and takes it back afterwards.
+    public func withWorkspace<R>(_ body: (Workspace) throws -> R) rethrows -> R {
+        lock.lock()
+        let workspace = idle.popLast() ?? Workspace()
+        lock.unlock()
+        defer {
+            lock.lock()
+            idle.append(workspace)
+            lock.unlock()
+        }
+        return try body(workspace)
     }
 }
