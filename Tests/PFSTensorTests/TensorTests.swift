@@ -45,3 +45,43 @@ import Testing
         }
     }
 }
+
+/// The recycling allocator behind tensors.
+@Suite struct BufferPoolTests {
+    @Test func releasedBuffersAreReusedForTheSameSize() {
+        let pool = BufferPool(maximumIdleBytes: 1 << 22)
+        let bytes = 300_001
+        let a = pool.allocate(bytes: bytes)
+        a.storeBytes(of: 7, toByteOffset: bytes - 4, as: Int32.self)   // the whole request is writable
+        pool.release(a, bytes: bytes)
+        #expect(pool.statistics.idleBytes >= bytes)
+        let b = pool.allocate(bytes: bytes)
+        #expect(b == a)
+        #expect(pool.statistics.reused == 1 && pool.statistics.mapped == 1)
+        #expect(Int(bitPattern: b) % 64 == 0)
+        pool.release(b, bytes: bytes)
+        pool.trim()
+        #expect(pool.statistics.idleBytes == 0)
+    }
+
+    @Test func idleBytesStayWithinTheCapAndSmallRequestsBypassThePool() {
+        let pool = BufferPool(maximumIdleBytes: 1 << 20)   // 1 MiB
+        let big = 700 * 1024
+        let buffers = (0..<3).map { _ in pool.allocate(bytes: big) }
+        for p in buffers { pool.release(p, bytes: big) }
+        #expect(pool.statistics.idleBytes == 700 * 1024)   // only the first fits under the cap
+        let small = pool.allocate(bytes: 1000)
+        pool.release(small, bytes: 1000)
+        #expect(pool.statistics.mapped == 3 && pool.statistics.idleBytes == 700 * 1024)
+        pool.trim()
+    }
+
+    @Test func tensorsOnRecycledBuffersStartFromTheirOwnValues() throws {
+        for _ in 0..<3 {
+            let t = Tensor(shape: [64, 1024], repeating: 2)   // 256 KiB: pooled
+            #expect(t.scalars.allSatisfy { $0 == 2 })
+        }
+        let u = try Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
+        #expect(u.scalars == [1, 2, 3, 4, 5, 6])
+    }
+}

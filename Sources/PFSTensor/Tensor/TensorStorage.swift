@@ -1,4 +1,4 @@
-/// The heap buffer behind a ``Tensor``: `count` Float32 values, 64-byte aligned so that
+/// The buffer behind a ``Tensor`` (from ``BufferPool``): `count` Float32 values, 64-byte aligned so that
 /// vector loads never straddle a cache line at the start of a row.
 ///
 /// A storage is shared by tensor copies until one of them writes (copy-on-write is driven by
@@ -10,8 +10,7 @@ public final class TensorStorage {
     /// Allocates uninitialised storage; callers fill it.
     init(uninitializedCount count: Int) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        let raw = BufferPool.shared.allocate(bytes: max(count, 1) * MemoryLayout<Float>.stride)
         base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
@@ -26,5 +25,5 @@ public final class TensorStorage {
         return s
     }
 
-    deinit { UnsafeMutableRawPointer(base).deallocate() }
+    deinit { BufferPool.shared.release(UnsafeMutableRawPointer(base), bytes: max(count, 1) * MemoryLayout<Float>.stride) }
 }
