@@ -28,6 +28,9 @@ import Testing
         Case(g: geometry(2, 2, 11, 8, 3, k: (5, 5), s: 3, p: 2), bias: true),
         Case(g: geometry(3, 2, 2, 2, 3, k: (3, 3), s: 1, p: 1), bias: false),              // kernel ≥ input
         Case(g: geometry(2, 3, 7, 9, 2, k: (3, 1), s: 1, p: 0), bias: false),              // non-square kernel
+        // Stride 1 (padded-row path): grouped, one image per tile over several workers, 5×5 pad 2.
+        Case(g: geometry(3, 4, 33, 33, 6, k: (3, 3), s: 1, p: 1, groups: 2), bias: true),
+        Case(g: geometry(5, 3, 6, 7, 4, k: (5, 5), s: 1, p: 2), bias: false),
         Case(g: geometry(5, 6, 9, 11, 7, k: (3, 3), s: 1, p: 1), bias: true),              // multi-image tiles
         Case(g: geometry(2, 4, 1, 3, 5, k: (3, 3), s: 1, p: 1), bias: false),              // one-pixel rows
         Case(g: Conv2dGeometry(batch: 3, inChannels: 2, height: 7, width: 6, outChannels: 4, kernel: (3, 2),
