@@ -7,7 +7,9 @@ with the same normalisation, and print the test accuracy, to compare with `pfs e
   /tmp/torchpeer/bin/python Benchmarks/peer/torch_eval_checkpoint.py runs/r20 \
       --peer ../shared/peer/torch_cifar.py --data ../shared/data/cifar-10-batches-bin
 
-Only standard-width CIFAR ResNets (what the peer can build) are supported.
+CIFAR ResNets of any widths are supported (standard, pruned by `pfs prune`, narrowed by
+`pfs scale`): the network is assembled from the peer's own BasicBlock with the widths stored in the
+checkpoint, so the forward pass that is evaluated is the peer's.
 """
 import argparse
 import importlib.util
@@ -32,6 +34,26 @@ def peer_name(name):
     return name                                         # fc.weight, fc.bias
 
 
+def build_with_widths(peer, doc):
+    """The peer's CifarResNet with the stem, block and stage widths of a pfs configuration."""
+    arch = doc["architecture"]
+    widths = {w["name"]: w["channels"] for w in doc["widths"]}
+    model = peer.build(arch, num_classes=doc.get("classes", 10))
+    stage = [widths[f"stage{s}"] for s in (1, 2, 3)]
+    model.conv = torch.nn.Conv2d(3, stage[0], 3, 1, 1, bias=False)
+    model.bn = torch.nn.BatchNorm2d(stage[0])
+    blocks, cin = [], stage[0]
+    for s in range(3):
+        for b in range(PER_STAGE):
+            stride = 2 if s > 0 and b == 0 else 1
+            mid = widths[f"stage{s + 1}.block{b + 1}.conv1"]
+            blocks.append(peer.BasicBlock(cin, mid, stage[s], stride, False))
+            cin = stage[s]
+    model.blocks = torch.nn.Sequential(*blocks)
+    model.fc = torch.nn.Linear(cin, doc.get("classes", 10))
+    return model
+
+
 def main():
     global PER_STAGE
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,11 +66,12 @@ def main():
     peer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(peer)
     with safe_open(path, "pt") as f:
-        arch = json.loads(f.metadata()["pfs.architecture"])["architecture"]
+        doc = json.loads(f.metadata()["pfs.architecture"])
+        arch = doc["architecture"]
         tensors = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("optimizer/")}
     depth = int(arch[len("resnet"):])
     PER_STAGE = (depth - 2) // 6
-    model = peer.build(arch)
+    model = build_with_widths(peer, doc)
     state = {peer_name(k): v for k, v in tensors.items()}
     own = model.state_dict()
     missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
