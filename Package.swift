@@ -2,6 +2,8 @@
 import PackageDescription
 
 // Module map (one job each):
+//   PFSKernelsC    AVX-512 kernels in C behind a run-time CPU check (Swift cannot target AVX-512
+//                  without a compiler flag the manifest may not set)
 //   PFSTensor      tensor core, seeded RNG, BLAS/SGEMM, convolution kernels (fast + naive reference)
 //   PFSNN          layers with forward/backward, losses, optimisers, learning-rate schedules
 //   PFSData        datasets (CIFAR binary, image folders with PNG), splits, augmentation, batch loading,
@@ -28,7 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .target(name: "PFSTensor"),
+        .target(name: "PFSKernelsC"),
+        .target(name: "PFSTensor", dependencies: ["PFSKernelsC"]),
         .target(name: "PFSNN", dependencies: ["PFSTensor"]),
         .target(name: "PFSData", dependencies: ["PFSTensor"], resources: [.copy("Resources/cifar10-sample")]),
         .target(name: "PFSModels", dependencies: ["PFSTensor", "PFSNN"]),

@@ -35,6 +35,12 @@ public enum Convolution {
             DepthwiseConvolution.forward(g, input: input, weight: weight, bias: bias, output: output, threads: threads)
             return
         }
+        if DirectConvolution.applies(to: g) {
+            DirectConvolution.forward(g, input: input, weight: weight, output: output, workspace: workspace,
+                                      threads: threads)
+            if let bias { addBias(g, bias, to: output, threads: threads) }
+            return
+        }
         let k = g.patchSize, p = g.outPlane, cinG = g.inPerGroup, coutG = g.outPerGroup
         let inImage = g.inChannels * g.inPlane, outImage = g.outChannels * p
         let tile = tileImages(g)
@@ -71,13 +77,19 @@ public enum Convolution {
                     }
                 }
             }
-            if let bias {
-                for n in images {
-                    for c in 0..<g.outChannels {
-                        let row = output + n * outImage + c * p
-                        let v = bias[c]
-                        for i in 0..<p { row[i] += v }
-                    }
+        }
+        if let bias { addBias(g, bias, to: output, threads: threads) }
+    }
+
+    /// Y[n, c, :, :] += bias[c].
+    static func addBias(_ g: Conv2dGeometry, _ bias: UnsafePointer<Float>, to output: UnsafeMutablePointer<Float>,
+                        threads: Int) {
+        let p = g.outPlane, outImage = g.outChannels * p
+        Parallel.forChunks(g.batch, threads: Parallel.workers(for: g.batch, threads: threads)) { _, images in
+            for n in images {
+                for c in 0..<g.outChannels {
+                    let row = output + n * outImage + c * p
+                    VectorKernels.affine(row, into: row, count: p, scale: 1, shift: bias[c])
                 }
             }
         }
@@ -102,6 +114,14 @@ public enum Convolution {
                                                      gradInput: gradInput, gradWeight: gradWeight,
                                                      workspace: workspace, threads: threads)
             }
+        } else if let gradInput, DirectConvolution.applies(to: g) {
+            if gradWeight != nil {
+                work = gemmBackward(g, input: input, weight: weight, gradOutput: gradOutput, gradInput: nil,
+                                    gradWeight: gradWeight, workspace: workspace, threads: threads, backend: backend)
+            }
+            work.inputGradientMACs = DirectConvolution.inputGradient(g, weight: weight, gradOutput: gradOutput,
+                                                                     gradInput: gradInput, workspace: workspace,
+                                                                     threads: threads)
         } else if gradInput != nil || gradWeight != nil {
             work = gemmBackward(g, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
                                 gradWeight: gradWeight, workspace: workspace, threads: threads, backend: backend)
