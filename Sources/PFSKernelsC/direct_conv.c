@@ -102,7 +102,8 @@ static void block8(const float *padded, int cin, int h, int w, const float *weig
 
 int pfs_conv3x3s1_avx512(const float *padded, int cin, int h, int w,
                          const float *weights, int cout, float *out) {
-    if (!pfs_cpu_has_avx512()) return 0;
+    // No CPU check here: CPUID traps to the hypervisor on virtual machines, and this runs once
+    // per image and layer. Callers check pfs_cpu_has_avx512() once.
     const int coutp = (cout + 7) / 8 * 8;
     for (int o0 = 0; o0 < cout; o0 += 8) {
         const int nstore = cout - o0 < 8 ? cout - o0 : 8;
