@@ -47,16 +47,18 @@ int pfs_cpu_has_avx512(void) {
     }
 
 // Two output rows (y, y + 1) of 16 pixels for 8 output channels: 16 accumulators, and each
-// broadcast weight feeds two FMAs.
+// broadcast weight feeds two FMAs. With an odd row count the last pass has no second row: its
+// loads are fully masked (AVX-512 suppresses faults on masked-off lanes) and it is not stored.
 __attribute__((target("avx512f,fma")))
 static void block8(const float *padded, int cin, int h, int w, const float *weights, int coutp,
                    int o0, int nstore, float *out) {
     const int wp = w + 2, plane = (h + 2) * wp, hw = h * w;
-    int y = 0;
-    for (; y + 1 < h; y += 2) {
+    for (int y = 0; y < h; y += 2) {
+        const int second = y + 1 < h;
         for (int x0 = 0; x0 < w; x0 += 16) {
             const int n = w - x0 < 16 ? w - x0 : 16;
             const __mmask16 m = (__mmask16)((1u << n) - 1u);
+            const __mmask16 m2 = second ? m : 0;
             PFS_ZERO8(a) PFS_ZERO8(b)
             for (int c = 0; c < cin; ++c) {
                 const float *row0 = padded + c * plane + y * wp + x0;
@@ -65,7 +67,7 @@ static void block8(const float *padded, int cin, int h, int w, const float *weig
                     const float *row = row0 + ki * wp;
                     for (int kj = 0; kj < 3; ++kj) {
                         const __m512 v = _mm512_maskz_loadu_ps(m, row + kj);
-                        const __m512 u = _mm512_maskz_loadu_ps(m, row + wp + kj);
+                        const __m512 u = _mm512_maskz_loadu_ps(m2, row + wp + kj);
                         const float *k = wc + (ki * 3 + kj) * coutp;
                         PFS_FMA8(v, k, a)
                         PFS_FMA8(u, k, b)
@@ -74,28 +76,7 @@ static void block8(const float *padded, int cin, int h, int w, const float *weig
             }
             float *o = out + (size_t)o0 * hw + y * w + x0;
             PFS_STORE8(o, hw, m, nstore, a)
-            PFS_STORE8(o + w, hw, m, nstore, b)
-        }
-    }
-    for (; y < h; ++y) {
-        for (int x0 = 0; x0 < w; x0 += 16) {
-            const int n = w - x0 < 16 ? w - x0 : 16;
-            const __mmask16 m = (__mmask16)((1u << n) - 1u);
-            PFS_ZERO8(a)
-            for (int c = 0; c < cin; ++c) {
-                const float *row0 = padded + c * plane + y * wp + x0;
-                const float *wc = weights + (size_t)c * 9 * coutp + o0;
-                for (int ki = 0; ki < 3; ++ki) {
-                    const float *row = row0 + ki * wp;
-                    for (int kj = 0; kj < 3; ++kj) {
-                        const __m512 v = _mm512_maskz_loadu_ps(m, row + kj);
-                        const float *k = wc + (ki * 3 + kj) * coutp;
-                        PFS_FMA8(v, k, a)
-                    }
-                }
-            }
-            float *o = out + (size_t)o0 * hw + y * w + x0;
-            PFS_STORE8(o, hw, m, nstore, a)
+            if (second) PFS_STORE8(o + w, hw, m, nstore, b)
         }
     }
 }
