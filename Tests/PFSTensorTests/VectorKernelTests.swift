@@ -55,6 +55,8 @@ import Testing
                     check("affine") { 0.5 * x[$0] + -2 }
                     VectorKernels.add(xp, yp, into: op, count: n)
                     check("add") { x[$0] + y[$0] }
+                    VectorKernels.copy(xp, into: op, count: n)
+                    check("copy") { x[$0] }
                 }
             }
         }

@@ -233,7 +233,7 @@ public enum Convolution {
         if g.isPointwise {
             for r in 0..<channels {
                 let src = col + r * ld, dst = image + r * g.inPlane
-                Im2Col.addRow(src, into: dst, count: g.outPlane)
+                VectorKernels.add(dst, src, into: dst, count: g.outPlane)
             }
         } else {
             Im2Col.col2im(col, ld: ld, channels: channels, g, into: image, scratch: scratch)

@@ -23,26 +23,28 @@ enum DirectConvolution {
 
     /// The weights as (C_in, 3, 3, C_out rounded up to 8), zero beyond C_out. With `flipped`, the
     /// weights of the transposed convolution: w'[o, c, i, j] = w[c, o, 2 − i, 2 − j].
-    static func packWeights(_ weight: UnsafePointer<Float>, cout: Int, cin: Int, flipped: Bool)
-        -> (pointer: UnsafeMutablePointer<Float>, outputs: Int, inputs: Int) {
+    /// The buffer is a ``Tensor``, so a training step reuses a recycled ``BufferPool`` buffer.
+    static func packWeights(_ weight: UnsafePointer<Float>, cout: Int, cin: Int, flipped: Bool) -> Tensor {
         // Kernel view: `outputs` channels produced from `inputs` channels.
         let outputs = flipped ? cin : cout, inputs = flipped ? cout : cin
         let padded = (outputs + 7) / 8 * 8
-        let packed = UnsafeMutablePointer<Float>.allocate(capacity: inputs * 9 * padded)
-        packed.initialize(repeating: 0, count: inputs * 9 * padded)
-        for o in 0..<cout {
-            for c in 0..<cin {
-                let src = weight + (o * cin + c) * 9
-                for k in 0..<9 {
-                    if flipped {
-                        packed[(o * 9 + k) * padded + c] = src[8 - k]
-                    } else {
-                        packed[(c * 9 + k) * padded + o] = src[k]
+        var result = Tensor(zeros: [inputs * 9 * padded])
+        result.withUnsafeMutableBufferPointer { buffer in
+            let packed = buffer.baseAddress!
+            for o in 0..<cout {
+                for c in 0..<cin {
+                    let src = weight + (o * cin + c) * 9
+                    for k in 0..<9 {
+                        if flipped {
+                            packed[(o * 9 + k) * padded + c] = src[8 - k]
+                        } else {
+                            packed[(c * 9 + k) * padded + o] = src[k]
+                        }
                     }
                 }
             }
         }
-        return (packed, outputs, inputs)
+        return result
     }
 
     /// Runs the kernel over a batch of `inputs`-channel (H, W) images into `outputs`-channel ones.
@@ -68,19 +70,22 @@ enum DirectConvolution {
     /// Y = conv(X, W) for a geometry that ``applies(to:)``.
     static func forward(_ g: Conv2dGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         output: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) {
-        let w = packWeights(weight, cout: g.outChannels, cin: g.inChannels, flipped: false)
-        defer { w.pointer.deallocate() }
-        run(batch: g.batch, height: g.height, width: g.width, inputs: g.inChannels, outputs: g.outChannels,
-            source: input, packed: w.pointer, destination: output, workspace: workspace, threads: threads)
+        let packed = packWeights(weight, cout: g.outChannels, cin: g.inChannels, flipped: false)
+        packed.withUnsafeBufferPointer { w in
+            run(batch: g.batch, height: g.height, width: g.width, inputs: g.inChannels, outputs: g.outChannels,
+                source: input, packed: w.baseAddress!, destination: output, workspace: workspace, threads: threads)
+        }
     }
 
     /// dX (overwritten) from dY for a geometry that ``applies(to:)``. Returns the MACs done.
     static func inputGradient(_ g: Conv2dGeometry, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                               gradInput: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) -> Int {
-        let w = packWeights(weight, cout: g.outChannels, cin: g.inChannels, flipped: true)
-        defer { w.pointer.deallocate() }
-        run(batch: g.batch, height: g.outHeight, width: g.outWidth, inputs: g.outChannels, outputs: g.inChannels,
-            source: gradOutput, packed: w.pointer, destination: gradInput, workspace: workspace, threads: threads)
+        let packed = packWeights(weight, cout: g.outChannels, cin: g.inChannels, flipped: true)
+        packed.withUnsafeBufferPointer { w in
+            run(batch: g.batch, height: g.outHeight, width: g.outWidth, inputs: g.outChannels, outputs: g.inChannels,
+                source: gradOutput, packed: w.baseAddress!, destination: gradInput, workspace: workspace,
+                threads: threads)
+        }
         return g.macs
     }
 }

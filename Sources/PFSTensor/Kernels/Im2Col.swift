@@ -36,7 +36,7 @@ enum Im2Col {
             for y in 0..<h {
                 let row = dst + (y + ph) * wp, from = src + y * w
                 for x in 0..<pw { row[x] = 0 }
-                copyRow(from, into: row + pw, count: w)
+                VectorKernels.copy(from, into: row + pw, count: w)
                 for x in (pw + w)..<wp { row[x] = 0 }
             }
             (dst + (ph + h) * wp).update(repeating: 0, count: ph * wp)
@@ -59,7 +59,7 @@ enum Im2Col {
                     for y in 0..<oh {
                         let src = plane + (y * sh + ki) * wp + kj, out = row + y * ow
                         if sw == 1 {
-                            copyRow(src, into: out, count: ow)
+                            VectorKernels.copy(src, into: out, count: ow)
                         } else {
                             for x in 0..<ow { out[x] = src[x * sw] }
                         }
@@ -88,7 +88,7 @@ enum Im2Col {
                     for y in 0..<oh {
                         let dst = plane + (y * sh + ki) * wp + kj, src = row + y * ow
                         if sw == 1 {
-                            addRow(src, into: dst, count: ow)
+                            VectorKernels.add(dst, src, into: dst, count: ow)
                         } else {
                             for x in 0..<ow { dst[x * sw] += src[x] }
                         }
@@ -101,47 +101,8 @@ enum Im2Col {
         for c in 0..<channels {
             let from = scratch + c * planeSize, to = image + c * h * w
             for y in 0..<h {
-                addRow(from + (y + ph) * wp + pw, into: to + y * w, count: w)
+                VectorKernels.add(to + y * w, from + (y + ph) * wp + pw, into: to + y * w, count: w)
             }
         }
-    }
-
-    // Rows here are short (8–32 floats at CIFAR sizes), below the length at which the compiler's
-    // own vectorised loop body starts, so the copies are written with explicit 16/8-lane vectors.
-
-    /// dst[0..<count] = src[0..<count].
-    @inline(__always)
-    static func copyRow(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + 16 <= count {
-            UnsafeMutableRawPointer(dst + i).storeBytes(
-                of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
-            i += 16
-        }
-        if i + 8 <= count {
-            UnsafeMutableRawPointer(dst + i).storeBytes(
-                of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < count { dst[i] = src[i]; i += 1 }
-    }
-
-    /// dst[0..<count] += src[0..<count].
-    @inline(__always)
-    static func addRow(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + 16 <= count {
-            let a = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self)
-            let b = UnsafeRawPointer(dst + i).loadUnaligned(as: SIMD16<Float>.self)
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: a + b, as: SIMD16<Float>.self)
-            i += 16
-        }
-        if i + 8 <= count {
-            let a = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
-            let b = UnsafeRawPointer(dst + i).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: a + b, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < count { dst[i] += src[i]; i += 1 }
     }
 }

@@ -117,13 +117,35 @@ public enum VectorKernels {
         while i < count { out[i] = a * x[i] + b * y[i] + c; i += 1 }
     }
 
+    // `add` and `copy` also serve im2col/col2im, whose rows are short (8–32 floats at CIFAR
+    // sizes): an 8-lane step after the 16-lane loop keeps 8- and 24-float rows vectorised.
+
     /// y[i] = a[i] + b[i]. Any of the buffers may coincide.
     @inlinable
     public static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
                            count: Int) {
         var i = 0
         while i + 16 <= count { store(load(a + i) + load(b + i), y + i); i += 16 }
+        if i + 8 <= count {
+            let s = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+                + UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(y + i).storeBytes(of: s, as: SIMD8<Float>.self)
+            i += 8
+        }
         while i < count { y[i] = a[i] + b[i]; i += 1 }
+    }
+
+    /// y[0..<count] = x[0..<count] (buffers must not overlap).
+    @inlinable
+    public static func copy(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 16 <= count { store(load(x + i), y + i); i += 16 }
+        if i + 8 <= count {
+            UnsafeMutableRawPointer(y + i).storeBytes(
+                of: UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count { y[i] = x[i]; i += 1 }
     }
 
     /// Naive scalar versions of the kernels above (Double accumulation), kept to check them.
