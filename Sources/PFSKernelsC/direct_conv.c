@@ -1,8 +1,9 @@
-// Direct 3x3 stride-1 convolution with AVX-512 (see include/PFSKernelsC.h).
+// Direct 3x3 stride-1 pad-1 convolution with AVX-512 (see include/PFSKernelsC.h).
 //
-// For a block of 8 output channels and 16 output pixels of one row, 8 accumulators of 16 lanes
-// are kept in registers; every (input channel, ki, kj) adds one 16-pixel load of the padded input
-// times 8 broadcast weights. Rows shorter than 16 pixels use masked loads and stores.
+// Every pass reads the input through its "shifted planes": for each channel c and kernel column
+// kj, S[c][kj] is the (h + 2) x w plane S[c][kj][y'][x] = x_padded[c][y'][x + kj]. The tap (ki, kj)
+// of output pixel p = y * w + x is then S[c][kj][p + ki * w]: one flat, contiguous run of pixels
+// whatever the row width, so 8x8 planes fill whole 16-lane vectors like 32x32 ones do.
 #include "PFSKernelsC.h"
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
@@ -24,6 +25,42 @@ int pfs_cpu_has_avx512(void) {
     return (b & (1u << 16)) ? 1 : 0;                       // AVX512F
 }
 
+static inline __mmask16 pfs_mask(long n) {
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
+// MARK: shifted planes
+
+__attribute__((target("avx512f")))
+int pfs_conv3x3_shift(const float *src, int channels, int h, int w, float *dst) {
+    const long sp = (long)(h + 2) * w;
+    for (int c = 0; c < channels; ++c) {
+        const float *plane = src + (long)c * h * w;
+        for (int kj = 0; kj < 3; ++kj) {
+            float *d = dst + ((long)c * 3 + kj) * sp;
+            // Output column x reads input column x + kj - 1; lanes outside [0, w) stay zero
+            // (masked off, so the loads never touch memory before or after the row).
+            for (int x0 = 0; x0 < w; x0 += 16) {
+                const int n = w - x0 < 16 ? w - x0 : 16;
+                const int first = x0 + kj - 1;                   // input column of lane 0
+                __mmask16 valid = pfs_mask(n);
+                if (first < 0) valid &= (__mmask16)~1u;
+                if (first + n > w) valid &= (__mmask16)~(1u << (n - 1));
+                const __mmask16 store = pfs_mask(n);
+                _mm512_mask_storeu_ps(d + x0, store, _mm512_setzero_ps());
+                _mm512_mask_storeu_ps(d + (long)(h + 1) * w + x0, store, _mm512_setzero_ps());
+                for (int y = 0; y < h; ++y) {
+                    const __m512 v = _mm512_maskz_loadu_ps(valid, plane + (long)y * w + first);
+                    _mm512_mask_storeu_ps(d + (long)(y + 1) * w + x0, store, v);
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+// MARK: forward (and input gradient)
+
 #define PFS_FMA8(v, k, a)                                          \
     a##0 = _mm512_fmadd_ps(_mm512_set1_ps((k)[0]), v, a##0);       \
     a##1 = _mm512_fmadd_ps(_mm512_set1_ps((k)[1]), v, a##1);       \
@@ -40,55 +77,112 @@ int pfs_cpu_has_avx512(void) {
            a##4 = _mm512_setzero_ps(), a##5 = _mm512_setzero_ps(), \
            a##6 = _mm512_setzero_ps(), a##7 = _mm512_setzero_ps();
 
-#define PFS_STORE8(o, hw, m, n, a)                                                   \
+#define PFS_STORE8(o, stride, m, n, a)                                               \
     {                                                                                \
         const __m512 acc_[8] = {a##0, a##1, a##2, a##3, a##4, a##5, a##6, a##7};    \
-        for (int j_ = 0; j_ < (n); ++j_) _mm512_mask_storeu_ps((o) + (size_t)j_ * (hw), m, acc_[j_]); \
+        for (int j_ = 0; j_ < (n); ++j_) _mm512_mask_storeu_ps((o) + (long)j_ * (stride), m, acc_[j_]); \
     }
 
-// Two output rows (y, y + 1) of 16 pixels for 8 output channels: 16 accumulators, and each
-// broadcast weight feeds two FMAs. With an odd row count the last pass has no second row: its
-// loads are fully masked (AVX-512 suppresses faults on masked-off lanes) and it is not stored.
+// 8 output channels x 32 pixels (two vectors) per pass: 16 accumulators, and each broadcast
+// weight feeds two FMAs. The last pass masks off pixels beyond the plane.
 __attribute__((target("avx512f,fma")))
-static void block8(const float *padded, int cin, int h, int w, const float *weights, int coutp,
-                   int o0, int nstore, float *out) {
-    const int wp = w + 2, plane = (h + 2) * wp, hw = h * w;
-    for (int y = 0; y < h; y += 2) {
-        const int second = y + 1 < h;
-        for (int x0 = 0; x0 < w; x0 += 16) {
-            const int n = w - x0 < 16 ? w - x0 : 16;
-            const __mmask16 m = (__mmask16)((1u << n) - 1u);
-            const __mmask16 m2 = second ? m : 0;
-            PFS_ZERO8(a) PFS_ZERO8(b)
-            for (int c = 0; c < cin; ++c) {
-                const float *row0 = padded + c * plane + y * wp + x0;
-                const float *wc = weights + (size_t)c * 9 * coutp + o0;
-                for (int ki = 0; ki < 3; ++ki) {
-                    const float *row = row0 + ki * wp;
-                    for (int kj = 0; kj < 3; ++kj) {
-                        const __m512 v = _mm512_maskz_loadu_ps(m, row + kj);
-                        const __m512 u = _mm512_maskz_loadu_ps(m2, row + wp + kj);
-                        const float *k = wc + (ki * 3 + kj) * coutp;
-                        PFS_FMA8(v, k, a)
-                        PFS_FMA8(u, k, b)
-                    }
+static void forward_block8(const float *shifted, int cin, int h, int w, const float *weights, int coutp,
+                           int o0, int nstore, float *out) {
+    const long sp = (long)(h + 2) * w, plane = (long)h * w;
+    for (long p0 = 0; p0 < plane; p0 += 32) {
+        const __mmask16 m = pfs_mask(plane - p0), m2 = pfs_mask(plane - p0 - 16);
+        PFS_ZERO8(a) PFS_ZERO8(b)
+        for (int c = 0; c < cin; ++c) {
+            const float *sc = shifted + (long)c * 3 * sp + p0;
+            const float *wc = weights + (long)c * 9 * coutp + o0;
+            for (int ki = 0; ki < 3; ++ki) {
+                for (int kj = 0; kj < 3; ++kj) {
+                    const float *s = sc + kj * sp + (long)ki * w;
+                    const __m512 v = _mm512_maskz_loadu_ps(m, s);
+                    const __m512 u = _mm512_maskz_loadu_ps(m2, s + 16);
+                    const float *k = wc + (ki * 3 + kj) * coutp;
+                    PFS_FMA8(v, k, a)
+                    PFS_FMA8(u, k, b)
                 }
             }
-            float *o = out + (size_t)o0 * hw + y * w + x0;
-            PFS_STORE8(o, hw, m, nstore, a)
-            if (second) PFS_STORE8(o + w, hw, m, nstore, b)
         }
+        float *o = out + (long)o0 * plane + p0;
+        PFS_STORE8(o, plane, m, nstore, a)
+        PFS_STORE8(o + 16, plane, m2, nstore, b)
     }
 }
 
-int pfs_conv3x3s1_avx512(const float *padded, int cin, int h, int w,
-                         const float *weights, int cout, float *out) {
-    // No CPU check here: CPUID traps to the hypervisor on virtual machines, and this runs once
-    // per image and layer. Callers check pfs_cpu_has_avx512() once.
+int pfs_conv3x3_forward(const float *shifted, int cin, int h, int w, const float *weights, int cout, float *out) {
     const int coutp = (cout + 7) / 8 * 8;
     for (int o0 = 0; o0 < cout; o0 += 8) {
         const int nstore = cout - o0 < 8 ? cout - o0 : 8;
-        block8(padded, cin, h, w, weights, coutp, o0, nstore, out);
+        forward_block8(shifted, cin, h, w, weights, coutp, o0, nstore, out);
+    }
+    return 1;
+}
+
+// MARK: weight gradient
+
+#define PFS_WG_ZERO(j) __m512 g##j##0 = _mm512_setzero_ps(), g##j##1 = _mm512_setzero_ps(), \
+                              g##j##2 = _mm512_setzero_ps();
+#define PFS_WG_FMA(j, load)                                                        \
+    {                                                                              \
+        const __m512 d = load(d##j + p0);                                          \
+        g##j##0 = _mm512_fmadd_ps(d, x0, g##j##0);                                 \
+        g##j##1 = _mm512_fmadd_ps(d, x1, g##j##1);                                 \
+        g##j##2 = _mm512_fmadd_ps(d, x2, g##j##2);                                 \
+    }
+#define PFS_WG_STEP(load)                                                          \
+    {                                                                              \
+        const __m512 x0 = load(s + p0), x1 = load(s + sp + p0), x2 = load(s + 2 * sp + p0); \
+        PFS_WG_FMA(0, load) PFS_WG_FMA(1, load) PFS_WG_FMA(2, load) PFS_WG_FMA(3, load) \
+        PFS_WG_FMA(4, load) PFS_WG_FMA(5, load) PFS_WG_FMA(6, load) PFS_WG_FMA(7, load) \
+    }
+#define PFS_WG_STORE(j)                                                            \
+    if ((j) < nout) {                                                              \
+        float *t = dw + (long)(o0 + (j)) * cin * 9 + (long)c * 9 + ki * 3;         \
+        t[0] += _mm512_reduce_add_ps(g##j##0);                                     \
+        t[1] += _mm512_reduce_add_ps(g##j##1);                                     \
+        t[2] += _mm512_reduce_add_ps(g##j##2);                                     \
+    }
+#define PFS_LOAD(p) _mm512_loadu_ps(p)
+#define PFS_LOAD_TAIL(p) _mm512_maskz_loadu_ps(tail, p)
+
+// dW[o, c, ki, 0..2] for 8 output channels o and one (c, ki): 24 accumulators over every pixel of
+// every image, reduced once at the end. With fewer than 8 output channels left, the missing ones
+// re-read the last real channel and are not stored.
+__attribute__((target("avx512f,fma")))
+static void weight_block(const float *shifted, long shiftedStride, const float *gradOut, long gradStride,
+                         int images, int cin, int h, int w, int c, int ki, int o0, int nout, float *dw) {
+    const long sp = (long)(h + 2) * w, plane = (long)h * w, full = plane / 16 * 16;
+    const __mmask16 tail = pfs_mask(plane - full);
+    PFS_WG_ZERO(0) PFS_WG_ZERO(1) PFS_WG_ZERO(2) PFS_WG_ZERO(3)
+    PFS_WG_ZERO(4) PFS_WG_ZERO(5) PFS_WG_ZERO(6) PFS_WG_ZERO(7)
+    for (int n = 0; n < images; ++n) {
+        const float *s = shifted + n * shiftedStride + (long)c * 3 * sp + (long)ki * w;
+        const float *d0 = gradOut + n * gradStride + (long)o0 * plane;
+#define PFS_ROW(j) const float *d##j = d0 + (long)((j) < nout ? (j) : nout - 1) * plane;
+        PFS_ROW(1) PFS_ROW(2) PFS_ROW(3) PFS_ROW(4) PFS_ROW(5) PFS_ROW(6) PFS_ROW(7)
+#undef PFS_ROW
+        long p0 = 0;
+        for (; p0 < full; p0 += 16) PFS_WG_STEP(PFS_LOAD)
+        if (tail) PFS_WG_STEP(PFS_LOAD_TAIL)
+    }
+    PFS_WG_STORE(0) PFS_WG_STORE(1) PFS_WG_STORE(2) PFS_WG_STORE(3)
+    PFS_WG_STORE(4) PFS_WG_STORE(5) PFS_WG_STORE(6) PFS_WG_STORE(7)
+}
+
+int pfs_conv3x3_weight_gradient(const float *shifted, long shiftedStride, const float *gradOut, long gradStride,
+                                int images, int cin, int h, int w, int cout, float *dw) {
+    // Input channel outermost: one channel's shifted planes (all images) stay in L1 while every
+    // block of output channels passes over them; dY of all channels stays in L2.
+    for (int c = 0; c < cin; ++c) {
+        for (int o0 = 0; o0 < cout; o0 += 8) {
+            const int nout = cout - o0 < 8 ? cout - o0 : 8;
+            for (int ki = 0; ki < 3; ++ki) {
+                weight_block(shifted, shiftedStride, gradOut, gradStride, images, cin, h, w, c, ki, o0, nout, dw);
+            }
+        }
     }
     return 1;
 }
@@ -97,9 +191,20 @@ int pfs_conv3x3s1_avx512(const float *padded, int cin, int h, int w,
 
 int pfs_cpu_has_avx512(void) { return 0; }
 
-int pfs_conv3x3s1_avx512(const float *padded, int cin, int h, int w,
-                         const float *weights, int cout, float *out) {
-    (void)padded; (void)cin; (void)h; (void)w; (void)weights; (void)cout; (void)out;
+int pfs_conv3x3_shift(const float *src, int channels, int h, int w, float *dst) {
+    (void)src; (void)channels; (void)h; (void)w; (void)dst;
+    return 0;
+}
+
+int pfs_conv3x3_forward(const float *shifted, int cin, int h, int w, const float *weights, int cout, float *out) {
+    (void)shifted; (void)cin; (void)h; (void)w; (void)weights; (void)cout; (void)out;
+    return 0;
+}
+
+int pfs_conv3x3_weight_gradient(const float *shifted, long shiftedStride, const float *gradOut, long gradStride,
+                                int images, int cin, int h, int w, int cout, float *dw) {
+    (void)shifted; (void)shiftedStride; (void)gradOut; (void)gradStride; (void)images; (void)cin; (void)h;
+    (void)w; (void)cout; (void)dw;
     return 0;
 }
 

@@ -114,14 +114,17 @@ public enum Convolution {
                                                      gradInput: gradInput, gradWeight: gradWeight,
                                                      workspace: workspace, threads: threads)
             }
-        } else if let gradInput, DirectConvolution.applies(to: g) {
-            if gradWeight != nil {
-                work = gemmBackward(g, input: input, weight: weight, gradOutput: gradOutput, gradInput: nil,
-                                    gradWeight: gradWeight, workspace: workspace, threads: threads, backend: backend)
+        } else if DirectConvolution.applies(to: g) {
+            if let gradWeight {
+                work.weightGradientMACs = DirectConvolution.weightGradient(g, input: input, gradOutput: gradOutput,
+                                                                           gradWeight: gradWeight,
+                                                                           workspace: workspace, threads: threads)
             }
-            work.inputGradientMACs = DirectConvolution.inputGradient(g, weight: weight, gradOutput: gradOutput,
-                                                                     gradInput: gradInput, workspace: workspace,
-                                                                     threads: threads)
+            if let gradInput {
+                work.inputGradientMACs = DirectConvolution.inputGradient(g, weight: weight, gradOutput: gradOutput,
+                                                                         gradInput: gradInput, workspace: workspace,
+                                                                         threads: threads)
+            }
         } else if gradInput != nil || gradWeight != nil {
             work = gemmBackward(g, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
                                 gradWeight: gradWeight, workspace: workspace, threads: threads, backend: backend)

@@ -1,9 +1,11 @@
 import PFSKernelsC
 
 /// 3×3, stride-1, padding-1 convolutions (every convolution of VGG and most of the CIFAR ResNets)
-/// computed directly with AVX-512, without a column matrix: see `PFSKernelsC`. The input
-/// gradient of such a convolution is the same operation on dY with the flipped, transposed
-/// weights, so it runs on the same kernel; the weight gradient keeps the im2col + GEMM path.
+/// computed directly with AVX-512, without a column matrix: see `PFSKernelsC`. Each image is first
+/// copied into its three "shifted planes" (one per kernel column, 3·(H+2)·W floats per channel,
+/// a third of what im2col writes), after which every tap is a flat run of pixels whatever the row
+/// width. The input gradient of such a convolution is the same operation on dY with the flipped,
+/// transposed weights, so it runs on the forward kernel; the weight gradient has its own kernel.
 ///
 /// Used only when the CPU has AVX-512 and `PFS_DIRECT_CONV` is not `0`; elsewhere the
 /// im2col + SGEMM path of ``Convolution`` runs unchanged.
@@ -11,15 +13,17 @@ enum DirectConvolution {
     /// Whether the kernel may be used in this process.
     static let isAvailable: Bool = pfs_cpu_has_avx512() != 0 && environment("PFS_DIRECT_CONV") != "0"
 
-    /// Narrower rows fill less than a 16-lane vector; there im2col + SGEMM is faster (measured
-    /// with `pfs bench --op conv`, one thread: 64 channels at 8×8 ran at 70 vs 77 GFLOPS, while
-    /// 16 at 32×32 and 32 at 16×16 ran at 123 and 134 vs 62 and 69).
-    static let minimumWidth = 16
-
     static func applies(to g: Conv2dGeometry) -> Bool {
         isAvailable && g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1
-            && g.padH == 1 && g.padW == 1 && g.groups == 1 && g.width >= minimumWidth
+            && g.padH == 1 && g.padW == 1 && g.groups == 1
     }
+
+    /// Floats of one image's shifted planes.
+    static func shiftedCount(channels: Int, height: Int, width: Int) -> Int { channels * 3 * (height + 2) * width }
+
+    /// Pixels (images × plane) the weight-gradient kernel sums over between two reductions of its
+    /// accumulators: enough to amortise them, few enough that the 8 dY planes stay in L1.
+    nonisolated(unsafe) static var weightGradientPixels = 1024
 
     /// The weights as (C_in, 3, 3, C_out rounded up to 8), zero beyond C_out. With `flipped`, the
     /// weights of the transposed convolution: w'[o, c, i, j] = w[c, o, 2 − i, 2 − j].
@@ -47,21 +51,19 @@ enum DirectConvolution {
         return result
     }
 
-    /// Runs the kernel over a batch of `inputs`-channel (H, W) images into `outputs`-channel ones.
+    /// Runs the forward kernel over a batch of `inputs`-channel (H, W) images into `outputs`-channel ones.
     static func run(batch: Int, height: Int, width: Int, inputs: Int, outputs: Int,
                     source: UnsafePointer<Float>, packed: UnsafePointer<Float>,
                     destination: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) {
-        let g = Conv2dGeometry(batch: batch, inChannels: inputs, height: height, width: width,
-                               outChannels: outputs, kernel: (3, 3), stride: (1, 1), padding: (1, 1), groups: 1)
         let workers = Parallel.workers(for: batch, threads: threads)
-        workspace.reserve(workers: workers, slots: [Im2Col.scratchCount(g, channels: inputs)])
+        workspace.reserve(workers: workers, slots: [shiftedCount(channels: inputs, height: height, width: width)])
         let inImage = inputs * height * width, outImage = outputs * height * width
         Parallel.forChunks(batch, threads: workers) { worker, images in
-            let scratch = workspace.buffer(worker: worker, slot: 0)
+            let shifted = workspace.buffer(worker: worker, slot: 0)
             for n in images {
-                let padded = Im2Col.padded(source + n * inImage, channels: inputs, g, scratch: scratch)
-                let done = pfs_conv3x3s1_avx512(padded, Int32(inputs), Int32(height), Int32(width), packed,
-                                                Int32(outputs), destination + n * outImage)
+                var done = pfs_conv3x3_shift(source + n * inImage, Int32(inputs), Int32(height), Int32(width), shifted)
+                done &= pfs_conv3x3_forward(shifted, Int32(inputs), Int32(height), Int32(width), packed,
+                                            Int32(outputs), destination + n * outImage)
                 precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
             }
         }
@@ -86,6 +88,37 @@ enum DirectConvolution {
                 source: gradOutput, packed: w.baseAddress!, destination: gradInput, workspace: workspace,
                 threads: threads)
         }
+        return g.macs
+    }
+
+    /// dW += ∂L/∂W from X and dY for a geometry that ``applies(to:)``; dW is (C_out, C_in, 3, 3).
+    /// Each worker sums its images into its own partial, and the partials are added in worker
+    /// order, so the result does not depend on scheduling. Returns the MACs done.
+    static func weightGradient(_ g: Conv2dGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                               gradWeight: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) -> Int {
+        let h = g.height, w = g.width, plane = h * w, cin = g.inChannels, cout = g.outChannels
+        let tile = max(1, min(g.batch, weightGradientPixels / plane))
+        let perImage = shiftedCount(channels: cin, height: h, width: w)
+        let weightCount = cout * cin * 9
+        let workers = Parallel.workers(for: g.batch, threads: threads)
+        workspace.reserve(workers: workers, slots: [tile * perImage, weightCount])
+        Parallel.forChunks(g.batch, threads: workers) { worker, images in
+            let shifted = workspace.buffer(worker: worker, slot: 0)
+            let partial = workspace.buffer(worker: worker, slot: 1)
+            partial.update(repeating: 0, count: weightCount)
+            for first in stride(from: images.lowerBound, to: images.upperBound, by: tile) {
+                let count = min(tile, images.upperBound - first)
+                var done: Int32 = 1
+                for i in 0..<count {
+                    done &= pfs_conv3x3_shift(input + (first + i) * cin * plane, Int32(cin), Int32(h), Int32(w),
+                                              shifted + i * perImage)
+                }
+                done &= pfs_conv3x3_weight_gradient(shifted, perImage, gradOutput + first * cout * plane, cout * plane,
+                                                    Int32(count), Int32(cin), Int32(h), Int32(w), Int32(cout), partial)
+                precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+            }
+        }
+        Convolution.addWorkerPartials(workspace, workers: workers, slot: 1, count: weightCount, into: gradWeight)
         return g.macs
     }
 }
