@@ -31,29 +31,34 @@ static inline __mmask16 pfs_mask(long n) {
 
 // MARK: shifted planes
 
+// dst[i] = src[i + offset] for i in [0, n), offset in {-1, 0, 1}, without reading src[-1] or src[n].
+__attribute__((target("avx512f")))
+static void shifted_copy(const float *src, long n, int offset, float *dst) {
+    long i = 0;
+    if (offset < 0 && n > 0) {                   // lane 0 of the first chunk would read src[-1]
+        const long m = n < 16 ? n : 16;
+        _mm512_mask_storeu_ps(dst, pfs_mask(m), _mm512_maskz_loadu_ps(pfs_mask(m) & (__mmask16)~1u, src - 1));
+        i = m;
+    }
+    const long stop = offset > 0 ? n - 1 : n;    // with offset +1 the last element reads src[n]
+    for (; i + 16 <= stop; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i + offset));
+    const __mmask16 rest = pfs_mask(n - i), valid = pfs_mask(stop - i);
+    _mm512_mask_storeu_ps(dst + i, rest, _mm512_maskz_loadu_ps(valid, src + i + offset));
+}
+
 __attribute__((target("avx512f")))
 int pfs_conv3x3_shift(const float *src, int channels, int h, int w, float *dst) {
-    const long sp = (long)(h + 2) * w;
+    // Row by row, S[c][kj] is the input row shifted by kj - 1 with a zero entering at one end, so
+    // each plane is one flat shifted copy of the whole input plane followed by h zero stores.
+    const long sp = (long)(h + 2) * w, hw = (long)h * w;
     for (int c = 0; c < channels; ++c) {
-        const float *plane = src + (long)c * h * w;
+        const float *plane = src + (long)c * hw;
         for (int kj = 0; kj < 3; ++kj) {
             float *d = dst + ((long)c * 3 + kj) * sp;
-            // Output column x reads input column x + kj - 1; lanes outside [0, w) stay zero
-            // (masked off, so the loads never touch memory before or after the row).
-            for (int x0 = 0; x0 < w; x0 += 16) {
-                const int n = w - x0 < 16 ? w - x0 : 16;
-                const int first = x0 + kj - 1;                   // input column of lane 0
-                __mmask16 valid = pfs_mask(n);
-                if (first < 0) valid &= (__mmask16)~1u;
-                if (first + n > w) valid &= (__mmask16)~(1u << (n - 1));
-                const __mmask16 store = pfs_mask(n);
-                _mm512_mask_storeu_ps(d + x0, store, _mm512_setzero_ps());
-                _mm512_mask_storeu_ps(d + (long)(h + 1) * w + x0, store, _mm512_setzero_ps());
-                for (int y = 0; y < h; ++y) {
-                    const __m512 v = _mm512_maskz_loadu_ps(valid, plane + (long)y * w + first);
-                    _mm512_mask_storeu_ps(d + (long)(y + 1) * w + x0, store, v);
-                }
-            }
+            for (long x = 0; x < w; ++x) { d[x] = 0; d[sp - w + x] = 0; }
+            shifted_copy(plane, hw, kj - 1, d + w);
+            if (kj == 0) for (long y = 1; y <= h; ++y) d[y * w] = 0;
+            if (kj == 2) for (long y = 1; y <= h; ++y) d[y * w + w - 1] = 0;
         }
     }
     return 1;

@@ -33,6 +33,28 @@ import Testing
         }
     }
 
+    /// The statistics merge per-plane sums and deviations; far from zero (mean 500, std 0.5, planes
+    /// with different means) the variance must still come out right, and the backward pass, which
+    /// recomputes x̂ from the input, must still match the analytic x̂ with dy = x̂ (dβ = Σ x̂ = 0,
+    /// dγ = Σ x̂² = m).
+    @Test func statisticsStayAccurateFarFromZero() throws {
+        var rng = RandomGenerator(seed: 5)
+        let bn = try BatchNorm2d(channels: 2, momentum: 1)
+        var x = Tensor.randomNormal([6, 2, 4, 4], mean: 500, std: 0.5, using: &rng)
+        for i in 0..<6 { for j in 0..<16 { x[flat: (i * 2) * 16 + j] += Float(i) * 0.25 } }   // plane means differ
+        let y = try bn.forward(x, mode: .training)
+        let m = Double(6 * 16)
+        for (ch, s) in Self.channelStatistics(x).enumerated() {
+            #expect(abs(Double(bn.runningVariance[flat: ch]) - s.variance * m / (m - 1)) <= 1e-3 * s.variance)
+        }
+        for s in Self.channelStatistics(y) { #expect(abs(s.variance - 1) < 2e-3) }
+        _ = try bn.backward(y)
+        for ch in 0..<2 {
+            #expect(abs(Double(bn.beta.grad![flat: ch])) < 1e-2)
+            #expect(abs(Double(bn.gamma.grad![flat: ch]) - m) < 1e-2 * m)
+        }
+    }
+
     @Test func evaluationUsesRunningStatisticsAndLeavesThemAlone() throws {
         let bn = try BatchNorm2d(channels: 2)
         bn.runningMean = try Tensor(shape: [2], values: [1, -2])

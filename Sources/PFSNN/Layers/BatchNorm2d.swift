@@ -17,9 +17,11 @@ public final class BatchNorm2d: Layer {
     public var runningVariance: Tensor
     public var computesInputGradient = true
 
-    // Cache: training keeps x̂ and 1/σ per channel; evaluation keeps the input (x̂ is recomputed).
-    private var cachedNormalized: Tensor?
+    // Cache: the input, and the mean and 1/σ used per channel (batch statistics in training,
+    // running ones in evaluation); x̂ = (x − μ)/σ is recomputed on the fly by backward, so the
+    // forward pass writes only its output.
     private var cachedInput: Tensor?
+    private var cachedMean: [Float] = []
     private var cachedInvStd: [Float] = []
     private var cachedMode: Mode = .training
 
@@ -52,130 +54,113 @@ public final class BatchNorm2d: Layer {
         }
         let c = channels, eps = epsilon, mom = momentum
         var output = Tensor(unsafeUninitializedShape: input.shape)
-        var invStd = [Float](repeating: 0, count: c)
-        var normalized: Tensor? = mode == .training ? Tensor(unsafeUninitializedShape: input.shape) : nil
+        var means = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
         input.withUnsafeBufferPointer { xb in
             gamma.value.withUnsafeBufferPointer { gb in
             beta.value.withUnsafeBufferPointer { bb in
             output.withUnsafeMutableBufferPointer { yb in
             runningMean.withUnsafeMutableBufferPointer { rmb in
             runningVariance.withUnsafeMutableBufferPointer { rvb in
+            means.withUnsafeMutableBufferPointer { mb in
             invStd.withUnsafeMutableBufferPointer { isb in
-            withOptionalPointer(&normalized) { xh in
                 let x = xb.baseAddress!, y = yb.baseAddress!, gam = gb.baseAddress!, bet = bb.baseAddress!
-                let rm = rmb.baseAddress!, rv = rvb.baseAddress!, inv = isb.baseAddress!
+                let rm = rmb.baseAddress!, rv = rvb.baseAddress!, mu = mb.baseAddress!, inv = isb.baseAddress!
                 Parallel.forChunks(c) { _, chans in
                     for ch in chans {
                         var mean: Float, istd: Float
                         if mode == .training {
-                            // Per plane in 16-lane Float, across planes in Double (VectorKernels).
-                            var s = 0.0
-                            for i in 0..<n { s += Double(VectorKernels.sum(x + (i * c + ch) * plane, count: plane)) }
-                            let mu = Float(s / Double(m))
-                            var ss = 0.0
+                            // One pass over memory: each plane's sum and squared deviations from its
+                            // own mean (the plane is still in L1 for the second loop), merged across
+                            // planes in Double: M2 = Σ ssd_i + P·Σ mean_i² − m·μ².
+                            var total = 0.0, deviations = 0.0, squaredMeans = 0.0
                             for i in 0..<n {
-                                ss += Double(VectorKernels.sumOfSquaredDeviations(x + (i * c + ch) * plane,
-                                                                                  count: plane, mean: mu))
+                                let p = x + (i * c + ch) * plane
+                                let s = VectorKernels.sum(p, count: plane)
+                                let planeMean = s / Float(plane)
+                                total += Double(s)
+                                deviations += Double(VectorKernels.sumOfSquaredDeviations(p, count: plane,
+                                                                                          mean: planeMean))
+                                squaredMeans += Double(planeMean) * Double(planeMean)
                             }
-                            let variance = ss / Double(m)
-                            mean = mu
-                            istd = Float(1 / (variance + Double(eps)).squareRoot())
+                            let mu = total / Double(m)
+                            let m2 = max(0, deviations + Double(plane) * squaredMeans - Double(m) * mu * mu)
+                            mean = Float(mu)
+                            istd = Float(1 / (m2 / Double(m) + Double(eps)).squareRoot())
                             rm[ch] = (1 - mom) * rm[ch] + mom * mean
-                            rv[ch] = (1 - mom) * rv[ch] + mom * Float(ss / Double(m - 1))
+                            rv[ch] = (1 - mom) * rv[ch] + mom * Float(m2 / Double(m - 1))
                         } else {
                             mean = rm[ch]
                             istd = 1 / (rv[ch] + eps).squareRoot()
                         }
+                        mu[ch] = mean
                         inv[ch] = istd
-                        let gv = gam[ch], bv = bet[ch]
+                        // y = γ·(x − μ)/σ + β = γ/σ·x + (β − γ·μ/σ).
+                        let scale = gam[ch] * istd, shift = bet[ch] - gam[ch] * mean * istd
                         for i in 0..<n {
                             let off = (i * c + ch) * plane
-                            if let xh {
-                                // x̂ = (x − μ)/σ, then y = γ·x̂ + β.
-                                VectorKernels.affine(x + off, into: xh + off, count: plane, scale: istd, shift: -mean * istd)
-                                VectorKernels.affine(xh + off, into: y + off, count: plane, scale: gv, shift: bv)
-                            } else {
-                                // y = γ/σ·x + (β − γ·μ/σ).
-                                VectorKernels.affine(x + off, into: y + off, count: plane, scale: gv * istd,
-                                                     shift: bv - gv * mean * istd)
-                            }
+                            VectorKernels.affine(x + off, into: y + off, count: plane, scale: scale, shift: shift)
                         }
                     }
                 }
             }}}}}}}
         }
         cachedMode = mode
+        cachedMean = means
         cachedInvStd = invStd
-        cachedNormalized = normalized
-        cachedInput = mode == .evaluation ? input : nil   // nil for training (x̂ is kept) and inference
+        cachedInput = mode.keepsBackwardCaches ? input : nil
         return output
     }
 
     public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
-        guard let shape = cachedNormalized?.shape ?? cachedInput?.shape else { throw .missingForwardCache(layer: name) }
+        guard let x = cachedInput else { throw .missingForwardCache(layer: name) }
+        let shape = x.shape
         try checkGradient(gradOutput, against: shape)
         let n = shape[0], c = channels, plane = shape[2] * shape[3], m = Float(n * plane)
-        let training = cachedMode == .training
-        var xhat: Tensor
-        if let cached = cachedNormalized { xhat = cached } else {
-            // Evaluation: x̂ = (x − running mean)/σ_running, recomputed from the cached input.
-            xhat = cachedInput!
-            let inv = cachedInvStd
-            runningMean.withUnsafeBufferPointer { rm in
-                xhat.withUnsafeMutableBufferPointer { h in
-                    for i in 0..<n { for ch in 0..<c {
-                        let p = h.baseAddress! + (i * c + ch) * plane
-                        for j in 0..<plane { p[j] = (p[j] - rm[ch]) * inv[ch] }
-                    } }
-                }
-            }
-        }
+        let training = cachedMode == .training, inputGradient = computesInputGradient
         var sumDy = [Float](repeating: 0, count: c), sumDyXhat = [Float](repeating: 0, count: c)
+        var gradInput: Tensor? = inputGradient ? Tensor(unsafeUninitializedShape: shape) : nil
+        let means = cachedMean, invStd = cachedInvStd
         gradOutput.withUnsafeBufferPointer { dyb in
-        xhat.withUnsafeBufferPointer { hb in
+        x.withUnsafeBufferPointer { xb in
+        gamma.value.withUnsafeBufferPointer { gb in
         sumDy.withUnsafeMutableBufferPointer { sd in
         sumDyXhat.withUnsafeMutableBufferPointer { sdx in
+        withOptionalPointer(&gradInput) { dxBase in
+            let dyBase = dyb.baseAddress!, xBase = xb.baseAddress!
             Parallel.forChunks(c) { _, channels in
                 for ch in channels {
+                    // Σ dy and Σ dy·x̂ = (1/σ)·Σ dy·(x − μ), per plane in Float, across planes in Double.
+                    let mean = means[ch], istd = invStd[ch]
                     var s = 0.0, sx = 0.0
                     for i in 0..<n {
                         let off = (i * c + ch) * plane
-                        let dy = dyb.baseAddress! + off, h = hb.baseAddress! + off
-                        s += Double(VectorKernels.sum(dy, count: plane))
-                        sx += Double(VectorKernels.dot(dy, h, count: plane))
+                        let sums = VectorKernels.sumAndCenteredDot(dyBase + off, xBase + off, count: plane, mean: mean)
+                        s += Double(sums.sum)
+                        sx += Double(sums.dot)
                     }
-                    sd[ch] = Float(s); sdx[ch] = Float(sx)
-                }
-            }
-        }}}}
-        gamma.accumulateGradient { g in for ch in 0..<c { g[ch] += sumDyXhat[ch] } }
-        beta.accumulateGradient { g in for ch in 0..<c { g[ch] += sumDy[ch] } }
-        guard computesInputGradient else { return nil }
-
-        var gradInput = Tensor(unsafeUninitializedShape: shape)
-        let inv = cachedInvStd
-        gradOutput.withUnsafeBufferPointer { dyb in
-        xhat.withUnsafeBufferPointer { hb in
-        gamma.value.withUnsafeBufferPointer { gb in
-        gradInput.withUnsafeMutableBufferPointer { dxb in
-            Parallel.forChunks(c) { _, channels in
-                for ch in channels {
-                    let scale = gb[ch] * inv[ch]
-                    let meanDy = sumDy[ch] / m, meanDyXhat = sumDyXhat[ch] / m
+                    sd[ch] = Float(s)
+                    sdx[ch] = Float(sx) * istd
+                    guard let dxBase else { continue }
+                    // The channel's planes are still in L2 for this second pass.
+                    let scale = gb[ch] * istd
+                    let meanDy = sd[ch] / m, meanDyXhat = sdx[ch] / m
                     for i in 0..<n {
                         let off = (i * c + ch) * plane
-                        let dy = dyb.baseAddress! + off, h = hb.baseAddress! + off, dx = dxb.baseAddress! + off
+                        let dy = dyBase + off, dx = dxBase + off
                         if training {
-                            // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂))
-                            VectorKernels.combine(dy, h, into: dx, count: plane, a: scale, b: -scale * meanDyXhat,
-                                                  c: -scale * meanDy)
+                            // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂)), with x̂ = (x − μ)/σ.
+                            VectorKernels.combine(dy, xBase + off, into: dx, count: plane, a: scale,
+                                                  b: -scale * istd * meanDyXhat,
+                                                  c: -scale * meanDy + scale * istd * mean * meanDyXhat)
                         } else {
                             VectorKernels.affine(dy, into: dx, count: plane, scale: scale, shift: 0)
                         }
                     }
                 }
             }
-        }}}}
+        }}}}}}
+        gamma.accumulateGradient { g in for ch in 0..<c { g[ch] += sumDyXhat[ch] } }
+        beta.accumulateGradient { g in for ch in 0..<c { g[ch] += sumDy[ch] } }
         return gradInput
     }
 }

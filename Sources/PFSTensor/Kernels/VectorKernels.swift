@@ -67,6 +67,26 @@ public enum VectorKernels {
         return s
     }
 
+    /// (Σ dy[i], Σ dy[i]·(x[i] − mean)) for i < count, in one pass over both buffers (the two sums
+    /// of a BatchNorm backward, with x̂ ∝ x − mean computed on the fly).
+    @inlinable
+    public static func sumAndCenteredDot(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
+                                         mean: Float) -> (sum: Float, dot: Float) {
+        var s0 = Vector(), s1 = Vector(), d0 = Vector(), d1 = Vector()
+        let m = Vector(repeating: mean)
+        var i = 0
+        while i + 32 <= count {
+            let g0 = load(dy + i), g1 = load(dy + i + 16)
+            s0 += g0; s1 += g1
+            d0 += g0 * (load(x + i) - m); d1 += g1 * (load(x + i + 16) - m)
+            i += 32
+        }
+        while i + 16 <= count { let g = load(dy + i); s0 += g; d0 += g * (load(x + i) - m); i += 16 }
+        var s = (s0 + s1).sum(), d = (d0 + d1).sum()
+        while i < count { s += dy[i]; d += dy[i] * (x[i] - mean); i += 1 }
+        return (s, d)
+    }
+
     /// y[i] = min(max(x[i], 0), ceiling). `x` and `y` may be the same buffer.
     @inlinable
     public static func clamp(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int, ceiling: Float) {
@@ -160,6 +180,13 @@ public enum VectorKernels {
             var s = 0.0
             for i in 0..<count { let d = Double(x[i]) - Double(mean); s += d * d }
             return s
+        }
+
+        public static func sumAndCenteredDot(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
+                                             mean: Float) -> (sum: Double, dot: Double) {
+            var s = 0.0, d = 0.0
+            for i in 0..<count { s += Double(dy[i]); d += Double(dy[i]) * (Double(x[i]) - Double(mean)) }
+            return (s, d)
         }
 
         public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Double {

@@ -142,7 +142,14 @@ extension Tensor {
         other.withUnsafeBufferPointer { o in
             withUnsafeMutableBufferPointer { s in
                 let sp = s.baseAddress!, op = o.baseAddress!
-                for i in 0..<s.count { sp[i] += alpha * op[i] }
+                Parallel.forBlocks(s.count) { r in
+                    let dst = sp + r.lowerBound, src = op + r.lowerBound
+                    if alpha == 1 {
+                        VectorKernels.add(dst, src, into: dst, count: r.count)
+                    } else {
+                        VectorKernels.combine(dst, src, into: dst, count: r.count, a: 1, b: alpha, c: 0)
+                    }
+                }
             }
         }
     }
