@@ -19,14 +19,28 @@ public struct ConvBenchmark {
         public var channels, size, batch: Int
         public var pass: Pass
         public var macs: Int
+        /// The kernel that ran (see ``Convolution/algorithm(for:)``).
+        public var algorithm: ConvolutionAlgorithm
         /// Backward work the kernels reported per timed run (zero for the forward pass).
         public var reportedWork: GradientWork
         public var samples: Samples
         public var gflops: Double { 2 * Double(macs) / samples.median * 1e-9 }
     }
 
-    /// (channels, pixels) of the three ResNet-20/56/110 stages.
-    public static let cifarResNetShapes = [(16, 32), (32, 16), (64, 8)]
+    /// Which (channels, pixels) 3×3 layers to measure.
+    public enum Shapes: String, CaseIterable, Sendable {
+        /// The three stages of the CIFAR ResNet-20/56/110: 16/32/64 channels at 32/16/8 pixels.
+        case resnet
+        /// The five stages of the CIFAR VGG: 64/128/256/512/512 channels at 32/16/8/4/2 pixels.
+        case vgg
+
+        public var list: [(channels: Int, size: Int)] {
+            switch self {
+            case .resnet: [(16, 32), (32, 16), (64, 8)]
+            case .vgg: [(64, 32), (128, 16), (256, 8), (512, 4), (512, 2)]
+            }
+        }
+    }
 
     public var batch: Int
     public var minSeconds: Double
@@ -41,7 +55,8 @@ public struct ConvBenchmark {
         let conv = try Conv2d(name: "bench", inChannels: channels, outChannels: channels, kernelSize: 3, padding: 1,
                               rng: &rng)
         let x = Tensor.randomNormal([batch, channels, size, size], using: &rng)
-        let forwardMACs = try conv.geometry(for: x.shape).macs
+        let geometry = try conv.geometry(for: x.shape)
+        let forwardMACs = geometry.macs
         let y = try conv.forward(x, mode: .training)
         let dy = Tensor.randomNormal(y.shape, using: &rng)
         conv.weight.isFrozen = pass == .backwardData
@@ -60,7 +75,8 @@ public struct ConvBenchmark {
         var work = GradientWork()
         work.weightGradientMACs = (conv.backwardWork.weightGradientMACs - workBefore.weightGradientMACs) / runs
         work.inputGradientMACs = (conv.backwardWork.inputGradientMACs - workBefore.inputGradientMACs) / runs
-        return Row(channels: channels, size: size, batch: batch, pass: pass, macs: macs, reportedWork: work,
+        return Row(channels: channels, size: size, batch: batch, pass: pass, macs: macs,
+                   algorithm: Convolution.algorithm(for: geometry), reportedWork: work,
                    samples: samples)
     }
 }

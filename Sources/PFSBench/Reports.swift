@@ -59,10 +59,11 @@ public enum BenchmarkSuite {
                                rows: rows, records: records)
     }
 
-    /// 3×3 convolutions at CIFAR-ResNet shapes, every pass, with the fraction of the SGEMM peak
-    /// measured first in the same run.
-    public static func conv(batch: Int, minSeconds: Double, progress: ProgressHandler = { _, _, _ in }) throws -> BenchmarkReport {
-        let jobs = ConvBenchmark.cifarResNetShapes.flatMap { s in ConvBenchmark.Pass.allCases.map { (s, $0) } }
+    /// 3×3 convolutions at CIFAR-ResNet (or VGG) shapes, every pass, with the fraction of the SGEMM
+    /// peak measured first in the same run.
+    public static func conv(batch: Int, minSeconds: Double, shapes: ConvBenchmark.Shapes = .resnet,
+                            progress: ProgressHandler = { _, _, _ in }) throws -> BenchmarkReport {
+        let jobs = shapes.list.flatMap { s in ConvBenchmark.Pass.allCases.map { (s, $0) } }
         progress(0, jobs.count + 1, "SGEMM peak")
         let peak = GEMMBenchmark(backend: Engine.gemm, threads: Engine.threads, minSeconds: minSeconds).peak()
         let bench = ConvBenchmark(batch: batch, minSeconds: minSeconds)
@@ -70,11 +71,11 @@ public enum BenchmarkSuite {
         for (i, job) in jobs.enumerated() {
             progress(i + 1, jobs.count + 1, "conv \(job.0.0)ch \(job.0.1)px \(job.1.rawValue)")
             let r = try bench.run(channels: job.0.0, size: job.0.1, pass: job.1)
-            rows.append(["\(r.channels)", "\(r.size)×\(r.size)", r.pass.rawValue, format(r.samples.median * 1e3, 2),
-                         format(r.gflops), format(100 * r.gflops / peak) + "%"])
+            rows.append(["\(r.channels)", "\(r.size)×\(r.size)", r.pass.rawValue, r.algorithm.rawValue,
+                         format(r.samples.median * 1e3, 2), format(r.gflops), format(100 * r.gflops / peak) + "%"])
             records.append(context().merging([
                 "op": "conv", "channels": r.channels, "pixels": r.size, "batch": r.batch, "pass": r.pass.rawValue,
-                "median_ms": r.samples.median * 1e3, "gflops": r.gflops, "sgemm_peak_gflops": peak,
+                "algorithm": r.algorithm.rawValue, "median_ms": r.samples.median * 1e3, "gflops": r.gflops, "sgemm_peak_gflops": peak,
                 "runs": r.samples.seconds.count,
             ]) { a, _ in a })
         }
@@ -82,6 +83,6 @@ public enum BenchmarkSuite {
         return BenchmarkReport(
             title: "3×3 convolution, stride 1, padding 1, batch \(batch), \(setting)",
             notes: ["SGEMM peak (best median of 512³, 1024³): \(format(peak)) GFLOPS"],
-            header: ["channels", "pixels", "pass", "median ms", "GFLOPS", "of peak"], rows: rows, records: records)
+            header: ["channels", "pixels", "pass", "kernel", "median ms", "GFLOPS", "of peak"], rows: rows, records: records)
     }
 }

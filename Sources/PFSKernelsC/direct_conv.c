@@ -91,7 +91,7 @@ int pfs_conv3x3_shift(const float *src, int channels, int h, int w, float *dst) 
 // 8 output channels x 32 pixels (two vectors) per pass: 16 accumulators, and each broadcast
 // weight feeds two FMAs. The last pass masks off pixels beyond the plane.
 __attribute__((target("avx512f,fma")))
-static void forward_block8(const float *shifted, int cin, int h, int w, const float *weights, int coutp,
+static void forward_block8(const float *shifted, int cin, int h, int w, const float *weights,
                            int o0, int nstore, float *out) {
     const long sp = (long)(h + 2) * w, plane = (long)h * w;
     for (long p0 = 0; p0 < plane; p0 += 32) {
@@ -99,13 +99,13 @@ static void forward_block8(const float *shifted, int cin, int h, int w, const fl
         PFS_ZERO8(a) PFS_ZERO8(b)
         for (int c = 0; c < cin; ++c) {
             const float *sc = shifted + (long)c * 3 * sp + p0;
-            const float *wc = weights + (long)c * 9 * coutp + o0;
+            const float *wc = weights + ((long)(o0 / 8) * cin + c) * 72;
             for (int ki = 0; ki < 3; ++ki) {
                 for (int kj = 0; kj < 3; ++kj) {
                     const float *s = sc + kj * sp + (long)ki * w;
                     const __m512 v = _mm512_maskz_loadu_ps(m, s);
                     const __m512 u = _mm512_maskz_loadu_ps(m2, s + 16);
-                    const float *k = wc + (ki * 3 + kj) * coutp;
+                    const float *k = wc + (ki * 3 + kj) * 8;
                     PFS_FMA8(v, k, a)
                     PFS_FMA8(u, k, b)
                 }
@@ -118,10 +118,9 @@ static void forward_block8(const float *shifted, int cin, int h, int w, const fl
 }
 
 int pfs_conv3x3_forward(const float *shifted, int cin, int h, int w, const float *weights, int cout, float *out) {
-    const int coutp = (cout + 7) / 8 * 8;
     for (int o0 = 0; o0 < cout; o0 += 8) {
         const int nstore = cout - o0 < 8 ? cout - o0 : 8;
-        forward_block8(shifted, cin, h, w, weights, coutp, o0, nstore, out);
+        forward_block8(shifted, cin, h, w, weights, o0, nstore, out);
     }
     return 1;
 }

@@ -4,6 +4,8 @@ import PFSBench
 import PFSModels
 import PFSTensor
 
+extension ConvBenchmark.Shapes: ExpressibleByArgument {}
+
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
@@ -13,8 +15,9 @@ struct BenchCommand: ParsableCommand {
             --model resnet20|resnet56|vgg16|mobilenetv2 --mode fwd|train|gate: whole-network steps at \
             CIFAR size (median images/s after warm-up, GFLOPS, fraction of the SGEMM peak, peak memory), \
             the same work as the PyTorch peer's `torch_cifar.py bench`. Overrides --op.
-            --op conv: 3×3 convolutions at CIFAR-ResNet shapes (16/32/64 channels at 32/16/8 pixels), \
-            forward and backward, with the fraction of the SGEMM peak measured in the same run.
+            --op conv: 3×3 convolutions at CIFAR-ResNet shapes (16/32/64 channels at 32/16/8 pixels; \
+            --shapes vgg: 64…512 channels at 32…2 pixels), forward and backward, with the kernel that ran \
+            and the fraction of the SGEMM peak measured in the same run.
             GFLOPS count 2 floating-point operations per multiply-accumulate. Use a release build.
             """)
 
@@ -33,6 +36,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Minimum timed seconds per measurement (at least 5 runs each; default 1, or 10 with --model).")
     var seconds: Double?
+
+    @Option(help: "With --op conv: the layer shapes of resnet or vgg.")
+    var shapes: ConvBenchmark.Shapes = .resnet
 
     @Option(help: "Batch size for --op conv and --model.")
     var batch: Int = 128
@@ -57,7 +63,8 @@ struct BenchCommand: ParsableCommand {
         } else {
             switch op {
             case .gemm: report = BenchmarkSuite.gemm(minSeconds: seconds ?? 1, progress: bar.update)
-            case .conv: report = try BenchmarkSuite.conv(batch: batch, minSeconds: seconds ?? 1, progress: bar.update)
+            case .conv: report = try BenchmarkSuite.conv(batch: batch, minSeconds: seconds ?? 1, shapes: shapes,
+                                                        progress: bar.update)
             }
         }
         bar.finish()

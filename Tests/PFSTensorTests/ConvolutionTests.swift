@@ -31,13 +31,15 @@ import Testing
         // Stride 1 (padded-row path): grouped, one image per tile over several workers, 5×5 pad 2.
         Case(g: geometry(3, 4, 33, 33, 6, k: (3, 3), s: 1, p: 1, groups: 2), bias: true),
         Case(g: geometry(5, 3, 6, 7, 4, k: (5, 5), s: 1, p: 2), bias: false),
-        // 3×3 stride 1 pad 1 (the AVX-512 direct kernels where the CPU has them): a full and a
-        // partial 16-pixel chunk, an odd row count, output channels not a multiple of 8.
+        // 3×3 stride 1 pad 1 on planes of 64 pixels or more (the AVX-512 direct kernels where the
+        // CPU has them): partial 16- and 32-pixel chunks, an odd row count, output channels not a
+        // multiple of 8.
         Case(g: geometry(2, 3, 5, 17, 10, k: (3, 3), s: 1, p: 1), bias: true),
         Case(g: geometry(3, 16, 16, 16, 16, k: (3, 3), s: 1, p: 1), bias: false),
         Case(g: geometry(2, 9, 4, 32, 3, k: (3, 3), s: 1, p: 1), bias: false),
         Case(g: geometry(5, 6, 9, 11, 7, k: (3, 3), s: 1, p: 1), bias: true),              // multi-image tiles
-        Case(g: geometry(2, 4, 1, 3, 5, k: (3, 3), s: 1, p: 1), bias: false),              // one-pixel rows
+        Case(g: geometry(2, 4, 1, 3, 5, k: (3, 3), s: 1, p: 1), bias: false),              // one row (im2col)
+        Case(g: geometry(2, 3, 70, 1, 5, k: (3, 3), s: 1, p: 1), bias: false),             // one-pixel rows
         // 8×8 planes as whole 16-lane vectors; 9 output channels leave one in the last block of 8;
         // 7 images of 64 pixels form one weight-gradient tile split over two workers.
         Case(g: geometry(7, 17, 8, 8, 9, k: (3, 3), s: 1, p: 1), bias: false),
@@ -107,7 +109,7 @@ import Testing
     }
 
     /// Skipped gradients cost nothing: the kernels report the products they actually ran.
-    @Test(arguments: [0, 1, 2, 5])   // direct 3×3 (with AVX-512), grouped GEMM, depthwise, im2col + GEMM
+    @Test(arguments: [11, 1, 2, 5])   // direct 3×3 (with AVX-512), grouped GEMM, depthwise, im2col + GEMM
     func backwardDoesOnlyRequestedWork(caseIndex: Int) {
         let c = Self.cases[caseIndex], g = c.g, d = Self.data(c)
         var dx = [Float](repeating: 0, count: d.x.count), dw = [Float](repeating: 0, count: d.w.count)
@@ -162,10 +164,11 @@ import Testing
     /// Where the CPU has AVX-512, the 3×3 stride-1 pad-1 cases above run on the direct kernels (all
     /// three passes), so the reference comparisons check them; elsewhere they check im2col.
     @Test func directKernelIsChosenWhereItApplies() {
-        for g in [Self.geometry(2, 3, 5, 17, 10, k: (3, 3), s: 1, p: 1), Self.geometry(2, 3, 8, 8, 4, k: (3, 3), s: 1, p: 1),
-                  Self.geometry(2, 4, 1, 3, 5, k: (3, 3), s: 1, p: 1)] {
+        for g in [Self.geometry(2, 3, 5, 17, 10, k: (3, 3), s: 1, p: 1), Self.geometry(2, 3, 8, 8, 4, k: (3, 3), s: 1, p: 1)] {
             #expect(DirectConvolution.applies(to: g) == DirectConvolution.isAvailable, "\(g)")
+            #expect(Convolution.algorithm(for: g) == (DirectConvolution.isAvailable ? .direct : .im2col), "\(g)")
         }
+        #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 4, 4, 4, k: (3, 3), s: 1, p: 1)))    // 16-pixel planes
         #expect(!DirectConvolution.applies(to: Self.geometry(5, 3, 6, 7, 4, k: (5, 5), s: 1, p: 2)))    // 5×5
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 17, 17, 4, k: (3, 3), s: 2, p: 1)))  // stride 2
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 4, 17, 17, 4, k: (3, 3), s: 1, p: 1, groups: 2)))

@@ -23,8 +23,9 @@ int pfs_conv3x3_shift(const float *src, int channels, int h, int w, float *dst);
 /// Direct 3×3, stride-1, pad-1 convolution of one image, AVX-512.
 ///
 /// `shifted` is the input as written by `pfs_conv3x3_shift` (cin channels). `weights` is
-/// (cin, 3, 3, cout_padded) with cout_padded = cout rounded up to a multiple of 8 (the extra
-/// output channels have zero weights and are not stored). `out` is (cout, h, w) and is
+/// (cout_padded / 8, cin, 3, 3, 8) with cout_padded = cout rounded up to a multiple of 8: each
+/// block of 8 output channels has its weights in one contiguous run (the extra output channels
+/// have zero weights and are not stored). `out` is (cout, h, w) and is
 /// overwritten. The input gradient of such a convolution is this same operation on the shifted
 /// planes of dY with the flipped, transposed weights.
 int pfs_conv3x3_forward(const float *shifted, int cin, int h, int w, const float *weights, int cout,

@@ -1,4 +1,5 @@
-/// Fast 2-D convolution: im2col + SGEMM, parallel over the batch.
+/// Fast 2-D convolution: im2col + SGEMM, parallel over the batch (3×3 stride-1 layers on AVX-512
+/// and depthwise layers have direct kernels instead, see ``algorithm(for:)``).
 ///
 /// All pointers are NCHW (input, output) and (C_out, C_in/groups, kH, kW) (weight).
 /// Images are processed in tiles of T images so that each GEMM is wide enough for the BLAS to
@@ -13,6 +14,15 @@
 /// With T = 1 the GEMMs read and write the NCHW tensors in place; a 1×1, stride-1, unpadded
 /// convolution needs no im2col (the input planes are the column matrix).
 public enum Convolution {
+    /// The kernel ``forward(_:input:weight:bias:output:workspace:threads:backend:)`` and
+    /// ``backward(_:input:weight:gradOutput:gradInput:gradWeight:gradBias:workspace:threads:backend:)``
+    /// run for this geometry.
+    public static func algorithm(for g: Conv2dGeometry) -> ConvolutionAlgorithm {
+        if g.isDepthwise { return .depthwise }
+        if DirectConvolution.applies(to: g) { return .direct }
+        return g.isPointwise ? .pointwise : .im2col
+    }
+
     /// GEMM width (output pixels) a tile of images aims for.
     nonisolated(unsafe) public static var targetColumns = 1024
     /// Upper bound, in floats, on one tile's column matrix.
@@ -297,4 +307,16 @@ final class WorkerCounters {
         }
         return w
     }
+}
+
+/// The kernel a convolution runs on, chosen from its geometry (and the CPU).
+public enum ConvolutionAlgorithm: String, Sendable {
+    /// 3×3, stride 1, padding 1 on AVX-512: the direct kernels of `PFSKernelsC`, all three passes.
+    case direct
+    /// One filter per channel: the direct depthwise loops.
+    case depthwise
+    /// 1×1, stride 1, unpadded: the input planes are already the GEMM operand.
+    case pointwise
+    /// Everything else: im2col + SGEMM.
+    case im2col
 }
