@@ -91,6 +91,22 @@ import Testing
         var rng = RandomGenerator(seed: 6)
         try expectGradients(MaxPool2d(kernelSize: 2), Self.distinctValues([2, 3, 6, 5], rng: &rng))
         try expectGradients(MaxPool2d(kernelSize: 3, stride: 2, padding: 1), Self.distinctValues([2, 2, 7, 7], rng: &rng))
+        try expectGradients(MaxPool2d(kernelSize: 2), Self.distinctValues([2, 3, 6, 4], rng: &rng))   // exact 2×2 tiling
+    }
+
+    /// The exact 2×2 tiling has its own loop; with ties and a NaN it must pick the same elements as
+    /// the generic windows (same input with an extra column that no window covers).
+    @Test func maxPoolTilingPicksWhatTheGenericWindowsPick() throws {
+        let rows: [[Float]] = [[1, 1, 3, .nan], [0, 1, 2, 3], [-1, -2, 5, 5], [-3, -1, 5, 4]]
+        let tiled = try Tensor(shape: [1, 1, 4, 4], values: rows.flatMap { $0 })
+        let generic = try Tensor(shape: [1, 1, 4, 5], values: rows.flatMap { $0 + [-1] })
+        let a = MaxPool2d(kernelSize: 2), b = MaxPool2d(kernelSize: 2)
+        let ya = try a.forward(tiled, mode: .training), yb = try b.forward(generic, mode: .training)
+        #expect(ya.scalars.map(\.bitPattern) == yb.scalars.map(\.bitPattern))
+        #expect(ya.scalars[1].isNaN && ya.scalars[0] == 1 && ya.scalars[3] == 5)
+        let dy = try Tensor(shape: [1, 1, 2, 2], values: [1, 2, 3, 4])
+        let da = try a.backward(dy)!.scalars, db = try b.backward(dy)!.scalars
+        for r in 0..<4 { #expect(Array(da[(r * 4)..<(r * 4 + 4)]) == Array(db[(r * 5)..<(r * 5 + 4)]), "row \(r)") }
     }
 
     @Test func avgPool() throws {

@@ -27,12 +27,17 @@ struct PoolingWindows {
         self.kernel = kernel; self.stride = stride; self.padding = padding
     }
 
-    /// Visits every (output index, input index) pair, window by window in output order; taps in
-    /// the padding are skipped.
+    /// Whether the windows tile the planes exactly in 2×2 blocks (the VGG pooling), which has a
+    /// dedicated loop.
+    var isTwoByTwo: Bool { kernel == 2 && stride == 2 && padding == 0 && h == 2 * oh && w == 2 * ow }
+
+    /// Visits every (output index, input index) pair of the planes in `range` (all by default),
+    /// window by window in output order; taps in the padding are skipped.
     @inline(__always)
-    func forEachTap(_ body: (_ output: Int, _ input: Int) -> Void) {
-        var o = 0
-        for plane in 0..<planes {
+    func forEachTap(planes range: Range<Int>? = nil, _ body: (_ output: Int, _ input: Int) -> Void) {
+        let range = range ?? 0..<planes
+        var o = range.lowerBound * oh * ow
+        for plane in range {
             let base = plane * h * w
             for oy in 0..<oh {
                 for ox in 0..<ow {
@@ -75,9 +80,13 @@ public final class MaxPool2d: Layer {
         input.withUnsafeBufferPointer { xb in
             out.withUnsafeMutableBufferPointer { yb in
                 argmax.withUnsafeMutableBufferPointer { ab in
-                    windows.forEachTap { o, i in
-                        // The first tap always wins, and a NaN always wins, so bad values surface.
-                        if xb[i] > yb[o] || ab[o] < 0 || xb[i].isNaN { yb[o] = xb[i]; ab[o] = Int32(i) }
+                    let x = xb.baseAddress!, y = yb.baseAddress!, a = ab.baseAddress!
+                    Parallel.forChunks(windows.planes) { _, planes in
+                        if windows.isTwoByTwo {
+                            Self.twoByTwo(x, y, a, windows, planes: planes)
+                        } else {
+                            windows.forEachTap(planes: planes) { o, i in Self.take(x, i, into: y, a, o) }
+                        }
                     }
                 }
             }
@@ -87,14 +96,47 @@ public final class MaxPool2d: Layer {
         return out
     }
 
+    /// One tap of a window: the first tap always wins, and a NaN always wins, so bad values surface.
+    @inline(__always)
+    static func take(_ x: UnsafePointer<Float>, _ i: Int, into y: UnsafeMutablePointer<Float>,
+                     _ argmax: UnsafeMutablePointer<Int32>, _ o: Int) {
+        if x[i] > y[o] || argmax[o] < 0 || x[i].isNaN { y[o] = x[i]; argmax[o] = Int32(i) }
+    }
+
+    /// 2×2 windows with stride 2 tiling the planes: the same taps in the same order as
+    /// ``PoolingWindows/forEachTap(planes:_:)``, without its bounds checks.
+    static func twoByTwo(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ argmax: UnsafeMutablePointer<Int32>,
+                         _ windows: PoolingWindows, planes: Range<Int>) {
+        let w = windows.w, oh = windows.oh, ow = windows.ow, plane = windows.h * w
+        for p in planes {
+            for oy in 0..<oh {
+                let o0 = (p * oh + oy) * ow, row = p * plane + 2 * oy * w
+                for ox in 0..<ow {
+                    let o = o0 + ox, i = row + 2 * ox
+                    take(x, i, into: y, argmax, o)
+                    take(x, i + 1, into: y, argmax, o)
+                    take(x, i + w, into: y, argmax, o)
+                    take(x, i + w + 1, into: y, argmax, o)
+                }
+            }
+        }
+    }
+
     public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
         guard let shapes = cachedShapes else { throw .missingForwardCache(layer: name) }
         try checkGradient(gradOutput, against: shapes.output)
         guard computesInputGradient else { return nil }
         var dx = Tensor(zeros: shapes.input)
-        gradOutput.withUnsafeBufferPointer { dy in
-            dx.withUnsafeMutableBufferPointer { d in
-                for (o, i) in cachedArgmax.enumerated() { d[Int(i)] += dy[o] }
+        let s = shapes.input, outPlane = shapes.output[2] * shapes.output[3]
+        // Every arg-max lies in its output's plane, so planes split over threads without overlap.
+        gradOutput.withUnsafeBufferPointer { dyb in
+            dx.withUnsafeMutableBufferPointer { db in
+                cachedArgmax.withUnsafeBufferPointer { ab in
+                    let dy = dyb.baseAddress!, d = db.baseAddress!, a = ab.baseAddress!
+                    Parallel.forChunks(s[0] * s[1]) { _, planes in
+                        for o in (planes.lowerBound * outPlane)..<(planes.upperBound * outPlane) { d[Int(a[o])] += dy[o] }
+                    }
+                }
             }
         }
         return dx
