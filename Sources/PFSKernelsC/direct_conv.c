@@ -1,9 +1,11 @@
 // Direct 3x3 stride-1 pad-1 convolution with AVX-512 (see include/PFSKernelsC.h).
 //
-// Every pass reads the input through its "shifted planes": for each channel c and kernel column
-// kj, S[c][kj] is the (h + 2) x w plane S[c][kj][y'][x] = x_padded[c][y'][x + kj]. The tap (ki, kj)
-// of output pixel p = y * w + x is then S[c][kj][p + ki * w]: one flat, contiguous run of pixels
-// whatever the row width, so 8x8 planes fill whole 16-lane vectors like 32x32 ones do.
+// Pixels are addressed flat: the tap (ki, kj) of output pixel p = y * w + x reads input element
+// p + (ki - 1) * w + (kj - 1) of the unpadded plane, which is in the image only where row y + ki - 1
+// and column x + kj - 1 are. A table gives, for every 16-pixel vector of the plane and every tap,
+// the lanes where it is (pfs_conv3x3_tap_masks); masked-off lanes read nothing (AVX-512 suppresses
+// their faults) and count as the zero padding. So no padded or column copy of the input is made,
+// and 8x8 planes fill whole vectors like 32x32 ones do.
 #include "PFSKernelsC.h"
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
@@ -29,36 +31,23 @@ static inline __mmask16 pfs_mask(long n) {
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
 }
 
-// MARK: shifted planes
+// MARK: tap masks
 
-// dst[i] = src[i + offset] for i in [0, n), offset in {-1, 0, 1}, without reading src[-1] or src[n].
-__attribute__((target("avx512f")))
-static void shifted_copy(const float *src, long n, int offset, float *dst) {
-    long i = 0;
-    if (offset < 0 && n > 0) {                   // lane 0 of the first chunk would read src[-1]
-        const long m = n < 16 ? n : 16;
-        _mm512_mask_storeu_ps(dst, pfs_mask(m), _mm512_maskz_loadu_ps(pfs_mask(m) & (__mmask16)~1u, src - 1));
-        i = m;
-    }
-    const long stop = offset > 0 ? n - 1 : n;    // with offset +1 the last element reads src[n]
-    for (; i + 16 <= stop; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i + offset));
-    const __mmask16 rest = pfs_mask(n - i), valid = pfs_mask(stop - i);
-    _mm512_mask_storeu_ps(dst + i, rest, _mm512_maskz_loadu_ps(valid, src + i + offset));
-}
-
-__attribute__((target("avx512f")))
-int pfs_conv3x3_shift(const float *src, int channels, int h, int w, float *dst) {
-    // Row by row, S[c][kj] is the input row shifted by kj - 1 with a zero entering at one end, so
-    // each plane is one flat shifted copy of the whole input plane followed by h zero stores.
-    const long sp = (long)(h + 2) * w, hw = (long)h * w;
-    for (int c = 0; c < channels; ++c) {
-        const float *plane = src + (long)c * hw;
-        for (int kj = 0; kj < 3; ++kj) {
-            float *d = dst + ((long)c * 3 + kj) * sp;
-            for (long x = 0; x < w; ++x) { d[x] = 0; d[sp - w + x] = 0; }
-            shifted_copy(plane, hw, kj - 1, d + w);
-            if (kj == 0) for (long y = 1; y <= h; ++y) d[y * w] = 0;
-            if (kj == 2) for (long y = 1; y <= h; ++y) d[y * w + w - 1] = 0;
+int pfs_conv3x3_tap_masks(int h, int w, unsigned short *masks) {
+    const long plane = (long)h * w, vectors = (plane + 31) / 32 * 2;
+    for (long v = 0; v < vectors; ++v) {
+        for (int t = 0; t < 9; ++t) masks[v * 9 + t] = 0;
+        for (int lane = 0; lane < 16; ++lane) {
+            const long p = v * 16 + lane;
+            if (p >= plane) break;
+            const long y = p / w, x = p % w;
+            for (int ki = 0; ki < 3; ++ki) {
+                if (y + ki - 1 < 0 || y + ki - 1 >= h) continue;
+                for (int kj = 0; kj < 3; ++kj) {
+                    if (x + kj - 1 < 0 || x + kj - 1 >= w) continue;
+                    masks[v * 9 + ki * 3 + kj] |= (unsigned short)(1u << lane);
+                }
+            }
         }
     }
     return 1;
@@ -89,38 +78,39 @@ int pfs_conv3x3_shift(const float *src, int channels, int h, int w, float *dst) 
     }
 
 // 8 output channels x 32 pixels (two vectors) per pass: 16 accumulators, and each broadcast
-// weight feeds two FMAs. The last pass masks off pixels beyond the plane.
+// weight feeds two FMAs. Lanes beyond the plane have empty tap masks and are not stored.
 __attribute__((target("avx512f,fma")))
-static void forward_block8(const float *shifted, int cin, int h, int w, const float *weights,
-                           int o0, int nstore, float *out) {
-    const long sp = (long)(h + 2) * w, plane = (long)h * w;
+static void forward_block8(const float *in, const unsigned short *masks, int cin, int h, int w,
+                           const float *weights, int o0, int nstore, float *out) {
+    const long plane = (long)h * w;
+    long offset[9];
+    for (int t = 0; t < 9; ++t) offset[t] = (long)(t / 3 - 1) * w + (t % 3 - 1);
     for (long p0 = 0; p0 < plane; p0 += 32) {
-        const __mmask16 m = pfs_mask(plane - p0), m2 = pfs_mask(plane - p0 - 16);
+        const unsigned short *mv = masks + (p0 / 16) * 9, *mu = mv + 9;
         PFS_ZERO8(a) PFS_ZERO8(b)
         for (int c = 0; c < cin; ++c) {
-            const float *sc = shifted + (long)c * 3 * sp + p0;
+            const float *src = in + (long)c * plane + p0;
             const float *wc = weights + ((long)(o0 / 8) * cin + c) * 72;
-            for (int ki = 0; ki < 3; ++ki) {
-                for (int kj = 0; kj < 3; ++kj) {
-                    const float *s = sc + kj * sp + (long)ki * w;
-                    const __m512 v = _mm512_maskz_loadu_ps(m, s);
-                    const __m512 u = _mm512_maskz_loadu_ps(m2, s + 16);
-                    const float *k = wc + (ki * 3 + kj) * 8;
-                    PFS_FMA8(v, k, a)
-                    PFS_FMA8(u, k, b)
-                }
+            for (int t = 0; t < 9; ++t) {
+                const __m512 v = _mm512_maskz_loadu_ps(mv[t], src + offset[t]);
+                const __m512 u = _mm512_maskz_loadu_ps(mu[t], src + offset[t] + 16);
+                const float *k = wc + t * 8;
+                PFS_FMA8(v, k, a)
+                PFS_FMA8(u, k, b)
             }
         }
         float *o = out + (long)o0 * plane + p0;
+        const __mmask16 m = pfs_mask(plane - p0), m2 = pfs_mask(plane - p0 - 16);
         PFS_STORE8(o, plane, m, nstore, a)
         PFS_STORE8(o + 16, plane, m2, nstore, b)
     }
 }
 
-int pfs_conv3x3_forward(const float *shifted, int cin, int h, int w, const float *weights, int cout, float *out) {
+int pfs_conv3x3_forward(const float *in, const unsigned short *masks, int cin, int h, int w,
+                        const float *weights, int cout, float *out) {
     for (int o0 = 0; o0 < cout; o0 += 8) {
         const int nstore = cout - o0 < 8 ? cout - o0 : 8;
-        forward_block8(shifted, cin, h, w, weights, o0, nstore, out);
+        forward_block8(in, masks, cin, h, w, weights, o0, nstore, out);
     }
     return 1;
 }
@@ -138,7 +128,10 @@ int pfs_conv3x3_forward(const float *shifted, int cin, int h, int w, const float
     }
 #define PFS_WG_STEP(load)                                                          \
     {                                                                              \
-        const __m512 x0 = load(s + p0), x1 = load(s + sp + p0), x2 = load(s + 2 * sp + p0); \
+        const unsigned short *mk = masks + (p0 / 16) * 9 + ki * 3;                 \
+        const __m512 x0 = _mm512_maskz_loadu_ps(mk[0], s + p0 - 1);                \
+        const __m512 x1 = _mm512_maskz_loadu_ps(mk[1], s + p0);                    \
+        const __m512 x2 = _mm512_maskz_loadu_ps(mk[2], s + p0 + 1);                \
         PFS_WG_FMA(0, load) PFS_WG_FMA(1, load) PFS_WG_FMA(2, load) PFS_WG_FMA(3, load) \
         PFS_WG_FMA(4, load) PFS_WG_FMA(5, load) PFS_WG_FMA(6, load) PFS_WG_FMA(7, load) \
     }
@@ -156,14 +149,15 @@ int pfs_conv3x3_forward(const float *shifted, int cin, int h, int w, const float
 // every image, reduced once at the end. With fewer than 8 output channels left, the missing ones
 // re-read the last real channel and are not stored.
 __attribute__((target("avx512f,fma")))
-static void weight_block(const float *shifted, long shiftedStride, const float *gradOut, long gradStride,
-                         int images, int cin, int h, int w, int c, int ki, int o0, int nout, float *dw) {
-    const long sp = (long)(h + 2) * w, plane = (long)h * w, full = plane / 16 * 16;
+static void weight_block(const float *in, long inStride, const unsigned short *masks, const float *gradOut,
+                         long gradStride, int images, int cin, int h, int w, int c, int ki, int o0, int nout,
+                         float *dw) {
+    const long plane = (long)h * w, full = plane / 16 * 16;
     const __mmask16 tail = pfs_mask(plane - full);
     PFS_WG_ZERO(0) PFS_WG_ZERO(1) PFS_WG_ZERO(2) PFS_WG_ZERO(3)
     PFS_WG_ZERO(4) PFS_WG_ZERO(5) PFS_WG_ZERO(6) PFS_WG_ZERO(7)
     for (int n = 0; n < images; ++n) {
-        const float *s = shifted + n * shiftedStride + (long)c * 3 * sp + (long)ki * w;
+        const float *s = in + n * inStride + (long)c * plane + (long)(ki - 1) * w;
         const float *d0 = gradOut + n * gradStride + (long)o0 * plane;
 #define PFS_ROW(j) const float *d##j = d0 + (long)((j) < nout ? (j) : nout - 1) * plane;
         PFS_ROW(1) PFS_ROW(2) PFS_ROW(3) PFS_ROW(4) PFS_ROW(5) PFS_ROW(6) PFS_ROW(7)
@@ -176,15 +170,15 @@ static void weight_block(const float *shifted, long shiftedStride, const float *
     PFS_WG_STORE(4) PFS_WG_STORE(5) PFS_WG_STORE(6) PFS_WG_STORE(7)
 }
 
-int pfs_conv3x3_weight_gradient(const float *shifted, long shiftedStride, const float *gradOut, long gradStride,
-                                int images, int cin, int h, int w, int cout, float *dw) {
-    // Input channel outermost: one channel's shifted planes (all images) stay in L1 while every
-    // block of output channels passes over them; dY of all channels stays in L2.
+int pfs_conv3x3_weight_gradient(const float *in, long inStride, const unsigned short *masks, const float *gradOut,
+                                long gradStride, int images, int cin, int h, int w, int cout, float *dw) {
+    // Input channel outermost: one channel's planes (all images) stay in L1 while every block of
+    // output channels passes over them; dY of all channels stays in L2.
     for (int c = 0; c < cin; ++c) {
         for (int o0 = 0; o0 < cout; o0 += 8) {
             const int nout = cout - o0 < 8 ? cout - o0 : 8;
             for (int ki = 0; ki < 3; ++ki) {
-                weight_block(shifted, shiftedStride, gradOut, gradStride, images, cin, h, w, c, ki, o0, nout, dw);
+                weight_block(in, inStride, masks, gradOut, gradStride, images, cin, h, w, c, ki, o0, nout, dw);
             }
         }
     }
@@ -195,19 +189,20 @@ int pfs_conv3x3_weight_gradient(const float *shifted, long shiftedStride, const 
 
 int pfs_cpu_has_avx512(void) { return 0; }
 
-int pfs_conv3x3_shift(const float *src, int channels, int h, int w, float *dst) {
-    (void)src; (void)channels; (void)h; (void)w; (void)dst;
+int pfs_conv3x3_tap_masks(int h, int w, unsigned short *masks) {
+    (void)h; (void)w; (void)masks;
     return 0;
 }
 
-int pfs_conv3x3_forward(const float *shifted, int cin, int h, int w, const float *weights, int cout, float *out) {
-    (void)shifted; (void)cin; (void)h; (void)w; (void)weights; (void)cout; (void)out;
+int pfs_conv3x3_forward(const float *in, const unsigned short *masks, int cin, int h, int w,
+                        const float *weights, int cout, float *out) {
+    (void)in; (void)masks; (void)cin; (void)h; (void)w; (void)weights; (void)cout; (void)out;
     return 0;
 }
 
-int pfs_conv3x3_weight_gradient(const float *shifted, long shiftedStride, const float *gradOut, long gradStride,
-                                int images, int cin, int h, int w, int cout, float *dw) {
-    (void)shifted; (void)shiftedStride; (void)gradOut; (void)gradStride; (void)images; (void)cin; (void)h;
+int pfs_conv3x3_weight_gradient(const float *in, long inStride, const unsigned short *masks, const float *gradOut,
+                                long gradStride, int images, int cin, int h, int w, int cout, float *dw) {
+    (void)in; (void)inStride; (void)masks; (void)gradOut; (void)gradStride; (void)images; (void)cin; (void)h;
     (void)w; (void)cout; (void)dw;
     return 0;
 }

@@ -46,8 +46,7 @@ public enum Convolution {
             return
         }
         if DirectConvolution.applies(to: g) {
-            DirectConvolution.forward(g, input: input, weight: weight, output: output, workspace: workspace,
-                                      threads: threads)
+            DirectConvolution.forward(g, input: input, weight: weight, output: output, threads: threads)
             if let bias { addBias(g, bias, to: output, threads: threads) }
             return
         }
@@ -132,8 +131,7 @@ public enum Convolution {
             }
             if let gradInput {
                 work.inputGradientMACs = DirectConvolution.inputGradient(g, weight: weight, gradOutput: gradOutput,
-                                                                         gradInput: gradInput, workspace: workspace,
-                                                                         threads: threads)
+                                                                         gradInput: gradInput, threads: threads)
             }
         } else if gradInput != nil || gradWeight != nil {
             work = gemmBackward(g, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,

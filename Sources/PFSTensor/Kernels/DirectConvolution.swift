@@ -1,11 +1,12 @@
+import Foundation
 import PFSKernelsC
 
 /// 3×3, stride-1, padding-1 convolutions (every convolution of VGG and most of the CIFAR ResNets)
-/// computed directly with AVX-512, without a column matrix: see `PFSKernelsC`. Each image is first
-/// copied into its three "shifted planes" (one per kernel column, 3·(H+2)·W floats per channel,
-/// a third of what im2col writes), after which every tap is a flat run of pixels whatever the row
-/// width. The input gradient of such a convolution is the same operation on dY with the flipped,
-/// transposed weights, so it runs on the forward kernel; the weight gradient has its own kernel.
+/// computed directly with AVX-512, without a column matrix or even a padded copy: see
+/// `PFSKernelsC`. Every tap is a flat run of pixels of the unpadded plane, read with a per-vector
+/// lane mask that stands for the zero padding (``tapMasks(height:width:)``). The input gradient of
+/// such a convolution is the same operation on dY with the flipped, transposed weights, so it runs
+/// on the forward kernel; the weight gradient has its own kernel.
 ///
 /// Used only when the CPU has AVX-512 and `PFS_DIRECT_CONV` is not `0`; elsewhere the
 /// im2col + SGEMM path of ``Convolution`` runs unchanged.
@@ -24,8 +25,20 @@ enum DirectConvolution {
     /// 8×8 ran at 141 vs 125 (forward).
     static let minimumPlane = 64
 
-    /// Floats of one image's shifted planes.
-    static func shiftedCount(channels: Int, height: Int, width: Int) -> Int { channels * 3 * (height + 2) * width }
+    private static let maskLock = NSLock()
+    nonisolated(unsafe) private static var masksBySize: [Int: [UInt16]] = [:]
+
+    /// The kernels' tap masks for an H × W plane, computed once per size and kept.
+    static func tapMasks(height: Int, width: Int) -> [UInt16] {
+        let key = height << 32 | width
+        maskLock.lock()
+        defer { maskLock.unlock() }
+        if let masks = masksBySize[key] { return masks }
+        var masks = [UInt16](repeating: 0, count: pfs_conv3x3_tap_mask_count(Int32(height), Int32(width)))
+        _ = pfs_conv3x3_tap_masks(Int32(height), Int32(width), &masks)
+        masksBySize[key] = masks
+        return masks
+    }
 
     /// Pixels (images × plane) the weight-gradient kernel sums over between two reductions of its
     /// accumulators: enough to amortise them, few enough that the 8 dY planes stay in L1.
@@ -58,39 +71,37 @@ enum DirectConvolution {
     /// Runs the forward kernel over a batch of `inputs`-channel (H, W) images into `outputs`-channel ones.
     static func run(batch: Int, height: Int, width: Int, inputs: Int, outputs: Int,
                     source: UnsafePointer<Float>, packed: UnsafePointer<Float>,
-                    destination: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) {
-        let workers = Parallel.workers(for: batch, threads: threads)
-        workspace.reserve(workers: workers, slots: [shiftedCount(channels: inputs, height: height, width: width)])
+                    destination: UnsafeMutablePointer<Float>, threads: Int) {
         let inImage = inputs * height * width, outImage = outputs * height * width
-        Parallel.forChunks(batch, threads: workers) { worker, images in
-            let shifted = workspace.buffer(worker: worker, slot: 0)
-            for n in images {
-                var done = pfs_conv3x3_shift(source + n * inImage, Int32(inputs), Int32(height), Int32(width), shifted)
-                done &= pfs_conv3x3_forward(shifted, Int32(inputs), Int32(height), Int32(width), packed,
-                                            Int32(outputs), destination + n * outImage)
-                precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+        tapMasks(height: height, width: width).withUnsafeBufferPointer { masks in
+            Parallel.forChunks(batch, threads: Parallel.workers(for: batch, threads: threads)) { _, images in
+                for n in images {
+                    let done = pfs_conv3x3_forward(source + n * inImage, masks.baseAddress!, Int32(inputs),
+                                                   Int32(height), Int32(width), packed, Int32(outputs),
+                                                   destination + n * outImage)
+                    precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+                }
             }
         }
     }
 
     /// Y = conv(X, W) for a geometry that ``applies(to:)``.
     static func forward(_ g: Conv2dGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                        output: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) {
+                        output: UnsafeMutablePointer<Float>, threads: Int) {
         let packed = packWeights(weight, cout: g.outChannels, cin: g.inChannels, flipped: false)
         packed.withUnsafeBufferPointer { w in
             run(batch: g.batch, height: g.height, width: g.width, inputs: g.inChannels, outputs: g.outChannels,
-                source: input, packed: w.baseAddress!, destination: output, workspace: workspace, threads: threads)
+                source: input, packed: w.baseAddress!, destination: output, threads: threads)
         }
     }
 
     /// dX (overwritten) from dY for a geometry that ``applies(to:)``. Returns the MACs done.
     static func inputGradient(_ g: Conv2dGeometry, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
-                              gradInput: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) -> Int {
+                              gradInput: UnsafeMutablePointer<Float>, threads: Int) -> Int {
         let packed = packWeights(weight, cout: g.outChannels, cin: g.inChannels, flipped: true)
         packed.withUnsafeBufferPointer { w in
             run(batch: g.batch, height: g.outHeight, width: g.outWidth, inputs: g.outChannels, outputs: g.inChannels,
-                source: gradOutput, packed: w.baseAddress!, destination: gradInput, workspace: workspace,
-                threads: threads)
+                source: gradOutput, packed: w.baseAddress!, destination: gradInput, threads: threads)
         }
         return g.macs
     }
@@ -102,27 +113,24 @@ enum DirectConvolution {
                                gradWeight: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) -> Int {
         let h = g.height, w = g.width, plane = h * w, cin = g.inChannels, cout = g.outChannels
         let tile = max(1, min(g.batch, weightGradientPixels / plane))
-        let perImage = shiftedCount(channels: cin, height: h, width: w)
         let weightCount = cout * cin * 9
         let workers = Parallel.workers(for: g.batch, threads: threads)
-        workspace.reserve(workers: workers, slots: [tile * perImage, weightCount])
-        Parallel.forChunks(g.batch, threads: workers) { worker, images in
-            let shifted = workspace.buffer(worker: worker, slot: 0)
-            let partial = workspace.buffer(worker: worker, slot: 1)
-            partial.update(repeating: 0, count: weightCount)
-            for first in stride(from: images.lowerBound, to: images.upperBound, by: tile) {
-                let count = min(tile, images.upperBound - first)
-                var done: Int32 = 1
-                for i in 0..<count {
-                    done &= pfs_conv3x3_shift(input + (first + i) * cin * plane, Int32(cin), Int32(h), Int32(w),
-                                              shifted + i * perImage)
+        workspace.reserve(workers: workers, slots: [weightCount])
+        tapMasks(height: h, width: w).withUnsafeBufferPointer { masks in
+            Parallel.forChunks(g.batch, threads: workers) { worker, images in
+                let partial = workspace.buffer(worker: worker, slot: 0)
+                partial.update(repeating: 0, count: weightCount)
+                for first in stride(from: images.lowerBound, to: images.upperBound, by: tile) {
+                    let count = min(tile, images.upperBound - first)
+                    let done = pfs_conv3x3_weight_gradient(input + first * cin * plane, cin * plane, masks.baseAddress!,
+                                                           gradOutput + first * cout * plane, cout * plane,
+                                                           Int32(count), Int32(cin), Int32(h), Int32(w), Int32(cout),
+                                                           partial)
+                    precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
                 }
-                done &= pfs_conv3x3_weight_gradient(shifted, perImage, gradOutput + first * cout * plane, cout * plane,
-                                                    Int32(count), Int32(cin), Int32(h), Int32(w), Int32(cout), partial)
-                precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
             }
         }
-        Convolution.addWorkerPartials(workspace, workers: workers, slot: 1, count: weightCount, into: gradWeight)
+        Convolution.addWorkerPartials(workspace, workers: workers, slot: 0, count: weightCount, into: gradWeight)
         return g.macs
     }
 }
