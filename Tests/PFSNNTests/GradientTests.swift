@@ -140,6 +140,66 @@ import Testing
         try expectGradients(Flatten(), .randomNormal([2, 3, 2, 3], using: &rng))
     }
 
+    /// Per channel, values near ±0.6 and ±1.6 (mean ≈ 0): after BatchNorm with β = 0.1 every
+    /// output is at least ~0.3 away from the clamp's kink at 0, so finite differences don't
+    /// straddle it, while about half the outputs are clamped.
+    static func clusteredInput(_ shape: [Int], rng: inout RandomGenerator) -> Tensor {
+        Tensor(shape: shape) { i in [-1.6, -0.6, 0.6, 1.6][i % 4] + 0.05 * rng.normal() }
+    }
+
+    /// BatchNorm + gate + ReLU inside a ``Sequential`` run fused (one pass each way).
+    @Test func fusedBatchNormGateReLU() throws {
+        var rng = RandomGenerator(seed: 16)
+        let bn = try BatchNorm2d(name: "bn", channels: 3)
+        bn.gamma.value = .randomUniform([3], low: 0.8, high: 1.2, using: &rng)
+        bn.beta.value = Tensor(shape: [3], repeating: 0.1)
+        let gate = try ChannelGate(name: "gate", channels: 3)
+        gate.gate.value = .randomUniform([3], low: 0.3, high: 1, using: &rng)
+        try expectGradients(Sequential([bn, gate, ReLU()]), Self.clusteredInput([2, 3, 4, 4], rng: &rng), step: 1e-3)
+    }
+
+    /// BatchNorm + ReLU6 fused, evaluation mode (running statistics, outputs on both sides of 6).
+    @Test func fusedBatchNormReLU6Evaluation() throws {
+        var rng = RandomGenerator(seed: 17)
+        let bn = try BatchNorm2d(name: "bn", channels: 2)
+        bn.gamma.value = try Tensor(shape: [2], values: [4, 3])
+        bn.beta.value = try Tensor(shape: [2], values: [3.1, 2.9])
+        try expectGradients(Sequential([bn, ReLU.relu6()]), Self.clusteredInput([2, 2, 3, 4], rng: &rng),
+                            mode: .evaluation)
+    }
+
+    /// The fused run gives what its layers give one by one: output, input gradient and every
+    /// parameter gradient (conv, BN, gate), in training and evaluation mode.
+    @Test(arguments: [Mode.training, .evaluation])
+    func fusionMatchesTheLayersOneByOne(mode: Mode) throws {
+        func layers() throws -> [Layer] {
+            var rng = RandomGenerator(seed: 18)
+            let gate = try ChannelGate(name: "gate", channels: 4)
+            gate.gate.value = .randomUniform([4], low: 0, high: 1, using: &rng)
+            return [try Conv2d(name: "c1", inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1, rng: &rng),
+                    try BatchNorm2d(name: "bn1", channels: 4), gate, ReLU(),
+                    try Conv2d(name: "c2", inChannels: 4, outChannels: 5, kernelSize: 3, padding: 1, rng: &rng),
+                    try BatchNorm2d(name: "bn2", channels: 5), ReLU.relu6()]
+        }
+        var rng = RandomGenerator(seed: 19)
+        let x = Tensor.randomNormal([3, 3, 6, 5], mean: 0.3, using: &rng)
+        let fused = Sequential(try layers()), single = try layers()
+        let y = try fused.forward(x, mode: mode)
+        var ySingle = x
+        for layer in single { ySingle = try layer.forward(ySingle, mode: mode) }
+        let dy = Tensor.randomNormal(y.shape, using: &rng)
+        let dx = try fused.backward(dy)!
+        var dxSingle: Tensor? = dy
+        for layer in single.reversed() { dxSingle = try layer.backward(dxSingle!) }
+        #expect(Compare.relativeError(y.scalars, ySingle.scalars) < 1e-5)
+        #expect(Compare.relativeError(dx.scalars, dxSingle!.scalars) < 1e-5)
+        let parameters = single.flatMap(\.parameters)
+        #expect(fused.parameters.count == parameters.count && parameters.count == 7)   // 2 conv weights, 2 × (γ, β), the gate
+        for (a, b) in zip(fused.parameters, parameters) {
+            #expect(Compare.relativeError(a.grad!.scalars, b.grad!.scalars) < 1e-5, "\(a.name)")
+        }
+    }
+
     /// conv-BN-gate-conv body plus a 1×1 conv + BN projection shortcut, stride 2.
     @Test func residualBlockWithProjection() throws {
         var rng = RandomGenerator(seed: 12)

@@ -34,6 +34,9 @@ public final class ReLU: Layer {
         return y
     }
 
+    /// Forgets the forward cache (``FusedNormActivation`` ran this clamp inside BatchNorm).
+    func dropCache() { cachedOutput = nil }
+
     public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
         guard let y = cachedOutput else { throw .missingForwardCache(layer: name) }
         try checkGradient(gradOutput, against: y.shape)

@@ -46,6 +46,16 @@ public final class BatchNorm2d: Layer {
     public var parameters: [Parameter] { [gamma, beta] }
 
     public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
+        try forward(input, mode: mode, gate: nil, clampCeiling: nil)
+    }
+
+    public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
+        try backward(gradOutput, gate: nil, clampOutput: nil, clampCeiling: .infinity)
+    }
+
+    /// The forward pass, optionally followed in the same pass over memory by a per-channel gate
+    /// (y ← g·y) and a clamp (y ← min(max(y, 0), ceiling)): see ``FusedNormActivation``.
+    func forward(_ input: Tensor, mode: Mode, gate: Tensor?, clampCeiling: Float?) throws(EngineError) -> Tensor {
         try requireNCHW(input, layer: name, channels: channels)
         let n = input.shape[0], plane = input.shape[2] * input.shape[3], m = n * plane
         if mode == .training && m < 2 {
@@ -55,15 +65,18 @@ public final class BatchNorm2d: Layer {
         let c = channels, eps = epsilon, mom = momentum
         var output = Tensor(unsafeUninitializedShape: input.shape)
         var means = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
+        let gateValues = gate ?? Tensor(shape: [c], repeating: 1)
         input.withUnsafeBufferPointer { xb in
             gamma.value.withUnsafeBufferPointer { gb in
             beta.value.withUnsafeBufferPointer { bb in
+            gateValues.withUnsafeBufferPointer { gvb in
             output.withUnsafeMutableBufferPointer { yb in
             runningMean.withUnsafeMutableBufferPointer { rmb in
             runningVariance.withUnsafeMutableBufferPointer { rvb in
             means.withUnsafeMutableBufferPointer { mb in
             invStd.withUnsafeMutableBufferPointer { isb in
                 let x = xb.baseAddress!, y = yb.baseAddress!, gam = gb.baseAddress!, bet = bb.baseAddress!
+                let gv = gvb.baseAddress!
                 let rm = rmb.baseAddress!, rv = rvb.baseAddress!, mu = mb.baseAddress!, inv = isb.baseAddress!
                 Parallel.forChunks(c) { _, chans in
                     for ch in chans {
@@ -94,15 +107,21 @@ public final class BatchNorm2d: Layer {
                         }
                         mu[ch] = mean
                         inv[ch] = istd
-                        // y = γ·(x − μ)/σ + β = γ/σ·x + (β − γ·μ/σ).
-                        let scale = gam[ch] * istd, shift = bet[ch] - gam[ch] * mean * istd
+                        // y = g·(γ·(x − μ)/σ + β) = g·γ/σ·x + g·(β − γ·μ/σ); the channel's planes
+                        // are still in L2 from the statistics pass.
+                        let scale = gv[ch] * gam[ch] * istd, shift = gv[ch] * (bet[ch] - gam[ch] * mean * istd)
                         for i in 0..<n {
                             let off = (i * c + ch) * plane
-                            VectorKernels.affine(x + off, into: y + off, count: plane, scale: scale, shift: shift)
+                            if let clampCeiling {
+                                VectorKernels.affineClamp(x + off, into: y + off, count: plane, scale: scale,
+                                                          shift: shift, ceiling: clampCeiling)
+                            } else {
+                                VectorKernels.affine(x + off, into: y + off, count: plane, scale: scale, shift: shift)
+                            }
                         }
                     }
                 }
-            }}}}}}}
+            }}}}}}}}
         }
         cachedMode = mode
         cachedMean = means
@@ -111,56 +130,87 @@ public final class BatchNorm2d: Layer {
         return output
     }
 
-    public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
+    /// The backward pass, optionally through a gate and a clamp that followed this layer (fused
+    /// forward): `gradOutput` is then the gradient of the clamp's output `clampOutput`, the clamp's
+    /// gradient is applied on the fly, and the gate's gradient dL/dg[c] = Σ dy·(BN output) is
+    /// accumulated from the same two sums BatchNorm needs.
+    func backward(_ gradOutput: Tensor, gate: ChannelGate?, clampOutput: Tensor?,
+                  clampCeiling: Float) throws(EngineError) -> Tensor? {
         guard let x = cachedInput else { throw .missingForwardCache(layer: name) }
         let shape = x.shape
         try checkGradient(gradOutput, against: shape)
         let n = shape[0], c = channels, plane = shape[2] * shape[3], m = Float(n * plane)
         let training = cachedMode == .training, inputGradient = computesInputGradient
-        var sumDy = [Float](repeating: 0, count: c), sumDyXhat = [Float](repeating: 0, count: c)
+        // Per channel: Σ g and Σ g·(x − μ), g = dy masked by the clamp (dy itself without one).
+        var sumG = [Float](repeating: 0, count: c), sumGCentered = [Float](repeating: 0, count: c)
         var gradInput: Tensor? = inputGradient ? Tensor(unsafeUninitializedShape: shape) : nil
         let means = cachedMean, invStd = cachedInvStd
+        let gateValues = gate?.gate.value ?? Tensor(shape: [c], repeating: 1)
+        let masked = clampOutput ?? gradOutput   // unused without a clamp
         gradOutput.withUnsafeBufferPointer { dyb in
+        masked.withUnsafeBufferPointer { yb in
         x.withUnsafeBufferPointer { xb in
         gamma.value.withUnsafeBufferPointer { gb in
-        sumDy.withUnsafeMutableBufferPointer { sd in
-        sumDyXhat.withUnsafeMutableBufferPointer { sdx in
+        gateValues.withUnsafeBufferPointer { gvb in
+        sumG.withUnsafeMutableBufferPointer { sgb in
+        sumGCentered.withUnsafeMutableBufferPointer { scb in
         withOptionalPointer(&gradInput) { dxBase in
-            let dyBase = dyb.baseAddress!, xBase = xb.baseAddress!
+            let dyBase = dyb.baseAddress!, yBase = yb.baseAddress!, xBase = xb.baseAddress!
+            let hasClamp = clampOutput != nil
             Parallel.forChunks(c) { _, channels in
                 for ch in channels {
-                    // Σ dy and Σ dy·x̂ = (1/σ)·Σ dy·(x − μ), per plane in Float, across planes in Double.
+                    // Per plane in Float, across planes in Double.
                     let mean = means[ch], istd = invStd[ch]
                     var s = 0.0, sx = 0.0
                     for i in 0..<n {
                         let off = (i * c + ch) * plane
-                        let sums = VectorKernels.sumAndCenteredDot(dyBase + off, xBase + off, count: plane, mean: mean)
+                        let sums = hasClamp
+                            ? VectorKernels.maskedSumAndCenteredDot(dyBase + off, output: yBase + off, ceiling: clampCeiling,
+                                                                    xBase + off, count: plane, mean: mean)
+                            : VectorKernels.sumAndCenteredDot(dyBase + off, xBase + off, count: plane, mean: mean)
                         s += Double(sums.sum)
                         sx += Double(sums.dot)
                     }
-                    sd[ch] = Float(s)
-                    sdx[ch] = Float(sx) * istd
+                    sgb[ch] = Float(s)
+                    scb[ch] = Float(sx)
                     guard let dxBase else { continue }
-                    // The channel's planes are still in L2 for this second pass.
-                    let scale = gb[ch] * istd
-                    let meanDy = sd[ch] / m, meanDyXhat = sdx[ch] / m
+                    // BatchNorm sees dz = g_c·(masked dy): Σ dz = g_c·Σ g, Σ dz·x̂ = g_c/σ·Σ g·(x − μ).
+                    let gk = gvb[ch], scale = gb[ch] * istd
+                    let meanDy = gk * Float(s) / m, meanDyXhat = gk * Float(sx) * istd / m
+                    // dx = γ/σ · (dz − mean(dz) − x̂ · mean(dz · x̂)), with x̂ = (x − μ)/σ; the
+                    // channel's planes are still in L2 for this second pass.
+                    let a = scale * gk
+                    let b = training ? -scale * istd * meanDyXhat : 0
+                    let c0 = training ? -scale * meanDy + scale * istd * mean * meanDyXhat : 0
                     for i in 0..<n {
                         let off = (i * c + ch) * plane
-                        let dy = dyBase + off, dx = dxBase + off
-                        if training {
-                            // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂)), with x̂ = (x − μ)/σ.
-                            VectorKernels.combine(dy, xBase + off, into: dx, count: plane, a: scale,
-                                                  b: -scale * istd * meanDyXhat,
-                                                  c: -scale * meanDy + scale * istd * mean * meanDyXhat)
+                        if hasClamp {
+                            VectorKernels.maskedCombine(dyBase + off, output: yBase + off, ceiling: clampCeiling,
+                                                        xBase + off, into: dxBase + off, count: plane, a: a, b: b, c: c0)
+                        } else if training {
+                            VectorKernels.combine(dyBase + off, xBase + off, into: dxBase + off, count: plane,
+                                                  a: a, b: b, c: c0)
                         } else {
-                            VectorKernels.affine(dy, into: dx, count: plane, scale: scale, shift: 0)
+                            VectorKernels.affine(dyBase + off, into: dxBase + off, count: plane, scale: a, shift: 0)
                         }
                     }
                 }
             }
-        }}}}}}
-        gamma.accumulateGradient { g in for ch in 0..<c { g[ch] += sumDyXhat[ch] } }
-        beta.accumulateGradient { g in for ch in 0..<c { g[ch] += sumDy[ch] } }
+        }}}}}}}}
+        // dγ = Σ dz·x̂, dβ = Σ dz; the gate's dg = Σ g·z with z = γ/σ·(x − μ) + β.
+        gateValues.withUnsafeBufferPointer { gv in
+            gamma.accumulateGradient { dg in for ch in 0..<c { dg[ch] += gv[ch] * sumGCentered[ch] * invStd[ch] } }
+            beta.accumulateGradient { db in for ch in 0..<c { db[ch] += gv[ch] * sumG[ch] } }
+        }
+        if let gate {
+            gamma.value.withUnsafeBufferPointer { gam in
+                beta.value.withUnsafeBufferPointer { bet in
+                    gate.gate.accumulateGradient { dg in
+                        for ch in 0..<c { dg[ch] += gam[ch] * invStd[ch] * sumGCentered[ch] + bet[ch] * sumG[ch] }
+                    }
+                }
+            }
+        }
         return gradInput
     }
 }

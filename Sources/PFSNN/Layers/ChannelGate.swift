@@ -55,6 +55,9 @@ public final class ChannelGate: Layer {
         return computesInputGradient ? scaledByGate(gradOutput) : nil
     }
 
+    /// Forgets the forward cache (``FusedNormActivation`` ran this gate inside BatchNorm).
+    func dropCache() { cachedInput = nil }
+
     /// t[n, c, :, :] · g[c] for an (N, C, H, W) tensor (forward for x, backward for dy).
     private func scaledByGate(_ t: Tensor) -> Tensor {
         let n = t.shape[0], c = channels, plane = t.shape[2] * t.shape[3]

@@ -25,13 +25,36 @@ public final class Flatten: Layer {
 
 /// Layers applied one after another. Setting ``computesInputGradient`` to `false` turns off the
 /// input gradient of the first layer only (later layers must still pass gradients back).
+///
+/// A run of BatchNorm2d (+ ChannelGate) + ReLU is executed fused, as one pass over memory each way:
+/// see ``FusedNormActivation``.
 public final class Sequential: Layer {
     public let name: String
     public private(set) var layers: [Layer]
 
+    /// The layers, with fusable runs grouped.
+    private enum Step {
+        case layer(Layer)
+        case fused(FusedNormActivation)
+    }
+    private let steps: [Step]
+    /// Which steps the last forward ran fused (a fused run falls back to its layers when it can't run).
+    private var ranFused: [Bool] = []
+
     public init(name: String = "sequential", _ layers: [Layer]) {
         self.name = name
         self.layers = layers
+        var steps: [Step] = [], i = 0
+        while i < layers.count {
+            if let run = FusedNormActivation.match(layers, at: i) {
+                steps.append(.fused(run))
+                i += run.layers.count
+            } else {
+                steps.append(.layer(layers[i]))
+                i += 1
+            }
+        }
+        self.steps = steps
     }
 
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }
@@ -43,19 +66,43 @@ public final class Sequential: Layer {
 
     public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
         var x = input
-        for layer in layers { x = try layer.forward(x, mode: mode) }
+        ranFused = []
+        for step in steps {
+            switch step {
+            case .layer(let layer):
+                x = try layer.forward(x, mode: mode)
+                ranFused.append(false)
+            case .fused(let run):
+                if run.canRun {
+                    x = try run.forward(x, mode: mode)
+                } else {
+                    for layer in run.layers { x = try layer.forward(x, mode: mode) }
+                }
+                ranFused.append(run.canRun)
+            }
+        }
         return x
     }
 
     public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
+        // Unfused view of the last forward: the layers in order, a fused run as one entry.
+        var units: [(name: String, backward: (Tensor) throws(EngineError) -> Tensor?)] = []
+        for (step, fused) in zip(steps, ranFused) {
+            switch step {
+            case .layer(let layer): units.append((layer.name, layer.backward))
+            case .fused(let run) where fused: units.append((run.norm.name, run.backward))
+            case .fused(let run): for layer in run.layers { units.append((layer.name, layer.backward)) }
+            }
+        }
+        guard units.count >= steps.count else { throw .missingForwardCache(layer: name) }
         var g: Tensor? = gradOutput
-        for (i, layer) in layers.enumerated().reversed() {
+        for i in units.indices.reversed() {
             guard let current = g else {
                 throw .configuration(layer: name, field: "gradient flow",
                                      expected: "only the first layer may skip its input gradient",
-                                     got: "\(layers[i + 1].name) returned none")
+                                     got: "\(units[i + 1].name) returned none")
             }
-            g = try layer.backward(current)
+            g = try units[i].backward(current)
         }
         return g
     }

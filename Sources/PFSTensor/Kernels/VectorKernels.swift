@@ -117,6 +117,69 @@ public enum VectorKernels {
         while i < count { dx[i] = (y[i] > 0 && y[i] < ceiling) ? dy[i] : 0; i += 1 }
     }
 
+    // The fused BatchNorm (+ gate) + clamp of `PFSNN` runs on the three kernels below: the clamp's
+    // mask is taken from its output y, so the clamp's own gradient is never written out.
+
+    /// y[i] = min(max(scale·x[i] + shift, 0), ceiling). `x` and `y` may be the same buffer.
+    @inlinable
+    public static func affineClamp(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
+                                   scale: Float, shift: Float, ceiling: Float) {
+        let s = Vector(repeating: scale), t = Vector(repeating: shift), zero = Vector(), top = Vector(repeating: ceiling)
+        var i = 0
+        while i + 16 <= count {
+            let v = load(x + i) * s + t
+            let low = v.replacing(with: zero, where: v .< zero)   // NaN passes through, as in `clamp`
+            store(low.replacing(with: top, where: low .> top), y + i)
+            i += 16
+        }
+        while i < count { y[i] = min(max(scale * x[i] + shift, 0), ceiling); i += 1 }
+    }
+
+    /// With g[i] = dy[i] where 0 < y[i] < ceiling (else 0): (Σ g[i], Σ g[i]·(x[i] − mean)).
+    @inlinable
+    public static func maskedSumAndCenteredDot(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+                                               ceiling: Float, _ x: UnsafePointer<Float>, count: Int,
+                                               mean: Float) -> (sum: Float, dot: Float) {
+        var s0 = Vector(), d0 = Vector()
+        let m = Vector(repeating: mean), zero = Vector(), top = Vector(repeating: ceiling)
+        var i = 0
+        while i + 16 <= count {
+            let v = load(y + i)
+            let g = zero.replacing(with: load(dy + i), where: (v .> zero) .& (v .< top))
+            s0 += g
+            d0 += g * (load(x + i) - m)
+            i += 16
+        }
+        var s = s0.sum(), d = d0.sum()
+        while i < count {
+            if y[i] > 0 && y[i] < ceiling { s += dy[i]; d += dy[i] * (x[i] - mean) }
+            i += 1
+        }
+        return (s, d)
+    }
+
+    /// out[i] = a·g[i] + b·x[i] + c with g[i] = dy[i] where 0 < y[i] < ceiling (else 0).
+    /// `out` may coincide with `dy` or `x`.
+    @inlinable
+    public static func maskedCombine(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>, ceiling: Float,
+                                     _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int,
+                                     a: Float, b: Float, c: Float) {
+        let va = Vector(repeating: a), vb = Vector(repeating: b), vc = Vector(repeating: c)
+        let zero = Vector(), top = Vector(repeating: ceiling)
+        var i = 0
+        while i + 16 <= count {
+            let v = load(y + i)
+            let g = zero.replacing(with: load(dy + i), where: (v .> zero) .& (v .< top))
+            store(g * va + load(x + i) * vb + vc, out + i)
+            i += 16
+        }
+        while i < count {
+            let g: Float = y[i] > 0 && y[i] < ceiling ? dy[i] : 0
+            out[i] = a * g + b * x[i] + c
+            i += 1
+        }
+    }
+
     /// y[i] = scale·x[i] + shift. `x` and `y` may be the same buffer.
     @inlinable
     public static func affine(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
