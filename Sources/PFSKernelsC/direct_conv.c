@@ -1,11 +1,13 @@
-// Direct 3x3 stride-1 pad-1 convolution with AVX-512 (see include/PFSKernelsC.h).
+// Direct 3x3 convolutions with AVX-512 (see include/PFSKernelsC.h).
 //
-// Pixels are addressed flat: the tap (ki, kj) of output pixel p = y * w + x reads input element
-// p + (ki - 1) * w + (kj - 1) of the unpadded plane, which is in the image only where row y + ki - 1
-// and column x + kj - 1 are. A table gives, for every 16-pixel vector of the plane and every tap,
-// the lanes where it is (pfs_conv3x3_tap_masks); masked-off lanes read nothing (AVX-512 suppresses
-// their faults) and count as the zero padding. So no padded or column copy of the input is made,
-// and 8x8 planes fill whole vectors like 32x32 ones do.
+// Pixels are addressed flat. A "tap table" gives, for each kernel tap, the flat offset of the
+// input element it reads relative to the output pixel, and for every 16-pixel vector of the
+// output plane the lanes where that element exists (elsewhere it is zero padding). For a
+// stride-1 pad-1 convolution of an h x w plane, tap (ki, kj) of pixel p reads p + (ki - 1) * w +
+// (kj - 1); a stride-2 convolution reads its input split into four phase planes and every tap
+// becomes one of those at offset 0 or -1 row/column. Masked-off lanes read nothing (AVX-512
+// suppresses their faults), so no padded or column copy of the input is made, and 8x8 planes fill
+// whole vectors like 32x32 ones do. The tables are built by the caller (portable code).
 #include "PFSKernelsC.h"
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
@@ -29,28 +31,6 @@ int pfs_cpu_has_avx512(void) {
 
 static inline __mmask16 pfs_mask(long n) {
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
-}
-
-// MARK: tap masks
-
-int pfs_conv3x3_tap_masks(int h, int w, unsigned short *masks) {
-    const long plane = (long)h * w, vectors = (plane + 31) / 32 * 2;
-    for (long v = 0; v < vectors; ++v) {
-        for (int t = 0; t < 9; ++t) masks[v * 9 + t] = 0;
-        for (int lane = 0; lane < 16; ++lane) {
-            const long p = v * 16 + lane;
-            if (p >= plane) break;
-            const long y = p / w, x = p % w;
-            for (int ki = 0; ki < 3; ++ki) {
-                if (y + ki - 1 < 0 || y + ki - 1 >= h) continue;
-                for (int kj = 0; kj < 3; ++kj) {
-                    if (x + kj - 1 < 0 || x + kj - 1 >= w) continue;
-                    masks[v * 9 + ki * 3 + kj] |= (unsigned short)(1u << lane);
-                }
-            }
-        }
-    }
-    return 1;
 }
 
 // MARK: forward (and input gradient)
@@ -80,20 +60,18 @@ int pfs_conv3x3_tap_masks(int h, int w, unsigned short *masks) {
 // 8 output channels x 32 pixels (two vectors) per pass: 16 accumulators, and each broadcast
 // weight feeds two FMAs. Lanes beyond the plane have empty tap masks and are not stored.
 __attribute__((target("avx512f,fma")))
-static void forward_block8(const float *in, const unsigned short *masks, int cin, int h, int w,
-                           const float *weights, int o0, int nstore, float *out) {
-    const long plane = (long)h * w;
-    long offset[9];
-    for (int t = 0; t < 9; ++t) offset[t] = (long)(t / 3 - 1) * w + (t % 3 - 1);
+static void forward_block8(const float *in, long channelStride, int cin, long plane, int ntaps,
+                           const long *offsets, const unsigned short *masks, const float *weights, int o0,
+                           int nstore, float *out) {
     for (long p0 = 0; p0 < plane; p0 += 32) {
-        const unsigned short *mv = masks + (p0 / 16) * 9, *mu = mv + 9;
+        const unsigned short *mv = masks + (p0 / 16) * ntaps, *mu = mv + ntaps;
         PFS_ZERO8(a) PFS_ZERO8(b)
         for (int c = 0; c < cin; ++c) {
-            const float *src = in + (long)c * plane + p0;
-            const float *wc = weights + ((long)(o0 / 8) * cin + c) * 72;
-            for (int t = 0; t < 9; ++t) {
-                const __m512 v = _mm512_maskz_loadu_ps(mv[t], src + offset[t]);
-                const __m512 u = _mm512_maskz_loadu_ps(mu[t], src + offset[t] + 16);
+            const float *src = in + c * channelStride + p0;
+            const float *wc = weights + ((long)(o0 / 8) * cin + c) * ntaps * 8;
+            for (int t = 0; t < ntaps; ++t) {
+                const __m512 v = _mm512_maskz_loadu_ps(mv[t], src + offsets[t]);
+                const __m512 u = _mm512_maskz_loadu_ps(mu[t], src + offsets[t] + 16);
                 const float *k = wc + t * 8;
                 PFS_FMA8(v, k, a)
                 PFS_FMA8(u, k, b)
@@ -106,11 +84,11 @@ static void forward_block8(const float *in, const unsigned short *masks, int cin
     }
 }
 
-int pfs_conv3x3_forward(const float *in, const unsigned short *masks, int cin, int h, int w,
-                        const float *weights, int cout, float *out) {
+int pfs_conv3x3_forward(const float *in, long channelStride, int cin, long plane, int ntaps, const long *offsets,
+                        const unsigned short *masks, const float *weights, int cout, float *out) {
     for (int o0 = 0; o0 < cout; o0 += 8) {
         const int nstore = cout - o0 < 8 ? cout - o0 : 8;
-        forward_block8(in, masks, cin, h, w, weights, o0, nstore, out);
+        forward_block8(in, channelStride, cin, plane, ntaps, offsets, masks, weights, o0, nstore, out);
     }
     return 1;
 }
@@ -128,16 +106,16 @@ int pfs_conv3x3_forward(const float *in, const unsigned short *masks, int cin, i
     }
 #define PFS_WG_STEP(load)                                                          \
     {                                                                              \
-        const unsigned short *mk = masks + (p0 / 16) * 9 + ki * 3;                 \
-        const __m512 x0 = _mm512_maskz_loadu_ps(mk[0], s + p0 - 1);                \
-        const __m512 x1 = _mm512_maskz_loadu_ps(mk[1], s + p0);                    \
-        const __m512 x2 = _mm512_maskz_loadu_ps(mk[2], s + p0 + 1);                \
+        const unsigned short *mk = masks + (p0 / 16) * 9 + t0;                     \
+        const __m512 x0 = _mm512_maskz_loadu_ps(mk[0], s + p0 + off0);             \
+        const __m512 x1 = _mm512_maskz_loadu_ps(mk[1], s + p0 + off1);             \
+        const __m512 x2 = _mm512_maskz_loadu_ps(mk[2], s + p0 + off2);             \
         PFS_WG_FMA(0, load) PFS_WG_FMA(1, load) PFS_WG_FMA(2, load) PFS_WG_FMA(3, load) \
         PFS_WG_FMA(4, load) PFS_WG_FMA(5, load) PFS_WG_FMA(6, load) PFS_WG_FMA(7, load) \
     }
 #define PFS_WG_STORE(j)                                                            \
     if ((j) < nout) {                                                              \
-        float *t = dw + (long)(o0 + (j)) * cin * 9 + (long)c * 9 + ki * 3;         \
+        float *t = dw + (long)(o0 + (j)) * cin * 9 + (long)c * 9 + t0;             \
         t[0] += _mm512_reduce_add_ps(g##j##0);                                     \
         t[1] += _mm512_reduce_add_ps(g##j##1);                                     \
         t[2] += _mm512_reduce_add_ps(g##j##2);                                     \
@@ -145,19 +123,19 @@ int pfs_conv3x3_forward(const float *in, const unsigned short *masks, int cin, i
 #define PFS_LOAD(p) _mm512_loadu_ps(p)
 #define PFS_LOAD_TAIL(p) _mm512_maskz_loadu_ps(tail, p)
 
-// dW[o, c, ki, 0..2] for 8 output channels o and one (c, ki): 24 accumulators over every pixel of
-// every image, reduced once at the end. With fewer than 8 output channels left, the missing ones
-// re-read the last real channel and are not stored.
+// dW[o, c, taps t0..t0+2] for 8 output channels o and one input channel c: 24 accumulators over
+// every pixel of every image, reduced once at the end. With fewer than 8 output channels left,
+// the missing ones re-read the last real channel and are not stored.
 __attribute__((target("avx512f,fma")))
-static void weight_block(const float *in, long inStride, const unsigned short *masks, const float *gradOut,
-                         long gradStride, int images, int cin, int h, int w, int c, int ki, int o0, int nout,
-                         float *dw) {
-    const long plane = (long)h * w, full = plane / 16 * 16;
+static void weight_block(const float *in, long inStride, long channelStride, const long *offsets,
+                         const unsigned short *masks, const float *gradOut, long gradStride, int images, int cin,
+                         long plane, int c, int t0, int o0, int nout, float *dw) {
+    const long full = plane / 16 * 16, off0 = offsets[t0], off1 = offsets[t0 + 1], off2 = offsets[t0 + 2];
     const __mmask16 tail = pfs_mask(plane - full);
     PFS_WG_ZERO(0) PFS_WG_ZERO(1) PFS_WG_ZERO(2) PFS_WG_ZERO(3)
     PFS_WG_ZERO(4) PFS_WG_ZERO(5) PFS_WG_ZERO(6) PFS_WG_ZERO(7)
     for (int n = 0; n < images; ++n) {
-        const float *s = in + n * inStride + (long)c * plane + (long)(ki - 1) * w;
+        const float *s = in + n * inStride + c * channelStride;
         const float *d0 = gradOut + n * gradStride + (long)o0 * plane;
 #define PFS_ROW(j) const float *d##j = d0 + (long)((j) < nout ? (j) : nout - 1) * plane;
         PFS_ROW(1) PFS_ROW(2) PFS_ROW(3) PFS_ROW(4) PFS_ROW(5) PFS_ROW(6) PFS_ROW(7)
@@ -170,15 +148,17 @@ static void weight_block(const float *in, long inStride, const unsigned short *m
     PFS_WG_STORE(4) PFS_WG_STORE(5) PFS_WG_STORE(6) PFS_WG_STORE(7)
 }
 
-int pfs_conv3x3_weight_gradient(const float *in, long inStride, const unsigned short *masks, const float *gradOut,
-                                long gradStride, int images, int cin, int h, int w, int cout, float *dw) {
+int pfs_conv3x3_weight_gradient(const float *in, long inStride, long channelStride, const long *offsets,
+                                const unsigned short *masks, const float *gradOut, long gradStride, int images,
+                                int cin, long plane, int cout, float *dw) {
     // Input channel outermost: one channel's planes (all images) stay in L1 while every block of
     // output channels passes over them; dY of all channels stays in L2.
     for (int c = 0; c < cin; ++c) {
         for (int o0 = 0; o0 < cout; o0 += 8) {
             const int nout = cout - o0 < 8 ? cout - o0 : 8;
-            for (int ki = 0; ki < 3; ++ki) {
-                weight_block(in, inStride, masks, gradOut, gradStride, images, cin, h, w, c, ki, o0, nout, dw);
+            for (int t0 = 0; t0 < 9; t0 += 3) {
+                weight_block(in, inStride, channelStride, offsets, masks, gradOut, gradStride, images, cin, plane, c,
+                             t0, o0, nout, dw);
             }
         }
     }
@@ -189,21 +169,18 @@ int pfs_conv3x3_weight_gradient(const float *in, long inStride, const unsigned s
 
 int pfs_cpu_has_avx512(void) { return 0; }
 
-int pfs_conv3x3_tap_masks(int h, int w, unsigned short *masks) {
-    (void)h; (void)w; (void)masks;
+int pfs_conv3x3_forward(const float *in, long channelStride, int cin, long plane, int ntaps, const long *offsets,
+                        const unsigned short *masks, const float *weights, int cout, float *out) {
+    (void)in; (void)channelStride; (void)cin; (void)plane; (void)ntaps; (void)offsets; (void)masks; (void)weights;
+    (void)cout; (void)out;
     return 0;
 }
 
-int pfs_conv3x3_forward(const float *in, const unsigned short *masks, int cin, int h, int w,
-                        const float *weights, int cout, float *out) {
-    (void)in; (void)masks; (void)cin; (void)h; (void)w; (void)weights; (void)cout; (void)out;
-    return 0;
-}
-
-int pfs_conv3x3_weight_gradient(const float *in, long inStride, const unsigned short *masks, const float *gradOut,
-                                long gradStride, int images, int cin, int h, int w, int cout, float *dw) {
-    (void)in; (void)inStride; (void)masks; (void)gradOut; (void)gradStride; (void)images; (void)cin; (void)h;
-    (void)w; (void)cout; (void)dw;
+int pfs_conv3x3_weight_gradient(const float *in, long inStride, long channelStride, const long *offsets,
+                                const unsigned short *masks, const float *gradOut, long gradStride, int images,
+                                int cin, long plane, int cout, float *dw) {
+    (void)in; (void)inStride; (void)channelStride; (void)offsets; (void)masks; (void)gradOut; (void)gradStride;
+    (void)images; (void)cin; (void)plane; (void)cout; (void)dw;
     return 0;
 }
 

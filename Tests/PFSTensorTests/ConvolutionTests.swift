@@ -43,6 +43,10 @@ import Testing
         // 8×8 planes as whole 16-lane vectors; 9 output channels leave one in the last block of 8;
         // 7 images of 64 pixels form one weight-gradient tile split over two workers.
         Case(g: geometry(7, 17, 8, 8, 9, k: (3, 3), s: 1, p: 1), bias: false),
+        // 3×3 stride 2 pad 1 on even planes with 64+ output pixels (direct, through phase planes):
+        // 16×16 → 8×8; 20×18 → 10×9 (odd output rows, a partial vector); 9 outputs.
+        Case(g: geometry(3, 5, 16, 16, 9, k: (3, 3), s: 2, p: 1), bias: true),
+        Case(g: geometry(2, 3, 20, 18, 12, k: (3, 3), s: 2, p: 1), bias: false),
         Case(g: Conv2dGeometry(batch: 3, inChannels: 2, height: 7, width: 6, outChannels: 4, kernel: (3, 2),
                                stride: (2, 1), padding: (1, 0)), bias: true),                  // per-axis stride/padding
     ]
@@ -169,8 +173,10 @@ import Testing
             #expect(Convolution.algorithm(for: g) == (DirectConvolution.isAvailable ? .direct : .im2col), "\(g)")
         }
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 4, 4, 4, k: (3, 3), s: 1, p: 1)))    // 16-pixel planes
+        #expect(DirectConvolution.applies(to: Self.geometry(2, 3, 16, 16, 4, k: (3, 3), s: 2, p: 1)) == DirectConvolution.isAvailable)
+        #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 17, 17, 4, k: (3, 3), s: 2, p: 1)))  // odd input
+        #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 12, 12, 4, k: (3, 3), s: 2, p: 1)))  // 36 outputs
         #expect(!DirectConvolution.applies(to: Self.geometry(5, 3, 6, 7, 4, k: (5, 5), s: 1, p: 2)))    // 5×5
-        #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 17, 17, 4, k: (3, 3), s: 2, p: 1)))  // stride 2
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 4, 17, 17, 4, k: (3, 3), s: 1, p: 1, groups: 2)))
     }
 }

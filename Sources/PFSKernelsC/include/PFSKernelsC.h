@@ -13,35 +13,32 @@ extern "C" {
 /// 1 when the CPU and the OS support AVX-512 F (ZMM state enabled in XCR0), else 0.
 int pfs_cpu_has_avx512(void);
 
-/// Number of 16-bit masks `pfs_conv3x3_tap_masks` writes for an h × w plane: 9 per 16-pixel
-/// vector, for the plane rounded up to a multiple of 32 pixels.
-static inline long pfs_conv3x3_tap_mask_count(int h, int w) { return ((long)h * w + 31) / 32 * 2 * 9; }
-
-/// The tap masks of an h × w plane for the direct kernels below: masks[v·9 + ki·3 + kj] has bit
-/// `lane` set where pixel p = 16·v + lane is in the plane and its tap (ki, kj) — input row
-/// y + ki − 1, column x + kj − 1 — is in the image (not in the zero padding). Portable C.
-int pfs_conv3x3_tap_masks(int h, int w, unsigned short *masks);
-
-/// Direct 3×3, stride-1, pad-1 convolution of one image, AVX-512.
+/// Direct 3×3 convolution of one image, AVX-512, described by a tap table.
 ///
-/// `in` is (cin, h, w), unpadded; `masks` comes from `pfs_conv3x3_tap_masks(h, w)`. `weights` is
-/// (cout_padded / 8, cin, 3, 3, 8) with cout_padded = cout rounded up to a multiple of 8: each
-/// block of 8 output channels has its weights in one contiguous run (the extra output channels
-/// have zero weights and are not stored). `out` is (cout, h, w) and is overwritten. The input
-/// gradient of such a convolution is this same operation on dY with the flipped, transposed
-/// weights.
-int pfs_conv3x3_forward(const float *in, const unsigned short *masks, int cin, int h, int w,
-                        const float *weights, int cout, float *out);
-
-/// Weight gradient of a direct 3×3, stride-1, pad-1 convolution over `images` images, AVX-512:
-/// dw[o, c, ki, kj] += Σ_images Σ_p dY[o][p] · x_padded[c][y + ki][x + kj].
+/// Output pixel p (of `plane` pixels) of output channel o is Σ_c Σ_t w[o, c, t] · in[c][p + offsets[t]]
+/// over the `ntaps` taps, where input channel c starts at `in + c·channelStride` and the term is
+/// taken only where bit (p mod 16) of masks[(p / 16)·ntaps + t] is set (elsewhere it is zero
+/// padding). `masks` holds ntaps masks for each 16-pixel vector of the plane rounded up to a
+/// multiple of 32 pixels, with no bits set past the plane. `weights` is
+/// (cout_padded / 8, cin, ntaps, 8) with cout_padded = cout rounded up to a multiple of 8: each
+/// block of 8 output channels has its weights in one contiguous run (the extra output channels have
+/// zero weights and are not stored). `out` is (cout, plane) and is overwritten.
 ///
-/// Image n's input, (cin, h, w), starts at `in + n·inStride` and its dY, (cout, h, w), at
-/// `gradOut + n·gradStride`; `masks` comes from `pfs_conv3x3_tap_masks(h, w)`. `dw` is
-/// (cout, cin, 3, 3) and is accumulated into.
-int pfs_conv3x3_weight_gradient(const float *in, long inStride, const unsigned short *masks,
-                                const float *gradOut, long gradStride, int images, int cin, int h,
-                                int w, int cout, float *dw);
+/// Stride 1, pad 1 on an h × w plane: 9 taps, offsets (ki − 1)·w + (kj − 1). Its input gradient is
+/// the same with the flipped, transposed weights.
+int pfs_conv3x3_forward(const float *in, long channelStride, int cin, long plane, int ntaps,
+                        const long *offsets, const unsigned short *masks, const float *weights,
+                        int cout, float *out);
+
+/// Weight gradient of a direct 3×3 convolution described by a 9-tap table (as above) over `images`
+/// images, AVX-512: dw[o, c, t] += Σ_images Σ_p dY[o][p] · in[c][p + offsets[t]] (masked).
+///
+/// Image n's input channel c starts at `in + n·inStride + c·channelStride` and its dY,
+/// (cout, plane), at `gradOut + n·gradStride`. `dw` is (cout, cin, 9) and is accumulated into.
+int pfs_conv3x3_weight_gradient(const float *in, long inStride, long channelStride,
+                                const long *offsets, const unsigned short *masks,
+                                const float *gradOut, long gradStride, int images, int cin,
+                                long plane, int cout, float *dw);
 
 /// Each function above returns 1 on x86-64, and 0 without doing anything elsewhere. Call them only
 /// after `pfs_cpu_has_avx512()` returned 1: they do not check (CPUID traps to the hypervisor on

@@ -46,7 +46,8 @@ public enum Convolution {
             return
         }
         if DirectConvolution.applies(to: g) {
-            DirectConvolution.forward(g, input: input, weight: weight, output: output, threads: threads)
+            DirectConvolution.forward(g, input: input, weight: weight, output: output, workspace: workspace,
+                                      threads: threads)
             if let bias { addBias(g, bias, to: output, threads: threads) }
             return
         }
@@ -131,7 +132,8 @@ public enum Convolution {
             }
             if let gradInput {
                 work.inputGradientMACs = DirectConvolution.inputGradient(g, weight: weight, gradOutput: gradOutput,
-                                                                         gradInput: gradInput, threads: threads)
+                                                                         gradInput: gradInput, workspace: workspace,
+                                                                         threads: threads)
             }
         } else if gradInput != nil || gradWeight != nil {
             work = gemmBackward(g, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
@@ -309,7 +311,7 @@ final class WorkerCounters {
 
 /// The kernel a convolution runs on, chosen from its geometry (and the CPU).
 public enum ConvolutionAlgorithm: String, Sendable {
-    /// 3×3, stride 1, padding 1 on AVX-512: the direct kernels of `PFSKernelsC`, all three passes.
+    /// 3×3, padding 1, stride 1 or 2, on AVX-512: the direct kernels of `PFSKernelsC`, all three passes.
     case direct
     /// One filter per channel: the direct depthwise loops.
     case depthwise

@@ -1,107 +1,220 @@
 import Foundation
 import PFSKernelsC
 
-/// 3×3, stride-1, padding-1 convolutions (every convolution of VGG and most of the CIFAR ResNets)
-/// computed directly with AVX-512, without a column matrix or even a padded copy: see
-/// `PFSKernelsC`. Every tap is a flat run of pixels of the unpadded plane, read with a per-vector
-/// lane mask that stands for the zero padding (``tapMasks(height:width:)``). The input gradient of
-/// such a convolution is the same operation on dY with the flipped, transposed weights, so it runs
-/// on the forward kernel; the weight gradient has its own kernel.
+/// 3×3 convolutions with padding 1 and stride 1 or 2 (every convolution of VGG and all 3×3 ones of
+/// the CIFAR ResNets) computed directly with AVX-512, without a column matrix: see `PFSKernelsC`.
+///
+/// Every tap is a flat run of pixels read under a per-vector lane mask that stands for the zero
+/// padding (a ``TapTable``):
+/// - **Stride 1.** The taps read the unpadded input plane itself. The input gradient is the same
+///   operation on dY with the flipped, transposed weights; the weight gradient has its own kernel.
+/// - **Stride 2.** The input is first split into its four phase planes x[2i + a, 2j + b] (one read
+///   and one write of the input, against the nine writes of im2col); every tap then reads one phase
+///   plane at the output's resolution, offset by 0 or −1 row or column. The input gradient of phase
+///   (a, b) is a 1-, 2- or 4-tap operation on dY, written back interleaved.
 ///
 /// Used only when the CPU has AVX-512 and `PFS_DIRECT_CONV` is not `0`; elsewhere the
 /// im2col + SGEMM path of ``Convolution`` runs unchanged.
 enum DirectConvolution {
-    /// Whether the kernel may be used in this process.
+    /// Whether the kernels may be used in this process.
     static let isAvailable: Bool = pfs_cpu_has_avx512() != 0 && environment("PFS_DIRECT_CONV") != "0"
 
     static func applies(to g: Conv2dGeometry) -> Bool {
-        isAvailable && g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1
-            && g.padH == 1 && g.padW == 1 && g.groups == 1 && g.inPlane >= minimumPlane
+        guard isAvailable && g.kernelH == 3 && g.kernelW == 3 && g.padH == 1 && g.padW == 1 && g.groups == 1,
+              g.outPlane >= minimumPlane else { return false }
+        if g.strideH == 1 && g.strideW == 1 { return true }
+        return g.strideH == 2 && g.strideW == 2 && g.height % 2 == 0 && g.width % 2 == 0
     }
 
-    /// Smaller planes leave most of the 16-lane vectors idle (the forward kernel works on 32 pixels
-    /// at a time); there im2col + SGEMM is faster. Measured with `pfs bench --op conv --shapes vgg`,
-    /// one thread: 512 channels at 4×4 ran at 69 vs 103 GFLOPS, at 2×2 at 18 vs 92, while 256 at
-    /// 8×8 ran at 141 vs 125 (forward).
+    /// Smaller output planes leave most of the 16-lane vectors idle (the forward kernel works on 32
+    /// pixels at a time); there im2col + SGEMM is faster. Measured with `pfs bench --op conv
+    /// --shapes vgg`, one thread: 512 channels at 4×4 ran at 69 vs 103 GFLOPS, at 2×2 at 18 vs 92,
+    /// while 256 at 8×8 ran at 141 vs 125 (forward).
     static let minimumPlane = 64
-
-    private static let maskLock = NSLock()
-    nonisolated(unsafe) private static var masksBySize: [Int: [UInt16]] = [:]
-
-    /// The kernels' tap masks for an H × W plane, computed once per size and kept.
-    static func tapMasks(height: Int, width: Int) -> [UInt16] {
-        let key = height << 32 | width
-        maskLock.lock()
-        defer { maskLock.unlock() }
-        if let masks = masksBySize[key] { return masks }
-        var masks = [UInt16](repeating: 0, count: pfs_conv3x3_tap_mask_count(Int32(height), Int32(width)))
-        _ = pfs_conv3x3_tap_masks(Int32(height), Int32(width), &masks)
-        masksBySize[key] = masks
-        return masks
-    }
 
     /// Pixels (images × plane) the weight-gradient kernel sums over between two reductions of its
     /// accumulators: enough to amortise them, few enough that the 8 dY planes stay in L1.
     nonisolated(unsafe) static var weightGradientPixels = 1024
 
-    /// The weights as (C_out rounded up to 8) / 8 blocks of (C_in, 3, 3, 8), zero beyond C_out, so
-    /// that each block of 8 output channels reads one contiguous run. With `flipped`, the weights of
-    /// the transposed convolution: w'[o, c, i, j] = w[c, o, 2 − i, 2 − j].
+    // MARK: tap tables
+
+    /// For each tap, the flat offset it reads relative to the output pixel, and for every 16-pixel
+    /// vector of the output plane (rounded up to 32 pixels) the lanes where it reads the image.
+    struct TapTable {
+        /// Source index (ki·3 + kj) of each tap in the (C_out, C_in, 3, 3) weights.
+        var taps: [Int]
+        var offsets: [Int]
+        var masks: [UInt16]
+
+        /// `tap(t)` gives tap t's source index, offset and whether output pixel (y, x) reads the image.
+        init(plane height: Int, _ width: Int, taps: [Int], tap: (Int) -> (offset: Int, valid: (Int, Int) -> Bool)) {
+            self.taps = taps
+            let described = taps.map(tap)
+            offsets = described.map(\.offset)
+            let plane = height * width, vectors = (plane + 31) / 32 * 2
+            masks = [UInt16](repeating: 0, count: vectors * taps.count)
+            for p in 0..<plane {
+                let y = p / width, x = p % width
+                for (t, d) in described.enumerated() where d.valid(y, x) {
+                    masks[p / 16 * taps.count + t] |= UInt16(1) << UInt16(p % 16)
+                }
+            }
+        }
+    }
+
+    private enum TableKind: Hashable {
+        case strideOne, strideTwo, strideTwoInputGradient(a: Int, b: Int)
+    }
+
+    private struct TableKey: Hashable {
+        var kind: TableKind
+        var height, width: Int
+    }
+
+    private static let tableLock = NSLock()
+    nonisolated(unsafe) private static var tables: [TableKey: TapTable] = [:]
+
+    private static func table(_ kind: TableKind, height h: Int, width w: Int) -> TapTable {
+        tableLock.lock()
+        defer { tableLock.unlock() }
+        let key = TableKey(kind: kind, height: h, width: w)
+        if let table = tables[key] { return table }
+        let table: TapTable
+        switch kind {
+        case .strideOne:
+            // (h, w) is the plane of input and output: tap (ki, kj) reads row y + ki − 1, column x + kj − 1.
+            table = TapTable(plane: h, w, taps: Array(0..<9)) { t in
+                let di = t / 3 - 1, dj = t % 3 - 1
+                return (di * w + dj, { y, x in y + di >= 0 && y + di < h && x + dj >= 0 && x + dj < w })
+            }
+        case .strideTwo:
+            // (h, w) is the output plane; the input is four (h, w) phase planes per channel. Input row
+            // 2y + ki − 1 is phase a = (ki + 1) % 2, row y − 1 for ki = 0 and y otherwise.
+            table = TapTable(plane: h, w, taps: Array(0..<9)) { t in
+                let ki = t / 3, kj = t % 3
+                let phase = ((ki + 1) % 2) * 2 + (kj + 1) % 2, di = ki == 0 ? -1 : 0, dj = kj == 0 ? -1 : 0
+                return (phase * h * w + di * w + dj, { y, x in y + di >= 0 && x + dj >= 0 })
+            }
+        case .strideTwoInputGradient(let a, let b):
+            // dX at phase (a, b), pixel (y, x) = Σ over the taps that read that phase of
+            // w[·, ·, ki, kj] · dY[y − di, x − dj].
+            table = TapTable(plane: h, w, taps: phaseTaps(a: a, b: b)) { t in
+                let di = t / 3 == 0 ? -1 : 0, dj = t % 3 == 0 ? -1 : 0
+                return (-di * w - dj, { y, x in y - di < h && x - dj < w })
+            }
+        }
+        tables[key] = table
+        return table
+    }
+
+    /// The taps (ki·3 + kj) of a stride-2 convolution that read input phase (a, b).
+    static func phaseTaps(a: Int, b: Int) -> [Int] {
+        let rows = a == 0 ? [1] : [0, 2], columns = b == 0 ? [1] : [0, 2]
+        return rows.flatMap { ki in columns.map { kj in ki * 3 + kj } }
+    }
+
+    // MARK: weights
+
+    /// The weights for the forward kernel: (outputs rounded up to 8) / 8 blocks of
+    /// (inputs, taps, 8), zero beyond the last output, so that each block of 8 output channels reads
+    /// one contiguous run. Without `transposed`, outputs are C_out and inputs C_in; with it, the other
+    /// way round (input gradients). Tap u takes the weights' tap `taps[u]`.
     /// The buffer is a ``Tensor``, so a training step reuses a recycled ``BufferPool`` buffer.
-    static func packWeights(_ weight: UnsafePointer<Float>, cout: Int, cin: Int, flipped: Bool) -> Tensor {
-        // Kernel view: `outputs` channels produced from `inputs` channels.
-        let outputs = flipped ? cin : cout, inputs = flipped ? cout : cin
-        let padded = (outputs + 7) / 8 * 8
-        var result = Tensor(zeros: [inputs * 9 * padded])
+    static func packWeights(_ weight: UnsafePointer<Float>, cout: Int, cin: Int, transposed: Bool, taps: [Int]) -> Tensor {
+        let outputs = transposed ? cin : cout, inputs = transposed ? cout : cin, n = taps.count
+        var result = Tensor(zeros: [inputs * n * ((outputs + 7) / 8 * 8)])
         result.withUnsafeMutableBufferPointer { buffer in
             let packed = buffer.baseAddress!
             for o in 0..<cout {
                 for c in 0..<cin {
                     let src = weight + (o * cin + c) * 9
                     // (kernel output, kernel input, tap) → ((output / 8, input, tap), output % 8).
-                    let (ko, ki) = flipped ? (c, o) : (o, c)
-                    let base = ((ko / 8 * inputs + ki) * 9) * 8 + ko % 8
-                    for k in 0..<9 { packed[base + k * 8] = src[flipped ? 8 - k : k] }
+                    let (ko, ki) = transposed ? (c, o) : (o, c)
+                    let base = (ko / 8 * inputs + ki) * n * 8 + ko % 8
+                    for (u, t) in taps.enumerated() { packed[base + u * 8] = src[t] }
                 }
             }
         }
         return result
     }
 
-    /// Runs the forward kernel over a batch of `inputs`-channel (H, W) images into `outputs`-channel ones.
-    static func run(batch: Int, height: Int, width: Int, inputs: Int, outputs: Int,
-                    source: UnsafePointer<Float>, packed: UnsafePointer<Float>,
-                    destination: UnsafeMutablePointer<Float>, threads: Int) {
-        let inImage = inputs * height * width, outImage = outputs * height * width
-        tapMasks(height: height, width: width).withUnsafeBufferPointer { masks in
-            Parallel.forChunks(batch, threads: Parallel.workers(for: batch, threads: threads)) { _, images in
-                for n in images {
-                    let done = pfs_conv3x3_forward(source + n * inImage, masks.baseAddress!, Int32(inputs),
-                                                   Int32(height), Int32(width), packed, Int32(outputs),
-                                                   destination + n * outImage)
-                    precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
-                }
-            }
-        }
-    }
+    // MARK: passes
 
     /// Y = conv(X, W) for a geometry that ``applies(to:)``.
     static func forward(_ g: Conv2dGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                        output: UnsafeMutablePointer<Float>, threads: Int) {
-        let packed = packWeights(weight, cout: g.outChannels, cin: g.inChannels, flipped: false)
+                        output: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) {
+        let strideTwo = g.strideH == 2, plane = g.outPlane, cin = g.inChannels, cout = g.outChannels
+        let table = table(strideTwo ? .strideTwo : .strideOne, height: g.outHeight, width: g.outWidth)
+        let packed = packWeights(weight, cout: cout, cin: cin, transposed: false, taps: table.taps)
+        let workers = Parallel.workers(for: g.batch, threads: threads)
+        workspace.reserve(workers: workers, slots: [strideTwo ? cin * g.inPlane : 0])
+        let inImage = cin * g.inPlane, outImage = cout * plane
         packed.withUnsafeBufferPointer { w in
-            run(batch: g.batch, height: g.height, width: g.width, inputs: g.inChannels, outputs: g.outChannels,
-                source: input, packed: w.baseAddress!, destination: output, threads: threads)
-        }
+        table.offsets.withUnsafeBufferPointer { offsets in
+        table.masks.withUnsafeBufferPointer { masks in
+            Parallel.forChunks(g.batch, threads: workers) { worker, images in
+                let phases = workspace.buffer(worker: worker, slot: 0)
+                for n in images {
+                    var source = input + n * inImage
+                    if strideTwo {
+                        splitPhases(source, channels: cin, g, into: phases)
+                        source = UnsafePointer(phases)
+                    }
+                    let done = pfs_conv3x3_forward(source, strideTwo ? 4 * plane : plane, Int32(cin), plane, 9,
+                                                   offsets.baseAddress!, masks.baseAddress!, w.baseAddress!,
+                                                   Int32(cout), output + n * outImage)
+                    precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+                }
+            }
+        }}}
     }
 
     /// dX (overwritten) from dY for a geometry that ``applies(to:)``. Returns the MACs done.
     static func inputGradient(_ g: Conv2dGeometry, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
-                              gradInput: UnsafeMutablePointer<Float>, threads: Int) -> Int {
-        let packed = packWeights(weight, cout: g.outChannels, cin: g.inChannels, flipped: true)
-        packed.withUnsafeBufferPointer { w in
-            run(batch: g.batch, height: g.outHeight, width: g.outWidth, inputs: g.outChannels, outputs: g.inChannels,
-                source: gradOutput, packed: w.baseAddress!, destination: gradInput, threads: threads)
+                              gradInput: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) -> Int {
+        let cin = g.inChannels, cout = g.outChannels, plane = g.outPlane
+        let inImage = cin * g.inPlane, outImage = cout * plane
+        let workers = Parallel.workers(for: g.batch, threads: threads)
+        if g.strideH == 1 {
+            // The transposed convolution: flipped taps (tap t takes the weights' tap 8 − t).
+            let table = table(.strideOne, height: g.outHeight, width: g.outWidth)
+            let packed = packWeights(weight, cout: cout, cin: cin, transposed: true, taps: (0..<9).reversed())
+            packed.withUnsafeBufferPointer { w in
+            table.offsets.withUnsafeBufferPointer { offsets in
+            table.masks.withUnsafeBufferPointer { masks in
+                Parallel.forChunks(g.batch, threads: workers) { _, images in
+                    for n in images {
+                        let done = pfs_conv3x3_forward(gradOutput + n * outImage, plane, Int32(cout), plane, 9,
+                                                       offsets.baseAddress!, masks.baseAddress!, w.baseAddress!,
+                                                       Int32(cin), gradInput + n * inImage)
+                        precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+                    }
+                }
+            }}}
+            return g.macs
+        }
+        // Stride 2: each input phase (a, b) from the taps that read it, then interleaved into dX.
+        let phases = [(0, 0), (0, 1), (1, 0), (1, 1)]
+        let tables = phases.map { table(.strideTwoInputGradient(a: $0.0, b: $0.1), height: g.outHeight, width: g.outWidth) }
+        let packed = tables.map { packWeights(weight, cout: cout, cin: cin, transposed: true, taps: $0.taps) }
+        workspace.reserve(workers: workers, slots: [4 * cin * plane])
+        Parallel.forChunks(g.batch, threads: workers) { worker, images in
+            let buffer = workspace.buffer(worker: worker, slot: 0)
+            for n in images {
+                for (k, table) in tables.enumerated() {
+                    let done = packed[k].withUnsafeBufferPointer { w in
+                        table.offsets.withUnsafeBufferPointer { offsets in
+                            table.masks.withUnsafeBufferPointer { masks in
+                                pfs_conv3x3_forward(gradOutput + n * outImage, plane, Int32(cout), plane,
+                                                    Int32(table.taps.count), offsets.baseAddress!, masks.baseAddress!,
+                                                    w.baseAddress!, Int32(cin), buffer + k * cin * plane)
+                            }
+                        }
+                    }
+                    precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+                }
+                mergePhases(buffer, channels: cin, g, into: gradInput + n * inImage)
+            }
         }
         return g.macs
     }
@@ -111,26 +224,71 @@ enum DirectConvolution {
     /// order, so the result does not depend on scheduling. Returns the MACs done.
     static func weightGradient(_ g: Conv2dGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                                gradWeight: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) -> Int {
-        let h = g.height, w = g.width, plane = h * w, cin = g.inChannels, cout = g.outChannels
+        let strideTwo = g.strideH == 2, plane = g.outPlane, cin = g.inChannels, cout = g.outChannels
+        let table = table(strideTwo ? .strideTwo : .strideOne, height: g.outHeight, width: g.outWidth)
         let tile = max(1, min(g.batch, weightGradientPixels / plane))
-        let weightCount = cout * cin * 9
+        let inImage = cin * g.inPlane, weightCount = cout * cin * 9
         let workers = Parallel.workers(for: g.batch, threads: threads)
-        workspace.reserve(workers: workers, slots: [weightCount])
-        tapMasks(height: h, width: w).withUnsafeBufferPointer { masks in
+        workspace.reserve(workers: workers, slots: [weightCount, strideTwo ? tile * inImage : 0])
+        table.offsets.withUnsafeBufferPointer { offsets in
+        table.masks.withUnsafeBufferPointer { masks in
             Parallel.forChunks(g.batch, threads: workers) { worker, images in
                 let partial = workspace.buffer(worker: worker, slot: 0)
+                let phases = workspace.buffer(worker: worker, slot: 1)
                 partial.update(repeating: 0, count: weightCount)
                 for first in stride(from: images.lowerBound, to: images.upperBound, by: tile) {
                     let count = min(tile, images.upperBound - first)
-                    let done = pfs_conv3x3_weight_gradient(input + first * cin * plane, cin * plane, masks.baseAddress!,
+                    var source = input + first * inImage
+                    if strideTwo {
+                        for i in 0..<count { splitPhases(source + i * inImage, channels: cin, g, into: phases + i * inImage) }
+                        source = UnsafePointer(phases)
+                    }
+                    let done = pfs_conv3x3_weight_gradient(source, inImage, strideTwo ? 4 * plane : plane,
+                                                           offsets.baseAddress!, masks.baseAddress!,
                                                            gradOutput + first * cout * plane, cout * plane,
-                                                           Int32(count), Int32(cin), Int32(h), Int32(w), Int32(cout),
-                                                           partial)
+                                                           Int32(count), Int32(cin), plane, Int32(cout), partial)
                     precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
                 }
             }
-        }
+        }}
         Convolution.addWorkerPartials(workspace, workers: workers, slot: 0, count: weightCount, into: gradWeight)
         return g.macs
+    }
+
+    // MARK: stride-2 phases
+
+    /// (C, H, W) → (C, 4, H/2, W/2): phase a·2 + b holds x[c, 2i + a, 2j + b].
+    static func splitPhases(_ image: UnsafePointer<Float>, channels: Int, _ g: Conv2dGeometry,
+                            into phases: UnsafeMutablePointer<Float>) {
+        let h = g.outHeight, w = g.outWidth, width = g.width, plane = h * w
+        for c in 0..<channels {
+            let src = image + c * g.inPlane, dst = phases + c * 4 * plane
+            for i in 0..<h {
+                let row0 = src + 2 * i * width, row1 = row0 + width
+                let p00 = dst + i * w, p01 = p00 + plane, p10 = p01 + plane, p11 = p10 + plane
+                for j in 0..<w {
+                    p00[j] = row0[2 * j]; p01[j] = row0[2 * j + 1]
+                    p10[j] = row1[2 * j]; p11[j] = row1[2 * j + 1]
+                }
+            }
+        }
+    }
+
+    /// The four phase planes of dX (in the order of `phaseTaps`' callers: (0,0), (0,1), (1,0),
+    /// (1,1), each (C, H/2, W/2)) interleaved into (C, H, W).
+    static func mergePhases(_ phases: UnsafePointer<Float>, channels: Int, _ g: Conv2dGeometry,
+                            into image: UnsafeMutablePointer<Float>) {
+        let h = g.outHeight, w = g.outWidth, width = g.width, plane = h * w, block = channels * plane
+        for c in 0..<channels {
+            let dst = image + c * g.inPlane
+            let p00 = phases + c * plane, p01 = p00 + block, p10 = p01 + block, p11 = p10 + block
+            for i in 0..<h {
+                let row0 = dst + 2 * i * width, row1 = row0 + width, o = i * w
+                for j in 0..<w {
+                    row0[2 * j] = p00[o + j]; row0[2 * j + 1] = p01[o + j]
+                    row1[2 * j] = p10[o + j]; row1[2 * j + 1] = p11[o + j]
+                }
+            }
+        }
     }
 }
