@@ -43,6 +43,10 @@ import Testing
         // 8×8 planes as whole 16-lane vectors; 9 output channels leave one in the last block of 8;
         // 7 images of 64 pixels form one weight-gradient tile split over two workers.
         Case(g: geometry(7, 17, 8, 8, 9, k: (3, 3), s: 1, p: 1), bias: false),
+        // Stride 1 on planes under 64 pixels (VGG's 2×2 and 4×4 stages: im2col + SGEMM).
+        Case(g: geometry(20, 6, 2, 2, 9, k: (3, 3), s: 1, p: 1), bias: false),
+        Case(g: geometry(9, 5, 4, 4, 7, k: (3, 3), s: 1, p: 1), bias: true),
+        Case(g: geometry(40, 3, 3, 3, 4, k: (3, 3), s: 1, p: 1), bias: false),
         // 3×3 stride 2 pad 1 on even planes with 64+ output pixels (direct, through phase planes):
         // 16×16 → 8×8; 20×18 → 10×9 (odd output rows, a partial vector); 9 outputs.
         Case(g: geometry(3, 5, 16, 16, 9, k: (3, 3), s: 2, p: 1), bias: true),

@@ -34,17 +34,36 @@ public final class SGD: Optimizer {
             let wd = weightDecay.rate(for: p)
             let first = velocity[index] == nil
             if mu != 0 && first { velocity[index] = Tensor(zeros: p.value.shape) }
+            // Elementwise, so split over threads in blocks; the branches are hoisted out of the
+            // loops so that they vectorise. Every element gets the same arithmetic as one loop.
             grad.withUnsafeBufferPointer { gb in
-                p.value.withUnsafeMutableBufferPointer { theta in
+                p.value.withUnsafeMutableBufferPointer { tb in
+                    let grads = gb.baseAddress!, theta = tb.baseAddress!
                     if mu == 0 {
-                        for i in 0..<theta.count { theta[i] -= lr * (gb[i] + wd * theta[i]) }
+                        Parallel.forBlocks(tb.count) { r in
+                            for i in r { theta[i] -= lr * (grads[i] + wd * theta[i]) }
+                        }
                         return
                     }
-                    velocity[index]!.withUnsafeMutableBufferPointer { v in
-                        for i in 0..<theta.count {
-                            let g = gb[i] + wd * theta[i]
-                            v[i] = first ? g : mu * v[i] + g
-                            theta[i] -= lr * (nest ? g + mu * v[i] : v[i])
+                    velocity[index]!.withUnsafeMutableBufferPointer { vb in
+                        let v = vb.baseAddress!
+                        Parallel.forBlocks(tb.count) { r in
+                            switch (first, nest) {
+                            case (true, false):
+                                for i in r { let g = grads[i] + wd * theta[i]; v[i] = g; theta[i] -= lr * g }
+                            case (false, false):
+                                for i in r {
+                                    let g = grads[i] + wd * theta[i]
+                                    v[i] = mu * v[i] + g
+                                    theta[i] -= lr * v[i]
+                                }
+                            case (_, true):
+                                for i in r {
+                                    let g = grads[i] + wd * theta[i]
+                                    v[i] = first ? g : mu * v[i] + g
+                                    theta[i] -= lr * (g + mu * v[i])
+                                }
+                            }
                         }
                     }
                 }
