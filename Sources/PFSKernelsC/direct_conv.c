@@ -165,6 +165,41 @@ int pfs_conv3x3_weight_gradient(const float *in, long inStride, long channelStri
     return 1;
 }
 
+// MARK: column matrices
+
+__attribute__((target("avx512f")))
+int pfs_conv3x3_im2col(const float *in, long channelStride, int cin, long plane, int ntaps, const long *offsets,
+                       const unsigned short *masks, float *col, long ld) {
+    for (int c = 0; c < cin; ++c) {
+        for (int t = 0; t < ntaps; ++t) {
+            const float *src = in + c * channelStride + offsets[t];
+            float *dst = col + ((long)c * ntaps + t) * ld;
+            for (long p0 = 0; p0 < plane; p0 += 16) {
+                const __m512 v = _mm512_maskz_loadu_ps(masks[(p0 / 16) * ntaps + t], src + p0);
+                _mm512_mask_storeu_ps(dst + p0, pfs_mask(plane - p0), v);
+            }
+        }
+    }
+    return 1;
+}
+
+__attribute__((target("avx512f")))
+int pfs_conv3x3_col2im(const float *col, long ld, int cin, long plane, int ntaps, const long *offsets,
+                       const unsigned short *masks, float *out, long channelStride) {
+    for (int c = 0; c < cin; ++c) {
+        for (int t = 0; t < ntaps; ++t) {
+            float *dst = out + c * channelStride + offsets[t];
+            const float *src = col + ((long)c * ntaps + t) * ld;
+            for (long p0 = 0; p0 < plane; p0 += 16) {
+                const __mmask16 m = masks[(p0 / 16) * ntaps + t];
+                const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst + p0), _mm512_maskz_loadu_ps(m, src + p0));
+                _mm512_mask_storeu_ps(dst + p0, m, v);
+            }
+        }
+    }
+    return 1;
+}
+
 #else
 
 int pfs_cpu_has_avx512(void) { return 0; }
@@ -181,6 +216,19 @@ int pfs_conv3x3_weight_gradient(const float *in, long inStride, long channelStri
                                 int cin, long plane, int cout, float *dw) {
     (void)in; (void)inStride; (void)channelStride; (void)offsets; (void)masks; (void)gradOut; (void)gradStride;
     (void)images; (void)cin; (void)plane; (void)cout; (void)dw;
+    return 0;
+}
+
+int pfs_conv3x3_im2col(const float *in, long channelStride, int cin, long plane, int ntaps, const long *offsets,
+                       const unsigned short *masks, float *col, long ld) {
+    (void)in; (void)channelStride; (void)cin; (void)plane; (void)ntaps; (void)offsets; (void)masks; (void)col; (void)ld;
+    return 0;
+}
+
+int pfs_conv3x3_col2im(const float *col, long ld, int cin, long plane, int ntaps, const long *offsets,
+                       const unsigned short *masks, float *out, long channelStride) {
+    (void)col; (void)ld; (void)cin; (void)plane; (void)ntaps; (void)offsets; (void)masks; (void)out;
+    (void)channelStride;
     return 0;
 }
 

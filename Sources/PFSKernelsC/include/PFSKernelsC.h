@@ -40,6 +40,17 @@ int pfs_conv3x3_weight_gradient(const float *in, long inStride, long channelStri
                                 const float *gradOut, long gradStride, int images, int cin,
                                 long plane, int cout, float *dw);
 
+/// The column matrix of a convolution described by a tap table (as above), AVX-512: row
+/// (c·ntaps + t) of `col` (row stride `ld`) receives in[c][p + offsets[t]] (masked, else 0) for the
+/// `plane` output pixels p. The im2col of im2col + SGEMM without a padded copy.
+int pfs_conv3x3_im2col(const float *in, long channelStride, int cin, long plane, int ntaps,
+                       const long *offsets, const unsigned short *masks, float *col, long ld);
+
+/// The adjoint of `pfs_conv3x3_im2col`: out[c][p + offsets[t]] += col[c·ntaps + t][p] where the
+/// tap's mask is set (accumulates into `out`).
+int pfs_conv3x3_col2im(const float *col, long ld, int cin, long plane, int ntaps,
+                       const long *offsets, const unsigned short *masks, float *out, long channelStride);
+
 /// Each function above returns 1 on x86-64, and 0 without doing anything elsewhere. Call them only
 /// after `pfs_cpu_has_avx512()` returned 1: they do not check (CPUID traps to the hypervisor on
 /// virtual machines, and they run once per image and layer).

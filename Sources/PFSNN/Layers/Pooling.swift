@@ -108,10 +108,28 @@ public final class MaxPool2d: Layer {
     static func twoByTwo(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ argmax: UnsafeMutablePointer<Int32>,
                          _ windows: PoolingWindows, planes: Range<Int>) {
         let w = windows.w, oh = windows.oh, ow = windows.ow, plane = windows.h * w
+        let lanes = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
         for p in planes {
             for oy in 0..<oh {
                 let o0 = (p * oh + oy) * ow, row = p * plane + 2 * oy * w
-                for ox in 0..<ow {
+                // Eight windows at a time: the four taps as even/odd lanes of two 16-float rows,
+                // taken in the scalar order (a later tap wins if greater or NaN).
+                var ox = 0
+                while ox + 8 <= ow {
+                    let i = row + 2 * ox
+                    let top = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+                    let bottom = UnsafeRawPointer(x + i + w).loadUnaligned(as: SIMD16<Float>.self)
+                    var best = top.evenHalf, index = lanes &+ Int32(i)
+                    for (candidate, shift) in [(top.oddHalf, 1), (bottom.evenHalf, w), (bottom.oddHalf, w + 1)] {
+                        let wins = (candidate .> best) .| (candidate .!= candidate)
+                        best.replace(with: candidate, where: wins)
+                        index.replace(with: lanes &+ Int32(i + shift), where: wins)
+                    }
+                    UnsafeMutableRawPointer(y + o0 + ox).storeBytes(of: best, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(argmax + o0 + ox).storeBytes(of: index, as: SIMD8<Int32>.self)
+                    ox += 8
+                }
+                for ox in ox..<ow {
                     let o = o0 + ox, i = row + 2 * ox
                     take(x, i, into: y, argmax, o)
                     take(x, i + 1, into: y, argmax, o)

@@ -107,6 +107,14 @@ enum DirectConvolution {
         return table
     }
 
+    /// The tap table with which im2col/col2im of a 3×3 stride-1 pad-1 geometry (any groups) can
+    /// copy each column row in one masked pass (`pfs_conv3x3_im2col`), or `nil` without AVX-512.
+    static func columnTable(for g: Conv2dGeometry) -> TapTable? {
+        guard isAvailable, g.kernelH == 3, g.kernelW == 3, g.strideH == 1, g.strideW == 1, g.padH == 1, g.padW == 1
+        else { return nil }
+        return table(.strideOne, height: g.height, width: g.width)
+    }
+
     /// The taps (ki·3 + kj) of a stride-2 convolution that read input phase (a, b).
     static func phaseTaps(a: Int, b: Int) -> [Int] {
         let rows = a == 0 ? [1] : [0, 2], columns = b == 0 ? [1] : [0, 2]

@@ -1,3 +1,5 @@
+import PFSKernelsC
+
 /// im2col / col2im for one image and one channel group, through a zero-padded copy of the
 /// image so that the inner loops are plain (strided) copies without bounds checks.
 ///
@@ -48,6 +50,17 @@ enum Im2Col {
     /// `scratch` holds ``scratchCount(_:channels:)`` floats.
     static func im2col(_ image: UnsafePointer<Float>, channels: Int, _ g: Conv2dGeometry,
                        into col: UnsafeMutablePointer<Float>, ld: Int, scratch: UnsafeMutablePointer<Float>) {
+        if let table = DirectConvolution.columnTable(for: g) {
+            // 3×3 stride 1 pad 1 with AVX-512 (VGG's 4×4 and 2×2 layers): one masked copy per row.
+            let done = table.offsets.withUnsafeBufferPointer { offsets in
+                table.masks.withUnsafeBufferPointer { masks in
+                    pfs_conv3x3_im2col(image, g.inPlane, Int32(channels), g.outPlane, 9, offsets.baseAddress!,
+                                       masks.baseAddress!, col, ld)
+                }
+            }
+            precondition(done == 1, "Im2Col: the AVX-512 kernel refused to run")
+            return
+        }
         let source = padded(image, channels: channels, g, scratch: scratch)
         let wp = g.width + 2 * g.padW, planeSize = (g.height + 2 * g.padH) * wp
         let oh = g.outHeight, ow = g.outWidth, sh = g.strideH, sw = g.strideW
@@ -74,6 +87,16 @@ enum Im2Col {
     /// (channels × H × W), accumulating in a zeroed padded `scratch` first when there is padding.
     static func col2im(_ col: UnsafePointer<Float>, ld: Int, channels: Int, _ g: Conv2dGeometry,
                        into image: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        if let table = DirectConvolution.columnTable(for: g) {
+            let done = table.offsets.withUnsafeBufferPointer { offsets in
+                table.masks.withUnsafeBufferPointer { masks in
+                    pfs_conv3x3_col2im(col, ld, Int32(channels), g.outPlane, 9, offsets.baseAddress!, masks.baseAddress!,
+                                       image, g.inPlane)
+                }
+            }
+            precondition(done == 1, "Im2Col: the AVX-512 kernel refused to run")
+            return
+        }
         let h = g.height, w = g.width, ph = g.padH, pw = g.padW
         let isPadded = ph != 0 || pw != 0
         let wp = w + 2 * pw, planeSize = (h + 2 * ph) * wp
