@@ -57,6 +57,11 @@ import Testing
         let body = try Conv2d(inChannels: 3, outChannels: 5, kernelSize: 3, padding: 1, rng: &rng)
         let block = Residual(name: "block2", body: body)
         expectError(["block2", "(2, 5, 4, 4)", "(2, 3, 4, 4)"]) { _ = try block.forward(Tensor(zeros: [2, 3, 4, 4]), mode: .training) }
+        // The same block with BatchNorm last and a ReLU after it runs fused; same message.
+        let fused = Sequential([Residual(name: "block3", body: Sequential([
+            try Conv2d(inChannels: 3, outChannels: 5, kernelSize: 3, padding: 1, rng: &rng), try BatchNorm2d(channels: 5),
+        ])), ReLU()])
+        expectError(["block3", "(2, 5, 4, 4)", "(2, 3, 4, 4)"]) { _ = try fused.forward(Tensor(zeros: [2, 3, 4, 4]), mode: .training) }
     }
 
     @Test func labelsAndLogitsAreChecked() throws {

@@ -210,6 +210,50 @@ import Testing
         }
     }
 
+    /// A residual block whose body ends in BatchNorm, then a ReLU, runs with the add and the ReLU
+    /// inside that BatchNorm's pass; it must give what the block and the ReLU give one by one, with
+    /// an identity and with a projection shortcut, in training and evaluation mode.
+    @Test(arguments: [(false, Mode.training), (true, .training), (true, .evaluation)])
+    func fusedResidualMatchesTheLayersOneByOne(projection: Bool, mode: Mode) throws {
+        func layers() throws -> [Layer] {
+            var rng = RandomGenerator(seed: 21)
+            let cout = projection ? 6 : 4, stride = projection ? 2 : 1
+            let body = Sequential(name: "body", [
+                try Conv2d(name: "c1", inChannels: 4, outChannels: cout, kernelSize: 3, stride: stride, padding: 1, rng: &rng),
+                try BatchNorm2d(name: "bn1", channels: cout), ReLU(),
+                try Conv2d(name: "c2", inChannels: cout, outChannels: cout, kernelSize: 3, padding: 1, rng: &rng),
+                try BatchNorm2d(name: "bn2", channels: cout),
+            ])
+            let shortcut = projection ? Sequential(name: "shortcut", [
+                try Conv2d(name: "proj", inChannels: 4, outChannels: cout, kernelSize: 1, stride: stride, rng: &rng),
+                try BatchNorm2d(name: "proj_bn", channels: cout),
+            ]) : nil
+            return [Residual(name: "block", body: body, shortcut: shortcut), ReLU(name: "out")]
+        }
+        var rng = RandomGenerator(seed: 22)
+        let x = Tensor.randomNormal([3, 4, 8, 6], mean: 0.2, using: &rng)
+        let fused = Sequential(try layers()), single = try layers()
+        if mode == .evaluation {   // running statistics from one training pass, the same for both
+            _ = try fused.forward(x, mode: .training)
+            var t = x
+            for layer in single { t = try layer.forward(t, mode: .training) }
+        }
+        let y = try fused.forward(x, mode: mode)
+        var ySingle = x
+        for layer in single { ySingle = try layer.forward(ySingle, mode: mode) }
+        let dy = Tensor.randomNormal(y.shape, using: &rng)
+        let dx = try fused.backward(dy)!
+        var dxSingle: Tensor? = dy
+        for layer in single.reversed() { dxSingle = try layer.backward(dxSingle!) }
+        #expect(Compare.relativeError(y.scalars, ySingle.scalars) < 1e-5)
+        #expect(Compare.relativeError(dx.scalars, dxSingle!.scalars) < 1e-5)
+        let parameters = single.flatMap(\.parameters)
+        #expect(fused.parameters.count == parameters.count && parameters.count == (projection ? 9 : 6))
+        for (a, b) in zip(fused.parameters, parameters) {
+            #expect(Compare.relativeError(a.grad!.scalars, b.grad!.scalars) < 1e-5, "\(a.name)")
+        }
+    }
+
     /// conv-BN-gate-conv body plus a 1×1 conv + BN projection shortcut, stride 2.
     @Test func residualBlockWithProjection() throws {
         var rng = RandomGenerator(seed: 12)

@@ -55,8 +55,14 @@ public final class BatchNorm2d: Layer {
 
     /// The forward pass, optionally followed in the same pass over memory by a per-channel gate
     /// (y ← g·y) and a clamp (y ← min(max(y, 0), ceiling)): see ``FusedNormActivation``.
-    func forward(_ input: Tensor, mode: Mode, gate: Tensor?, clampCeiling: Float?) throws(EngineError) -> Tensor {
+    ///
+    /// With `addend` (a residual's shortcut, same shape as the input), y ← clamp(BN(x) + addend):
+    /// the residual add and the clamp that follows it, in the same pass (requires `clampCeiling`).
+    func forward(_ input: Tensor, mode: Mode, gate: Tensor?, clampCeiling: Float?,
+                 addend: Tensor? = nil) throws(EngineError) -> Tensor {
         try requireNCHW(input, layer: name, channels: channels)
+        precondition(addend == nil || (clampCeiling != nil && addend!.shape == input.shape),
+                     "\(name): an addend needs a clamp and the input's shape")
         let n = input.shape[0], plane = input.shape[2] * input.shape[3], m = n * plane
         if mode == .training && m < 2 {
             throw .shape(layer: name, expected: "more than one value per channel in training mode (N·H·W ≥ 2)",
@@ -66,7 +72,9 @@ public final class BatchNorm2d: Layer {
         var output = Tensor(unsafeUninitializedShape: input.shape)
         var means = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
         let gateValues = gate ?? Tensor(shape: [c], repeating: 1)
+        let added = addend ?? input   // read only with an addend
         input.withUnsafeBufferPointer { xb in
+            added.withUnsafeBufferPointer { ab in
             gamma.value.withUnsafeBufferPointer { gb in
             beta.value.withUnsafeBufferPointer { bb in
             gateValues.withUnsafeBufferPointer { gvb in
@@ -76,7 +84,7 @@ public final class BatchNorm2d: Layer {
             means.withUnsafeMutableBufferPointer { mb in
             invStd.withUnsafeMutableBufferPointer { isb in
                 let x = xb.baseAddress!, y = yb.baseAddress!, gam = gb.baseAddress!, bet = bb.baseAddress!
-                let gv = gvb.baseAddress!
+                let gv = gvb.baseAddress!, add = ab.baseAddress!, hasAddend = addend != nil
                 let rm = rmb.baseAddress!, rv = rvb.baseAddress!, mu = mb.baseAddress!, inv = isb.baseAddress!
                 Parallel.forChunks(c) { _, chans in
                     for ch in chans {
@@ -112,7 +120,10 @@ public final class BatchNorm2d: Layer {
                         let scale = gv[ch] * gam[ch] * istd, shift = gv[ch] * (bet[ch] - gam[ch] * mean * istd)
                         for i in 0..<n {
                             let off = (i * c + ch) * plane
-                            if let clampCeiling {
+                            if let clampCeiling, hasAddend {
+                                VectorKernels.affineAddClamp(x + off, add + off, into: y + off, count: plane, scale: scale,
+                                                             shift: shift, ceiling: clampCeiling)
+                            } else if let clampCeiling {
                                 VectorKernels.affineClamp(x + off, into: y + off, count: plane, scale: scale,
                                                           shift: shift, ceiling: clampCeiling)
                             } else {
@@ -122,6 +133,7 @@ public final class BatchNorm2d: Layer {
                     }
                 }
             }}}}}}}}
+            }
         }
         cachedMode = mode
         cachedMean = means

@@ -27,7 +27,8 @@ public final class Flatten: Layer {
 /// input gradient of the first layer only (later layers must still pass gradients back).
 ///
 /// A run of BatchNorm2d (+ ChannelGate) + ReLU is executed fused, as one pass over memory each way:
-/// see ``FusedNormActivation``.
+/// see ``FusedNormActivation``. A ``Residual`` whose body ends in BatchNorm, followed by a ReLU, has
+/// the residual add and the ReLU done in that BatchNorm's output pass. `PFS_FUSE=0` turns both off.
 public final class Sequential: Layer {
     public let name: String
     public private(set) var layers: [Layer]
@@ -36,6 +37,9 @@ public final class Sequential: Layer {
     private enum Step {
         case layer(Layer)
         case fused(FusedNormActivation)
+        /// A residual block whose body ends in BatchNorm, then a clamp: the add and the clamp run
+        /// inside that BatchNorm's output pass (``Residual/forward(_:mode:clampCeiling:)``).
+        case residualClamp(Residual, ReLU)
     }
     private let steps: [Step]
     /// Which steps the last forward ran fused (a fused run falls back to its layers when it can't run).
@@ -49,6 +53,10 @@ public final class Sequential: Layer {
             if let run = FusedNormActivation.match(layers, at: i) {
                 steps.append(.fused(run))
                 i += run.layers.count
+            } else if FusedNormActivation.isEnabled, let block = layers[i] as? Residual, block.canFuseClamp,
+                      i + 1 < layers.count, let clamp = layers[i + 1] as? ReLU {
+                steps.append(.residualClamp(block, clamp))
+                i += 2
             } else {
                 steps.append(.layer(layers[i]))
                 i += 1
@@ -67,21 +75,51 @@ public final class Sequential: Layer {
     public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
         var x = input
         ranFused = []
-        for step in steps {
-            switch step {
-            case .layer(let layer):
-                x = try layer.forward(x, mode: mode)
-                ranFused.append(false)
-            case .fused(let run):
-                if run.canRun {
-                    x = try run.forward(x, mode: mode)
-                } else {
-                    for layer in run.layers { x = try layer.forward(x, mode: mode) }
-                }
-                ranFused.append(run.canRun)
-            }
-        }
+        for step in steps { x = try run(step, x, mode: mode) }
         return x
+    }
+
+    private func run(_ step: Step, _ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
+        switch step {
+        case .layer(let layer):
+            ranFused.append(false)
+            return try layer.forward(input, mode: mode)
+        case .fused(let run):
+            ranFused.append(run.canRun)
+            if run.canRun { return try run.forward(input, mode: mode) }
+            var x = input
+            for layer in run.layers { x = try layer.forward(x, mode: mode) }
+            return x
+        case .residualClamp(let block, let clamp):
+            ranFused.append(clamp.computesInputGradient)
+            if clamp.computesInputGradient {
+                clamp.dropCache()   // stale otherwise: the block keeps the clamp's output
+                return try block.forward(input, mode: mode, clampCeiling: clamp.ceiling)
+            }
+            return try clamp.forward(block.forward(input, mode: mode), mode: mode)
+        }
+    }
+
+    /// The last layer when it is a BatchNorm run on its own (no clamp after it in this container).
+    var trailingBatchNorm: BatchNorm2d? {
+        if case .layer(let layer)? = steps.last { return layer as? BatchNorm2d }
+        return nil
+    }
+
+    /// Forward with the trailing BatchNorm writing clamp(BN(z) + addend): the residual add and
+    /// clamp of the enclosing ``Residual`` (`owner`) fused into its output pass.
+    func forward(_ input: Tensor, mode: Mode, addend: Tensor, clampCeiling: Float,
+                 owner: String) throws(EngineError) -> Tensor {
+        guard let norm = trailingBatchNorm else { preconditionFailure("\(name): no trailing BatchNorm to fuse into") }
+        var x = input
+        ranFused = []
+        for step in steps.dropLast() { x = try run(step, x, mode: mode) }
+        guard addend.shape == x.shape else {
+            throw .shape(layer: "\(owner) (residual add: body output \(Shape.describe(x.shape)))",
+                         expected: Shape.describe(x.shape) + " from the shortcut", got: addend.shape)
+        }
+        ranFused.append(false)
+        return try norm.forward(x, mode: mode, gate: nil, clampCeiling: clampCeiling, addend: addend)
     }
 
     public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
@@ -92,6 +130,10 @@ public final class Sequential: Layer {
             case .layer(let layer): units.append((layer.name, layer.backward))
             case .fused(let run) where fused: units.append((run.norm.name, run.backward))
             case .fused(let run): for layer in run.layers { units.append((layer.name, layer.backward)) }
+            case .residualClamp(let block, _) where fused: units.append((block.name, block.backwardThroughClamp))
+            case .residualClamp(let block, let clamp):
+                units.append((block.name, block.backward))
+                units.append((clamp.name, clamp.backward))
             }
         }
         guard units.count >= steps.count else { throw .missingForwardCache(layer: name) }
@@ -115,6 +157,8 @@ public final class Residual: Layer {
     public let body: Layer
     public let shortcut: Layer?
     private var cachedShape: [Int]?
+    private var cachedClampOutput: Tensor?
+    private var clampCeiling: Float = .infinity
     private var inputGradient = true
 
     public init(name: String = "residual", body: Layer, shortcut: Layer? = nil) {
@@ -131,6 +175,7 @@ public final class Residual: Layer {
     }
 
     public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
+        cachedClampOutput = nil
         var y = try body.forward(input, mode: mode)
         let s = try shortcut?.forward(input, mode: mode) ?? input
         guard s.shape == y.shape else {
@@ -140,6 +185,41 @@ public final class Residual: Layer {
         y.add(s)
         cachedShape = y.shape
         return y
+    }
+
+    /// Whether a clamp after this block can run fused into its body's trailing BatchNorm.
+    var canFuseClamp: Bool { (body as? Sequential)?.trailingBatchNorm != nil }
+
+    /// clamp(body(x) + shortcut(x)) with the add and the clamp inside the body's last BatchNorm pass
+    /// (``canFuseClamp``); the output is kept as the clamp's mask for ``backwardThroughClamp(_:)``.
+    func forward(_ input: Tensor, mode: Mode, clampCeiling: Float) throws(EngineError) -> Tensor {
+        guard let body = body as? Sequential else { preconditionFailure("\(name): the body is not a Sequential") }
+        let s = try shortcut?.forward(input, mode: mode) ?? input
+        let y = try body.forward(input, mode: mode, addend: s, clampCeiling: clampCeiling, owner: name)
+        cachedShape = y.shape
+        cachedClampOutput = mode.keepsBackwardCaches ? y : nil
+        self.clampCeiling = clampCeiling
+        return y
+    }
+
+    /// The backward of ``forward(_:mode:clampCeiling:)``: the clamp's mask, then the block's.
+    func backwardThroughClamp(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
+        guard let y = cachedClampOutput else { throw .missingForwardCache(layer: name) }
+        try checkGradient(gradOutput, against: y.shape)
+        var masked = Tensor(unsafeUninitializedShape: y.shape)   // fully written below
+        let top = clampCeiling
+        y.withUnsafeBufferPointer { yb in
+            gradOutput.withUnsafeBufferPointer { db in
+                masked.withUnsafeMutableBufferPointer { m in
+                    let yp = yb.baseAddress!, dy = db.baseAddress!, out = m.baseAddress!
+                    Parallel.forBlocks(m.count) { r in
+                        VectorKernels.clampBackward(output: yp + r.lowerBound, gradient: dy + r.lowerBound,
+                                                    into: out + r.lowerBound, count: r.count, ceiling: top)
+                    }
+                }
+            }
+        }
+        return try backward(masked)
     }
 
     public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {

@@ -135,6 +135,22 @@ public enum VectorKernels {
         while i < count { y[i] = min(max(scale * x[i] + shift, 0), ceiling); i += 1 }
     }
 
+    /// y[i] = min(max(scale·x[i] + shift + a[i], 0), ceiling) (BatchNorm, residual add and clamp in
+    /// one pass). `y` may coincide with `x` or `a`.
+    @inlinable
+    public static func affineAddClamp(_ x: UnsafePointer<Float>, _ a: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                                      count: Int, scale: Float, shift: Float, ceiling: Float) {
+        let s = Vector(repeating: scale), t = Vector(repeating: shift), zero = Vector(), top = Vector(repeating: ceiling)
+        var i = 0
+        while i + 16 <= count {
+            let v = load(x + i) * s + t + load(a + i)
+            let low = v.replacing(with: zero, where: v .< zero)
+            store(low.replacing(with: top, where: low .> top), y + i)
+            i += 16
+        }
+        while i < count { y[i] = min(max(scale * x[i] + shift + a[i], 0), ceiling); i += 1 }
+    }
+
     /// With g[i] = dy[i] where 0 < y[i] < ceiling (else 0): (Σ g[i], Σ g[i]·(x[i] − mean)).
     @inlinable
     public static func maskedSumAndCenteredDot(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
