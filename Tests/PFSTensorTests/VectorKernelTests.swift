@@ -12,8 +12,8 @@ import Testing
         return (0..<count).map { _ in rng.normal() * 3 + offset }
     }
 
-    @Test(arguments: lengths)
-    func reductionsMatchTheReference(_ n: Int) {
+    @Test(arguments: lengths, paths)
+    func reductionsMatchTheReference(_ n: Int, avx512: Bool) { Self.on(avx512) {
         let x = Self.values(n, seed: 1, offset: 2), y = Self.values(n, seed: 2)
         x.withUnsafeBufferPointer { xb in
             y.withUnsafeBufferPointer { yb in
@@ -32,10 +32,20 @@ import Testing
                 #expect(abs(Double(ssd) - want) <= 1e-5 * max(want, 1), "ssd, n = \(n)")
             }
         }
+    }}
+
+    /// Each check runs on the portable SIMD loops and, where the CPU has it, on their AVX-512 versions.
+    static let paths: [Bool] = VectorKernels.avx512Available ? [false, true] : [false]
+
+    static func on(_ avx512: Bool, _ body: () -> Void) {
+        let saved = VectorKernels.usesAVX512
+        VectorKernels.usesAVX512 = avx512
+        defer { VectorKernels.usesAVX512 = saved }
+        body()
     }
 
-    @Test(arguments: lengths)
-    func elementwiseKernelsMatchScalarLoops(_ n: Int) {
+    @Test(arguments: lengths, paths)
+    func elementwiseKernelsMatchScalarLoops(_ n: Int, avx512: Bool) { Self.on(avx512) {
         var x = Self.values(n, seed: 3), y = Self.values(n, seed: 4)
         if n > 3 { x[1] = 0; x[2] = 6; x[3] = -0.0 }   // the clamp's boundaries
         var out = [Float](repeating: .nan, count: n)
@@ -77,5 +87,44 @@ import Testing
             let want = 1.5 * Double(x[i]) - 0.25 * Double(y[i]) + 0.125
             #expect(abs(Double(out[i]) - want) <= 1e-5 * max(abs(want), 1), "combine, n = \(n), i = \(i)")
         }
-    }
+    }}
+
+    /// The kernels of the fused BatchNorm + clamp (and residual add) against scalar loops, with the
+    /// clamp's mask taken from an output that sits on both kinks (0 and 6) and between them.
+    @Test(arguments: lengths, paths)
+    func fusedKernelsMatchScalarLoops(_ n: Int, avx512: Bool) { Self.on(avx512) {
+        let x = Self.values(n, seed: 5), a = Self.values(n, seed: 6), dy = Self.values(n, seed: 7)
+        let y: [Float] = (0..<n).map { i in [0, 6, 3, -1, 7, 0.5][i % 6] }   // a clamp output, kinks included
+        var out = [Float](repeating: .nan, count: n)
+        func close(_ got: Double, _ want: Double) -> Bool { abs(got - want) <= 1e-5 * max(abs(want), 1) }
+        x.withUnsafeBufferPointer { xb in
+        a.withUnsafeBufferPointer { ab in
+        dy.withUnsafeBufferPointer { db in
+        y.withUnsafeBufferPointer { yb in
+        out.withUnsafeMutableBufferPointer { ob in
+            guard let xp = xb.baseAddress, let ap = ab.baseAddress, let dp = db.baseAddress, let yp = yb.baseAddress,
+                  let op = ob.baseAddress else { return }
+            let pass = { (i: Int) in y[i] > 0 && y[i] < 6 }
+            VectorKernels.affineClamp(xp, into: op, count: n, scale: 0.75, shift: 0.5, ceiling: 6)
+            for i in 0..<n {
+                #expect(close(Double(op[i]), min(max(0.75 * Double(x[i]) + 0.5, 0), 6)), "affineClamp, n = \(n), i = \(i)")
+            }
+            VectorKernels.affineAddClamp(xp, ap, into: op, count: n, scale: 0.75, shift: 0.5, ceiling: .infinity)
+            for i in 0..<n {
+                let want = max(0.75 * Double(x[i]) + 0.5 + Double(a[i]), 0)
+                #expect(close(Double(op[i]), want), "affineAddClamp, n = \(n), i = \(i)")
+            }
+            VectorKernels.maskedCombine(dp, output: yp, ceiling: 6, xp, into: op, count: n, a: 1.5, b: -0.25, c: 0.125)
+            for i in 0..<n {
+                let want = 1.5 * (pass(i) ? Double(dy[i]) : 0) - 0.25 * Double(x[i]) + 0.125
+                #expect(close(Double(op[i]), want), "maskedCombine, n = \(n), i = \(i)")
+            }
+            let (s, d) = VectorKernels.maskedSumAndCenteredDot(dp, output: yp, ceiling: 6, xp, count: n, mean: 0.3)
+            var sWant = 0.0, dWant = 0.0
+            for i in 0..<n where pass(i) { sWant += Double(dy[i]); dWant += Double(dy[i]) * (Double(x[i]) - 0.3) }
+            let scale = 1e-5 * Double(max(n, 1))
+            #expect(abs(Double(s) - sWant) <= scale * 4, "maskedSumAndCenteredDot sum, n = \(n)")
+            #expect(abs(Double(d) - dWant) <= scale * 20, "maskedSumAndCenteredDot dot, n = \(n)")
+        }}}}}
+    }}
 }

@@ -51,6 +51,21 @@ int pfs_conv3x3_im2col(const float *in, long channelStride, int cin, long plane,
 int pfs_conv3x3_col2im(const float *col, long ld, int cin, long plane, int ntaps,
                        const long *offsets, const unsigned short *masks, float *out, long channelStride);
 
+/// Elementwise loops of BatchNorm (+ gate) + clamp, AVX-512 (the Swift `VectorKernels` call them
+/// when the CPU has it). `clamp` is min(max(·, 0), ceiling) with NaN passed through; a "masked"
+/// dy is dy where 0 < y < ceiling and 0 elsewhere, with y the clamp's output (no mask when y is
+/// NULL).
+///
+/// y = scale·x + shift (+ a when `a` is not NULL), clamped when `clamp` is non-zero.
+int pfs_vk_affine(const float *x, const float *a, float *y, long n, float scale, float shift,
+                  int clamp, float ceiling);
+/// *sum = Σ g, *dot = Σ g·(x − mean), g the (masked) dy.
+int pfs_vk_sum_centered_dot(const float *dy, const float *y, float ceiling, const float *x, long n,
+                            float mean, float *sum, float *dot);
+/// out = a·g + b·x + c, g the (masked) dy.
+int pfs_vk_combine(const float *dy, const float *y, float ceiling, const float *x, float *out, long n,
+                   float a, float b, float c);
+
 /// Each function above returns 1 on x86-64, and 0 without doing anything elsewhere. Call them only
 /// after `pfs_cpu_has_avx512()` returned 1: they do not check (CPUID traps to the hypervisor on
 /// virtual machines, and they run once per image and layer).

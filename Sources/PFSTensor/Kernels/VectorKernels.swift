@@ -1,3 +1,5 @@
+import PFSKernelsC
+
 /// Elementwise loops and reductions written with 16-lane SIMD so that they compile to AVX-512
 /// (or two AVX2 / four NEON registers) regardless of the compiler's reassociation rules: a plain
 /// `for` loop that sums Floats is never vectorised, because that would change the rounding.
@@ -9,6 +11,12 @@
 public enum VectorKernels {
     public typealias Vector = SIMD16<Float>
     @usableFromInline static let width = 16
+
+    /// The BatchNorm/clamp loops below run on their AVX-512 versions in `PFSKernelsC` where the CPU
+    /// has it (Swift compiles `SIMD16<Float>` to 128-bit SSE without a target-CPU flag).
+    /// Tests turn it off to check the portable loops on a machine that has AVX-512.
+    static let avx512Available = pfs_cpu_has_avx512() != 0
+    nonisolated(unsafe) static var usesAVX512 = avx512Available
 
     @inline(__always) @usableFromInline
     static func load(_ p: UnsafePointer<Float>) -> Vector {
@@ -69,9 +77,13 @@ public enum VectorKernels {
 
     /// (Σ dy[i], Σ dy[i]·(x[i] − mean)) for i < count, in one pass over both buffers (the two sums
     /// of a BatchNorm backward, with x̂ ∝ x − mean computed on the fly).
-    @inlinable
     public static func sumAndCenteredDot(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
                                          mean: Float) -> (sum: Float, dot: Float) {
+        if usesAVX512 {
+            var s: Float = 0, d: Float = 0
+            _ = pfs_vk_sum_centered_dot(dy, nil, .infinity, x, count, mean, &s, &d)
+            return (s, d)
+        }
         var s0 = Vector(), s1 = Vector(), d0 = Vector(), d1 = Vector()
         let m = Vector(repeating: mean)
         var i = 0
@@ -121,9 +133,9 @@ public enum VectorKernels {
     // mask is taken from its output y, so the clamp's own gradient is never written out.
 
     /// y[i] = min(max(scale·x[i] + shift, 0), ceiling). `x` and `y` may be the same buffer.
-    @inlinable
     public static func affineClamp(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
                                    scale: Float, shift: Float, ceiling: Float) {
+        if usesAVX512 { _ = pfs_vk_affine(x, nil, y, count, scale, shift, 1, ceiling); return }
         let s = Vector(repeating: scale), t = Vector(repeating: shift), zero = Vector(), top = Vector(repeating: ceiling)
         var i = 0
         while i + 16 <= count {
@@ -137,9 +149,9 @@ public enum VectorKernels {
 
     /// y[i] = min(max(scale·x[i] + shift + a[i], 0), ceiling) (BatchNorm, residual add and clamp in
     /// one pass). `y` may coincide with `x` or `a`.
-    @inlinable
     public static func affineAddClamp(_ x: UnsafePointer<Float>, _ a: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
                                       count: Int, scale: Float, shift: Float, ceiling: Float) {
+        if usesAVX512 { _ = pfs_vk_affine(x, a, y, count, scale, shift, 1, ceiling); return }
         let s = Vector(repeating: scale), t = Vector(repeating: shift), zero = Vector(), top = Vector(repeating: ceiling)
         var i = 0
         while i + 16 <= count {
@@ -152,10 +164,14 @@ public enum VectorKernels {
     }
 
     /// With g[i] = dy[i] where 0 < y[i] < ceiling (else 0): (Σ g[i], Σ g[i]·(x[i] − mean)).
-    @inlinable
     public static func maskedSumAndCenteredDot(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                                                ceiling: Float, _ x: UnsafePointer<Float>, count: Int,
                                                mean: Float) -> (sum: Float, dot: Float) {
+        if usesAVX512 {
+            var s: Float = 0, d: Float = 0
+            _ = pfs_vk_sum_centered_dot(dy, y, ceiling, x, count, mean, &s, &d)
+            return (s, d)
+        }
         var s0 = Vector(), d0 = Vector()
         let m = Vector(repeating: mean), zero = Vector(), top = Vector(repeating: ceiling)
         var i = 0
@@ -176,10 +192,10 @@ public enum VectorKernels {
 
     /// out[i] = a·g[i] + b·x[i] + c with g[i] = dy[i] where 0 < y[i] < ceiling (else 0).
     /// `out` may coincide with `dy` or `x`.
-    @inlinable
     public static func maskedCombine(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>, ceiling: Float,
                                      _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int,
                                      a: Float, b: Float, c: Float) {
+        if usesAVX512 { _ = pfs_vk_combine(dy, y, ceiling, x, out, count, a, b, c); return }
         let va = Vector(repeating: a), vb = Vector(repeating: b), vc = Vector(repeating: c)
         let zero = Vector(), top = Vector(repeating: ceiling)
         var i = 0
@@ -197,9 +213,9 @@ public enum VectorKernels {
     }
 
     /// y[i] = scale·x[i] + shift. `x` and `y` may be the same buffer.
-    @inlinable
     public static func affine(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
                               scale: Float, shift: Float) {
+        if usesAVX512 { _ = pfs_vk_affine(x, nil, y, count, scale, shift, 0, 0); return }
         let s = Vector(repeating: scale), t = Vector(repeating: shift)
         var i = 0
         while i + 16 <= count { store(load(x + i) * s + t, y + i); i += 16 }
@@ -207,9 +223,9 @@ public enum VectorKernels {
     }
 
     /// out[i] = a·x[i] + b·y[i] + c. `out` may coincide with `x` or `y`.
-    @inlinable
     public static func combine(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
                                count: Int, a: Float, b: Float, c: Float) {
+        if usesAVX512 { _ = pfs_vk_combine(x, nil, .infinity, y, out, count, a, b, c); return }
         let va = Vector(repeating: a), vb = Vector(repeating: b), vc = Vector(repeating: c)
         var i = 0
         while i + 16 <= count { store(load(x + i) * va + load(y + i) * vb + vc, out + i); i += 16 }
