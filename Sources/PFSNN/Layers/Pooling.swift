@@ -75,8 +75,12 @@ public final class MaxPool2d: Layer {
     public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
         let windows = try PoolingWindows(input, layer: name, kernel: kernelSize, stride: stride, padding: padding)
         let outShape = [input.shape[0], input.shape[1], windows.oh, windows.ow]
-        var out = Tensor(shape: outShape, repeating: -.infinity)
-        var argmax = [Int32](repeating: -1, count: out.count)
+        // The 2×2 tiling writes every output and arg-max itself; the generic windows start from
+        // −∞ and "no tap yet".
+        let tiled = windows.isTwoByTwo, count = windows.outputCount
+        var out = tiled ? Tensor(unsafeUninitializedShape: outShape) : Tensor(shape: outShape, repeating: -.infinity)
+        var argmax = tiled ? [Int32](unsafeUninitializedCapacity: count) { _, n in n = count }
+                           : [Int32](repeating: -1, count: count)
         input.withUnsafeBufferPointer { xb in
             out.withUnsafeMutableBufferPointer { yb in
                 argmax.withUnsafeMutableBufferPointer { ab in
@@ -104,7 +108,8 @@ public final class MaxPool2d: Layer {
     }
 
     /// 2×2 windows with stride 2 tiling the planes: the same taps in the same order as
-    /// ``PoolingWindows/forEachTap(planes:_:)``, without its bounds checks.
+    /// ``PoolingWindows/forEachTap(planes:_:)``, without its bounds checks. Writes every output and
+    /// arg-max (no initial values needed).
     static func twoByTwo(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ argmax: UnsafeMutablePointer<Int32>,
                          _ windows: PoolingWindows, planes: Range<Int>) {
         let w = windows.w, oh = windows.oh, ow = windows.ow, plane = windows.h * w
@@ -131,7 +136,7 @@ public final class MaxPool2d: Layer {
                 }
                 for ox in ox..<ow {
                     let o = o0 + ox, i = row + 2 * ox
-                    take(x, i, into: y, argmax, o)
+                    y[o] = x[i]; argmax[o] = Int32(i)   // the first tap always wins
                     take(x, i + 1, into: y, argmax, o)
                     take(x, i + w, into: y, argmax, o)
                     take(x, i + w + 1, into: y, argmax, o)

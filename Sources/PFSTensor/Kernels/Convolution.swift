@@ -265,7 +265,7 @@ public enum Convolution {
                                   into destination: UnsafeMutablePointer<Float>) {
         for worker in 0..<workers {
             let partial = workspace.buffer(worker: worker, slot: slot)
-            for i in 0..<count { destination[i] += partial[i] }
+            VectorKernels.add(destination, partial, into: destination, count: count)
         }
     }
 }
