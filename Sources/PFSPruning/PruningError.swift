@@ -9,6 +9,9 @@ public enum PruningError: Error, Equatable, Sendable, CustomStringConvertible {
     case infeasibleBudget(budgetMACs: Int, minimumMACs: Int, minChannels: Int)
     /// A gates file or pruned architecture does not fit what it is used with.
     case mismatch(file: String, field: String, expected: String, got: String)
+    /// A pipeline directory holds a training run of another architecture (from an earlier pipeline
+    /// run whose search chose other widths), which can be neither continued nor silently replaced.
+    case staleRun(directory: String, detail: String)
     /// Training, checkpoint, data, model or engine failure underneath.
     case training(TrainingError)
 
@@ -19,6 +22,9 @@ public enum PruningError: Error, Equatable, Sendable, CustomStringConvertible {
             return "budget of \(budget) MACs is below what \(minChannels) channel(s) per layer allow "
                 + "(at least \(minimum) MACs); raise the budget or lower --min-channels"
         case let .mismatch(file, field, expected, got): return "\(file): \(field): expected \(expected), got \(got)"
+        case let .staleRun(directory, detail):
+            return "\(directory): holds a training run of another architecture from an earlier pipeline run "
+                + "(\(detail)); remove that directory or pass another --out"
         case let .training(error): return error.description
         }
     }

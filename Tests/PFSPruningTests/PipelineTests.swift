@@ -47,6 +47,34 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: directory + "/seed2/train/checkpoint.safetensors"))
     }
 
+    /// Run again in the same directory with a budget that prunes to other widths: the earlier
+    /// training run there is neither continued nor overwritten, and the error says what to do.
+    @Test func aStaleTrainingRunOfOtherWidthsIsRefusedNamingTheDirectory() throws {
+        let data = SyntheticData.dataset(count: 24)
+        let prepared = PreparedData(train: data, validation: data, test: data, normalization: .identity(channels: 3),
+                                    description: "synthetic")
+        var settings = PipelineSettings()
+        settings.architecture = .resnet20
+        settings.gate.epochs = 1
+        settings.gate.batchSize = 12
+        settings.recipe.epochs = 1
+        settings.recipe.batchSize = 12
+        settings.seeds = [1]
+        settings.budget = .keepFraction(0.5)
+        let directory = NSTemporaryDirectory() + "pfs-pipeline-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        _ = try Pipeline(settings: settings, directory: directory).run(searchData: prepared, trainData: prepared)
+        settings.budget = .keepFraction(0.3)
+        do {
+            _ = try Pipeline(settings: settings, directory: directory).run(searchData: prepared, trainData: prepared)
+            Issue.record("a run of other widths was continued")
+        } catch {
+            guard case let .staleRun(stale, _) = error else { Issue.record("\(error)"); return }
+            #expect(stale == directory + "/seed1/train")
+            #expect(error.description.contains("another --out"))
+        }
+    }
+
     @Test func duplicateOrMissingSeedsAndBadBudgetsAreRefusedBeforeAnyWork() throws {
         let data = SyntheticData.dataset(count: 20)
         let prepared = PreparedData(train: data, validation: data, test: nil, normalization: .identity(channels: 3),

@@ -131,6 +131,12 @@ public struct Pipeline {
         let resume = FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(Checkpoint.fileName))
         let job = TrainingJob(configuration: configuration, recipe: recipe, data: data, runDirectory: directory,
                               resume: resume)
-        return try attempt { try job.run { onEvent(.train($0)) } }
+        do {
+            return try job.run { onEvent(.train($0)) }
+        } catch {
+            // The checkpoint there belongs to other widths: an earlier run whose search ended elsewhere.
+            if resume, case .mismatch = error { throw .staleRun(directory: directory, detail: error.description) }
+            throw .training(error)
+        }
     }
 }
