@@ -178,6 +178,38 @@ import Testing
                             mode: .evaluation)
     }
 
+    /// Runs `layers()` as one ``Sequential`` (fused where it can) and one layer at a time, on the same
+    /// input and output gradient, and expects the same output, input gradient and parameter
+    /// gradients. In evaluation mode both first take one training pass, for running statistics.
+    func expectFusionMatchesOneByOne(_ layers: () throws -> [Layer], input x: Tensor, mode: Mode,
+                                     parameterCount: Int, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let fused = Sequential(try layers()), single = try layers()
+        func oneByOne(_ mode: Mode) throws -> Tensor {
+            var t = x
+            for layer in single { t = try layer.forward(t, mode: mode) }
+            return t
+        }
+        if mode == .evaluation {
+            _ = try fused.forward(x, mode: .training)
+            _ = try oneByOne(.training)
+        }
+        let y = try fused.forward(x, mode: mode), ySingle = try oneByOne(mode)
+        var rng = RandomGenerator(seed: 23)
+        let dy = Tensor.randomNormal(y.shape, using: &rng)
+        let dx = try fused.backward(dy)
+        var dxSingle: Tensor? = dy
+        for layer in single.reversed() { dxSingle = try layer.backward(dxSingle!) }
+        #expect(Compare.relativeError(y.scalars, ySingle.scalars) < 1e-5, sourceLocation: sourceLocation)
+        #expect(Compare.relativeError(dx!.scalars, dxSingle!.scalars) < 1e-5, sourceLocation: sourceLocation)
+        let parameters = single.flatMap(\.parameters)
+        #expect(fused.parameters.count == parameters.count && parameters.count == parameterCount,
+                sourceLocation: sourceLocation)
+        for (a, b) in zip(fused.parameters, parameters) {
+            #expect(Compare.relativeError(a.grad!.scalars, b.grad!.scalars) < 1e-5, "\(a.name)",
+                    sourceLocation: sourceLocation)
+        }
+    }
+
     /// The fused run gives what its layers give one by one: output, input gradient and every
     /// parameter gradient (conv, BN, gate), in training and evaluation mode.
     @Test(arguments: [Mode.training, .evaluation])
@@ -192,22 +224,9 @@ import Testing
                     try BatchNorm2d(name: "bn2", channels: 5), ReLU.relu6()]
         }
         var rng = RandomGenerator(seed: 19)
-        let x = Tensor.randomNormal([3, 3, 6, 5], mean: 0.3, using: &rng)
-        let fused = Sequential(try layers()), single = try layers()
-        let y = try fused.forward(x, mode: mode)
-        var ySingle = x
-        for layer in single { ySingle = try layer.forward(ySingle, mode: mode) }
-        let dy = Tensor.randomNormal(y.shape, using: &rng)
-        let dx = try fused.backward(dy)!
-        var dxSingle: Tensor? = dy
-        for layer in single.reversed() { dxSingle = try layer.backward(dxSingle!) }
-        #expect(Compare.relativeError(y.scalars, ySingle.scalars) < 1e-5)
-        #expect(Compare.relativeError(dx.scalars, dxSingle!.scalars) < 1e-5)
-        let parameters = single.flatMap(\.parameters)
-        #expect(fused.parameters.count == parameters.count && parameters.count == 7)   // 2 conv weights, 2 × (γ, β), the gate
-        for (a, b) in zip(fused.parameters, parameters) {
-            #expect(Compare.relativeError(a.grad!.scalars, b.grad!.scalars) < 1e-5, "\(a.name)")
-        }
+        // 2 conv weights, 2 × (γ, β), the gate.
+        try expectFusionMatchesOneByOne(layers, input: .randomNormal([3, 3, 6, 5], mean: 0.3, using: &rng), mode: mode,
+                                        parameterCount: 7)
     }
 
     /// A residual block whose body ends in BatchNorm, then a ReLU, runs with the add and the ReLU
@@ -231,27 +250,8 @@ import Testing
             return [Residual(name: "block", body: body, shortcut: shortcut), ReLU(name: "out")]
         }
         var rng = RandomGenerator(seed: 22)
-        let x = Tensor.randomNormal([3, 4, 8, 6], mean: 0.2, using: &rng)
-        let fused = Sequential(try layers()), single = try layers()
-        if mode == .evaluation {   // running statistics from one training pass, the same for both
-            _ = try fused.forward(x, mode: .training)
-            var t = x
-            for layer in single { t = try layer.forward(t, mode: .training) }
-        }
-        let y = try fused.forward(x, mode: mode)
-        var ySingle = x
-        for layer in single { ySingle = try layer.forward(ySingle, mode: mode) }
-        let dy = Tensor.randomNormal(y.shape, using: &rng)
-        let dx = try fused.backward(dy)!
-        var dxSingle: Tensor? = dy
-        for layer in single.reversed() { dxSingle = try layer.backward(dxSingle!) }
-        #expect(Compare.relativeError(y.scalars, ySingle.scalars) < 1e-5)
-        #expect(Compare.relativeError(dx.scalars, dxSingle!.scalars) < 1e-5)
-        let parameters = single.flatMap(\.parameters)
-        #expect(fused.parameters.count == parameters.count && parameters.count == (projection ? 9 : 6))
-        for (a, b) in zip(fused.parameters, parameters) {
-            #expect(Compare.relativeError(a.grad!.scalars, b.grad!.scalars) < 1e-5, "\(a.name)")
-        }
+        try expectFusionMatchesOneByOne(layers, input: .randomNormal([3, 4, 8, 6], mean: 0.2, using: &rng), mode: mode,
+                                        parameterCount: projection ? 9 : 6)
     }
 
     /// conv-BN-gate-conv body plus a 1×1 conv + BN projection shortcut, stride 2.

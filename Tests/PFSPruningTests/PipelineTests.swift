@@ -8,6 +8,17 @@ import Testing
 
 /// The whole method in one call: search → prune → train → evaluate, one candidate per seed.
 @Suite struct PipelineTests {
+    /// ResNet-20 with a short search and one training epoch.
+    static func tinySettings(gateEpochs: Int, batchSize: Int) -> PipelineSettings {
+        var settings = PipelineSettings()
+        settings.architecture = .resnet20
+        settings.gate.epochs = gateEpochs
+        settings.gate.batchSize = batchSize
+        settings.recipe.epochs = 1
+        settings.recipe.batchSize = batchSize
+        return settings
+    }
+
     @Test func oneCandidatePerSeedWithinTheBudgetAndASummaryOnDisk() throws {
         let data = SyntheticData.dataset(count: 40)
         let normalization = Normalization(mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
@@ -16,12 +27,7 @@ import Testing
                                       normalization: normalization, description: "synthetic")
         let trainData = PreparedData(train: data, validation: nil, test: data, normalization: normalization,
                                      description: "synthetic")
-        var settings = PipelineSettings()
-        settings.architecture = .resnet20
-        settings.gate.epochs = 2
-        settings.gate.batchSize = 10
-        settings.recipe.epochs = 1
-        settings.recipe.batchSize = 10
+        var settings = Self.tinySettings(gateEpochs: 2, batchSize: 10)
         settings.seeds = [1, 2]
         settings.budget = .keepFraction(0.5)
         settings.uniformBaseline = true
@@ -53,12 +59,7 @@ import Testing
         let data = SyntheticData.dataset(count: 24)
         let prepared = PreparedData(train: data, validation: data, test: data, normalization: .identity(channels: 3),
                                     description: "synthetic")
-        var settings = PipelineSettings()
-        settings.architecture = .resnet20
-        settings.gate.epochs = 1
-        settings.gate.batchSize = 12
-        settings.recipe.epochs = 1
-        settings.recipe.batchSize = 12
+        var settings = Self.tinySettings(gateEpochs: 1, batchSize: 12)
         settings.seeds = [1]
         settings.budget = .keepFraction(0.5)
         let directory = NSTemporaryDirectory() + "pfs-pipeline-\(UUID().uuidString)"

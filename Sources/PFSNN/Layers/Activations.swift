@@ -41,8 +41,13 @@ public final class ReLU: Layer {
         guard let y = cachedOutput else { throw .missingForwardCache(layer: name) }
         try checkGradient(gradOutput, against: y.shape)
         guard computesInputGradient else { return nil }
+        return Self.gradient(output: y, gradOutput: gradOutput, ceiling: ceiling)
+    }
+
+    /// dL/dx of the clamp from its output y: dy where 0 < y < ceiling, else 0 (also used by a
+    /// ``Residual`` that ran the clamp fused).
+    static func gradient(output y: Tensor, gradOutput: Tensor, ceiling top: Float) -> Tensor {
         var dx = Tensor(unsafeUninitializedShape: y.shape)   // fully written below
-        let top = ceiling
         y.withUnsafeBufferPointer { yb in
             gradOutput.withUnsafeBufferPointer { db in
                 dx.withUnsafeMutableBufferPointer { d in
@@ -57,4 +62,3 @@ public final class ReLU: Layer {
         return dx
     }
 }
-

@@ -206,19 +206,7 @@ public final class Residual: Layer {
     func backwardThroughClamp(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
         guard let y = cachedClampOutput else { throw .missingForwardCache(layer: name) }
         try checkGradient(gradOutput, against: y.shape)
-        var masked = Tensor(unsafeUninitializedShape: y.shape)   // fully written below
-        let top = clampCeiling
-        y.withUnsafeBufferPointer { yb in
-            gradOutput.withUnsafeBufferPointer { db in
-                masked.withUnsafeMutableBufferPointer { m in
-                    let yp = yb.baseAddress!, dy = db.baseAddress!, out = m.baseAddress!
-                    Parallel.forBlocks(m.count) { r in
-                        VectorKernels.clampBackward(output: yp + r.lowerBound, gradient: dy + r.lowerBound,
-                                                    into: out + r.lowerBound, count: r.count, ceiling: top)
-                    }
-                }
-            }
-        }
+        let masked = ReLU.gradient(output: y, gradOutput: gradOutput, ceiling: clampCeiling)
         return try backward(masked)
     }
 
