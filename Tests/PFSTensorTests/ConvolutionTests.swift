@@ -47,6 +47,8 @@ import Testing
         Case(g: geometry(20, 6, 2, 2, 9, k: (3, 3), s: 1, p: 1), bias: false),
         Case(g: geometry(9, 5, 4, 4, 7, k: (3, 3), s: 1, p: 1), bias: true),
         Case(g: geometry(40, 3, 3, 3, 4, k: (3, 3), s: 1, p: 1), bias: false),
+        // Direct forward and input gradient, weight gradient on im2col + SGEMM (8×8, 128 × 128 channels).
+        Case(g: geometry(2, 128, 8, 8, 128, k: (3, 3), s: 1, p: 1), bias: false),
         // 3×3 stride 2 pad 1 on even planes with 64+ output pixels (direct, through phase planes):
         // 16×16 → 8×8; 20×18 → 10×9 (odd output rows, a partial vector); 9 outputs.
         Case(g: geometry(3, 5, 16, 16, 9, k: (3, 3), s: 2, p: 1), bias: true),
@@ -177,6 +179,8 @@ import Testing
             #expect(Convolution.algorithm(for: g) == (DirectConvolution.isAvailable ? .direct : .im2col), "\(g)")
         }
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 4, 4, 4, k: (3, 3), s: 1, p: 1)))    // 16-pixel planes
+        #expect(DirectConvolution.prefersGEMMWeightGradient(Self.geometry(2, 128, 8, 8, 128, k: (3, 3), s: 1, p: 1)))
+        #expect(!DirectConvolution.prefersGEMMWeightGradient(Self.geometry(2, 64, 8, 8, 64, k: (3, 3), s: 1, p: 1)))
         #expect(DirectConvolution.applies(to: Self.geometry(2, 3, 16, 16, 4, k: (3, 3), s: 2, p: 1)) == DirectConvolution.isAvailable)
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 17, 17, 4, k: (3, 3), s: 2, p: 1)))  // odd input
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 12, 12, 4, k: (3, 3), s: 2, p: 1)))  // 36 outputs

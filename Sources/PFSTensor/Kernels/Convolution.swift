@@ -126,9 +126,15 @@ public enum Convolution {
             }
         } else if DirectConvolution.applies(to: g) {
             if let gradWeight {
-                work.weightGradientMACs = DirectConvolution.weightGradient(g, input: input, gradOutput: gradOutput,
-                                                                           gradWeight: gradWeight,
-                                                                           workspace: workspace, threads: threads)
+                if DirectConvolution.prefersGEMMWeightGradient(g) {
+                    work.weightGradientMACs = gemmBackward(g, input: input, weight: weight, gradOutput: gradOutput,
+                                                           gradInput: nil, gradWeight: gradWeight, workspace: workspace,
+                                                           threads: threads, backend: backend).weightGradientMACs
+                } else {
+                    work.weightGradientMACs = DirectConvolution.weightGradient(g, input: input, gradOutput: gradOutput,
+                                                                               gradWeight: gradWeight,
+                                                                               workspace: workspace, threads: threads)
+                }
             }
             if let gradInput {
                 work.inputGradientMACs = DirectConvolution.inputGradient(g, weight: weight, gradOutput: gradOutput,

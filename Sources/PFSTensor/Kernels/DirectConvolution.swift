@@ -32,6 +32,15 @@ enum DirectConvolution {
     /// while 256 at 8×8 ran at 141 vs 125 (forward).
     static let minimumPlane = 64
 
+    /// Small planes with many channels get their weight gradient from im2col + SGEMM: the direct
+    /// kernel reduces its accumulators once per 1,024 pixels, which a 64-pixel plane reaches only
+    /// over 16 images. Measured with `pfs bench --op conv`, one thread, batch 32: 256 channels at
+    /// 8×8 ran at 130 GFLOPS on SGEMM vs 98 direct, while 64 channels at 8×8 ran at 81 vs 107 and
+    /// 128 at 16×16 at 111 vs 116.
+    static func prefersGEMMWeightGradient(_ g: Conv2dGeometry) -> Bool {
+        g.strideH == 1 && g.outPlane <= 64 && g.inChannels * g.outChannels >= 128 * 128
+    }
+
     /// Pixels (images × plane) the weight-gradient kernel sums over between two reductions of its
     /// accumulators: enough to amortise them, few enough that the 8 dY planes stay in L1.
     nonisolated(unsafe) static var weightGradientPixels = 1024
