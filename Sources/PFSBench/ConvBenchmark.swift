@@ -19,8 +19,16 @@ public struct ConvBenchmark {
         public var channels, size, batch: Int
         public var pass: Pass
         public var macs: Int
-        /// The kernel that ran (see ``Convolution/algorithm(for:)``).
+        /// The kernel that ran (see ``Convolution/algorithm(for:)``); for a backward pass that
+        /// runs its two gradients on different kernels, the weight gradient's is in
+        /// ``weightGradientAlgorithm``.
         public var algorithm: ConvolutionAlgorithm
+        public var weightGradientAlgorithm: ConvolutionAlgorithm?
+        /// "direct", "im2col", or "direct+im2col" (input gradient + weight gradient).
+        public var kernel: String {
+            guard let weightGradientAlgorithm, weightGradientAlgorithm != algorithm else { return algorithm.rawValue }
+            return "\(algorithm.rawValue)+\(weightGradientAlgorithm.rawValue)"
+        }
         /// Backward work the kernels reported per timed run (zero for the forward pass).
         public var reportedWork: GradientWork
         public var samples: Samples
@@ -76,7 +84,10 @@ public struct ConvBenchmark {
         work.weightGradientMACs = (conv.backwardWork.weightGradientMACs - workBefore.weightGradientMACs) / runs
         work.inputGradientMACs = (conv.backwardWork.inputGradientMACs - workBefore.inputGradientMACs) / runs
         return Row(channels: channels, size: size, batch: batch, pass: pass, macs: macs,
-                   algorithm: Convolution.algorithm(for: geometry), reportedWork: work,
+                   algorithm: pass == .backwardWeight ? Convolution.weightGradientAlgorithm(for: geometry)
+                                                       : Convolution.algorithm(for: geometry),
+                   weightGradientAlgorithm: pass == .backward ? Convolution.weightGradientAlgorithm(for: geometry) : nil,
+                   reportedWork: work,
                    samples: samples)
     }
 }

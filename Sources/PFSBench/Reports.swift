@@ -71,11 +71,11 @@ public enum BenchmarkSuite {
         for (i, job) in jobs.enumerated() {
             progress(i + 1, jobs.count + 1, "conv \(job.0.0)ch \(job.0.1)px \(job.1.rawValue)")
             let r = try bench.run(channels: job.0.0, size: job.0.1, pass: job.1)
-            rows.append(["\(r.channels)", "\(r.size)×\(r.size)", r.pass.rawValue, r.algorithm.rawValue,
+            rows.append(["\(r.channels)", "\(r.size)×\(r.size)", r.pass.rawValue, r.kernel,
                          format(r.samples.median * 1e3, 2), format(r.gflops), format(100 * r.gflops / peak) + "%"])
             records.append(context().merging([
                 "op": "conv", "channels": r.channels, "pixels": r.size, "batch": r.batch, "pass": r.pass.rawValue,
-                "algorithm": r.algorithm.rawValue, "median_ms": r.samples.median * 1e3, "gflops": r.gflops, "sgemm_peak_gflops": peak,
+                "algorithm": r.kernel, "median_ms": r.samples.median * 1e3, "gflops": r.gflops, "sgemm_peak_gflops": peak,
                 "runs": r.samples.seconds.count,
             ]) { a, _ in a })
         }

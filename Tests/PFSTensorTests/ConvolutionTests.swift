@@ -179,7 +179,10 @@ import Testing
             #expect(Convolution.algorithm(for: g) == (DirectConvolution.isAvailable ? .direct : .im2col), "\(g)")
         }
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 4, 4, 4, k: (3, 3), s: 1, p: 1)))    // 16-pixel planes
-        #expect(DirectConvolution.prefersGEMMWeightGradient(Self.geometry(2, 128, 8, 8, 128, k: (3, 3), s: 1, p: 1)))
+        let wide = Self.geometry(2, 128, 8, 8, 128, k: (3, 3), s: 1, p: 1)
+        #expect(DirectConvolution.prefersGEMMWeightGradient(wide))
+        #expect(Convolution.weightGradientAlgorithm(for: wide) == .im2col)   // on SGEMM with or without AVX-512
+        #expect(Convolution.algorithm(for: wide) == (DirectConvolution.isAvailable ? .direct : .im2col))
         #expect(!DirectConvolution.prefersGEMMWeightGradient(Self.geometry(2, 64, 8, 8, 64, k: (3, 3), s: 1, p: 1)))
         #expect(DirectConvolution.applies(to: Self.geometry(2, 3, 16, 16, 4, k: (3, 3), s: 2, p: 1)) == DirectConvolution.isAvailable)
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 17, 17, 4, k: (3, 3), s: 2, p: 1)))  // odd input

@@ -14,13 +14,20 @@
 /// With T = 1 the GEMMs read and write the NCHW tensors in place; a 1×1, stride-1, unpadded
 /// convolution needs no im2col (the input planes are the column matrix).
 public enum Convolution {
-    /// The kernel ``forward(_:input:weight:bias:output:workspace:threads:backend:)`` and
-    /// ``backward(_:input:weight:gradOutput:gradInput:gradWeight:gradBias:workspace:threads:backend:)``
-    /// run for this geometry.
+    /// The kernel ``forward(_:input:weight:bias:output:workspace:threads:backend:)`` and the input
+    /// gradient of ``backward(_:input:weight:gradOutput:gradInput:gradWeight:gradBias:workspace:threads:backend:)``
+    /// run for this geometry (the weight gradient: ``weightGradientAlgorithm(for:)``).
     public static func algorithm(for g: Conv2dGeometry) -> ConvolutionAlgorithm {
         if g.isDepthwise { return .depthwise }
         if DirectConvolution.applies(to: g) { return .direct }
         return g.isPointwise ? .pointwise : .im2col
+    }
+
+    /// The kernel the weight gradient runs on: as ``algorithm(for:)``, except that direct layers
+    /// with small planes and many channels compute it with im2col + SGEMM.
+    public static func weightGradientAlgorithm(for g: Conv2dGeometry) -> ConvolutionAlgorithm {
+        let algorithm = algorithm(for: g)
+        return algorithm == .direct && DirectConvolution.prefersGEMMWeightGradient(g) ? .im2col : algorithm
     }
 
     /// GEMM width (output pixels) a tile of images aims for.
