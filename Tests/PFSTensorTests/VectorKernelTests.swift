@@ -109,7 +109,7 @@ import Testing
             for i in 0..<n {
                 #expect(close(Double(op[i]), min(max(0.75 * Double(x[i]) + 0.5, 0), 6)), "affineClamp, n = \(n), i = \(i)")
             }
-            VectorKernels.affineAddClamp(xp, ap, into: op, count: n, scale: 0.75, shift: 0.5, ceiling: .infinity)
+            VectorKernels.affineClamp(xp, adding: ap, into: op, count: n, scale: 0.75, shift: 0.5, ceiling: .infinity)
             for i in 0..<n {
                 let want = max(0.75 * Double(x[i]) + 0.5 + Double(a[i]), 0)
                 #expect(close(Double(op[i]), want), "affineAddClamp, n = \(n), i = \(i)")
@@ -119,7 +119,7 @@ import Testing
                 let want = 1.5 * (pass(i) ? Double(dy[i]) : 0) - 0.25 * Double(x[i]) + 0.125
                 #expect(close(Double(op[i]), want), "maskedCombine, n = \(n), i = \(i)")
             }
-            let (s, d) = VectorKernels.maskedSumAndCenteredDot(dp, output: yp, ceiling: 6, xp, count: n, mean: 0.3)
+            let (s, d) = VectorKernels.sumAndCenteredDot(dp, xp, count: n, mean: 0.3, clampOutput: yp, ceiling: 6)
             var sWant = 0.0, dWant = 0.0
             for i in 0..<n where pass(i) { sWant += Double(dy[i]); dWant += Double(dy[i]) * (Double(x[i]) - 0.3) }
             let scale = 1e-5 * Double(max(n, 1))

@@ -71,20 +71,17 @@ public final class BatchNorm2d: Layer {
         let c = channels, eps = epsilon, mom = momentum
         var output = Tensor(unsafeUninitializedShape: input.shape)
         var means = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
-        let gateValues = gate ?? Tensor(shape: [c], repeating: 1)
-        let added = addend ?? input   // read only with an addend
         input.withUnsafeBufferPointer { xb in
-            added.withUnsafeBufferPointer { ab in
+            withOptionalBuffer(addend) { add in
             gamma.value.withUnsafeBufferPointer { gb in
             beta.value.withUnsafeBufferPointer { bb in
-            gateValues.withUnsafeBufferPointer { gvb in
+            withOptionalBuffer(gate) { gv in
             output.withUnsafeMutableBufferPointer { yb in
             runningMean.withUnsafeMutableBufferPointer { rmb in
             runningVariance.withUnsafeMutableBufferPointer { rvb in
             means.withUnsafeMutableBufferPointer { mb in
             invStd.withUnsafeMutableBufferPointer { isb in
                 let x = xb.baseAddress!, y = yb.baseAddress!, gam = gb.baseAddress!, bet = bb.baseAddress!
-                let gv = gvb.baseAddress!, add = ab.baseAddress!, hasAddend = addend != nil
                 let rm = rmb.baseAddress!, rv = rvb.baseAddress!, mu = mb.baseAddress!, inv = isb.baseAddress!
                 Parallel.forChunks(c) { _, chans in
                     for ch in chans {
@@ -117,15 +114,13 @@ public final class BatchNorm2d: Layer {
                         inv[ch] = istd
                         // y = g·(γ·(x − μ)/σ + β) = g·γ/σ·x + g·(β − γ·μ/σ); the channel's planes
                         // are still in L2 from the statistics pass.
-                        let scale = gv[ch] * gam[ch] * istd, shift = gv[ch] * (bet[ch] - gam[ch] * mean * istd)
+                        let gk = gv?[ch] ?? 1
+                        let scale = gk * gam[ch] * istd, shift = gk * (bet[ch] - gam[ch] * mean * istd)
                         for i in 0..<n {
                             let off = (i * c + ch) * plane
-                            if let clampCeiling, hasAddend {
-                                VectorKernels.affineAddClamp(x + off, add + off, into: y + off, count: plane, scale: scale,
-                                                             shift: shift, ceiling: clampCeiling)
-                            } else if let clampCeiling {
-                                VectorKernels.affineClamp(x + off, into: y + off, count: plane, scale: scale,
-                                                          shift: shift, ceiling: clampCeiling)
+                            if let clampCeiling {
+                                VectorKernels.affineClamp(x + off, adding: add.map { $0 + off }, into: y + off,
+                                                          count: plane, scale: scale, shift: shift, ceiling: clampCeiling)
                             } else {
                                 VectorKernels.affine(x + off, into: y + off, count: plane, scale: scale, shift: shift)
                             }
@@ -157,18 +152,16 @@ public final class BatchNorm2d: Layer {
         var sumG = [Float](repeating: 0, count: c), sumGCentered = [Float](repeating: 0, count: c)
         var gradInput: Tensor? = inputGradient ? Tensor(unsafeUninitializedShape: shape) : nil
         let means = cachedMean, invStd = cachedInvStd
-        let gateValues = gate?.gate.value ?? Tensor(shape: [c], repeating: 1)
-        let masked = clampOutput ?? gradOutput   // unused without a clamp
+        let gateValues = gate?.gate.value
         gradOutput.withUnsafeBufferPointer { dyb in
-        masked.withUnsafeBufferPointer { yb in
+        withOptionalBuffer(clampOutput) { yBase in
         x.withUnsafeBufferPointer { xb in
         gamma.value.withUnsafeBufferPointer { gb in
-        gateValues.withUnsafeBufferPointer { gvb in
+        withOptionalBuffer(gateValues) { gv in
         sumG.withUnsafeMutableBufferPointer { sgb in
         sumGCentered.withUnsafeMutableBufferPointer { scb in
         withOptionalPointer(&gradInput) { dxBase in
-            let dyBase = dyb.baseAddress!, yBase = yb.baseAddress!, xBase = xb.baseAddress!
-            let hasClamp = clampOutput != nil
+            let dyBase = dyb.baseAddress!, xBase = xb.baseAddress!
             Parallel.forChunks(c) { _, channels in
                 for ch in channels {
                     // Per plane in Float, across planes in Double.
@@ -176,10 +169,9 @@ public final class BatchNorm2d: Layer {
                     var s = 0.0, sx = 0.0
                     for i in 0..<n {
                         let off = (i * c + ch) * plane
-                        let sums = hasClamp
-                            ? VectorKernels.maskedSumAndCenteredDot(dyBase + off, output: yBase + off, ceiling: clampCeiling,
-                                                                    xBase + off, count: plane, mean: mean)
-                            : VectorKernels.sumAndCenteredDot(dyBase + off, xBase + off, count: plane, mean: mean)
+                        let sums = VectorKernels.sumAndCenteredDot(dyBase + off, xBase + off, count: plane, mean: mean,
+                                                                   clampOutput: yBase.map { $0 + off },
+                                                                   ceiling: clampCeiling)
                         s += Double(sums.sum)
                         sx += Double(sums.dot)
                     }
@@ -187,7 +179,7 @@ public final class BatchNorm2d: Layer {
                     scb[ch] = Float(sx)
                     guard let dxBase else { continue }
                     // BatchNorm sees dz = g_c·(masked dy): Σ dz = g_c·Σ g, Σ dz·x̂ = g_c/σ·Σ g·(x − μ).
-                    let gk = gvb[ch], scale = gb[ch] * istd
+                    let gk = gv?[ch] ?? 1, scale = gb[ch] * istd
                     let meanDy = gk * Float(s) / m, meanDyXhat = gk * Float(sx) * istd / m
                     // dx = γ/σ · (dz − mean(dz) − x̂ · mean(dz · x̂)), with x̂ = (x − μ)/σ; the
                     // channel's planes are still in L2 for this second pass.
@@ -196,7 +188,7 @@ public final class BatchNorm2d: Layer {
                     let c0 = training ? -scale * meanDy + scale * istd * mean * meanDyXhat : 0
                     for i in 0..<n {
                         let off = (i * c + ch) * plane
-                        if hasClamp {
+                        if let yBase {
                             VectorKernels.maskedCombine(dyBase + off, output: yBase + off, ceiling: clampCeiling,
                                                         xBase + off, into: dxBase + off, count: plane, a: a, b: b, c: c0)
                         } else if training {
@@ -210,9 +202,9 @@ public final class BatchNorm2d: Layer {
             }
         }}}}}}}}
         // dγ = Σ dz·x̂, dβ = Σ dz; the gate's dg = Σ g·z with z = γ/σ·(x − μ) + β.
-        gateValues.withUnsafeBufferPointer { gv in
-            gamma.accumulateGradient { dg in for ch in 0..<c { dg[ch] += gv[ch] * sumGCentered[ch] * invStd[ch] } }
-            beta.accumulateGradient { db in for ch in 0..<c { db[ch] += gv[ch] * sumG[ch] } }
+        withOptionalBuffer(gateValues) { gv in
+            gamma.accumulateGradient { dg in for ch in 0..<c { dg[ch] += (gv?[ch] ?? 1) * sumGCentered[ch] * invStd[ch] } }
+            beta.accumulateGradient { db in for ch in 0..<c { db[ch] += (gv?[ch] ?? 1) * sumG[ch] } }
         }
         if let gate {
             gamma.value.withUnsafeBufferPointer { gam in

@@ -133,14 +133,14 @@ public enum Convolution {
             }
         } else if DirectConvolution.applies(to: g) {
             if let gradWeight {
-                if DirectConvolution.prefersGEMMWeightGradient(g) {
-                    work.weightGradientMACs = gemmBackward(g, input: input, weight: weight, gradOutput: gradOutput,
-                                                           gradInput: nil, gradWeight: gradWeight, workspace: workspace,
-                                                           threads: threads, backend: backend).weightGradientMACs
-                } else {
+                if weightGradientAlgorithm(for: g) == .direct {
                     work.weightGradientMACs = DirectConvolution.weightGradient(g, input: input, gradOutput: gradOutput,
                                                                                gradWeight: gradWeight,
                                                                                workspace: workspace, threads: threads)
+                } else {
+                    work.weightGradientMACs = gemmBackward(g, input: input, weight: weight, gradOutput: gradOutput,
+                                                           gradInput: nil, gradWeight: gradWeight, workspace: workspace,
+                                                           threads: threads, backend: backend).weightGradientMACs
                 }
             }
             if let gradInput {

@@ -43,7 +43,7 @@ enum DirectConvolution {
 
     /// Pixels (images × plane) the weight-gradient kernel sums over between two reductions of its
     /// accumulators: enough to amortise them, few enough that the 8 dY planes stay in L1.
-    nonisolated(unsafe) static var weightGradientPixels = 1024
+    static let weightGradientPixels = 1024
 
     // MARK: tap tables
 
@@ -157,6 +157,20 @@ enum DirectConvolution {
 
     // MARK: passes
 
+    /// One call of the forward kernel: `outputs` channels of one image into `destination` from
+    /// `inputs` channels starting at `source`, `channelStride` floats apart.
+    private static func runKernel(_ table: TapTable, weights: UnsafePointer<Float>, source: UnsafePointer<Float>,
+                                  channelStride: Int, inputs: Int, outputs: Int, plane: Int,
+                                  destination: UnsafeMutablePointer<Float>) {
+        let done = table.offsets.withUnsafeBufferPointer { offsets in
+            table.masks.withUnsafeBufferPointer { masks in
+                pfs_conv3x3_forward(source, channelStride, Int32(inputs), plane, Int32(table.taps.count),
+                                    offsets.baseAddress!, masks.baseAddress!, weights, Int32(outputs), destination)
+            }
+        }
+        precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+    }
+
     /// Y = conv(X, W) for a geometry that ``applies(to:)``.
     static func forward(_ g: Conv2dGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         output: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) {
@@ -167,8 +181,6 @@ enum DirectConvolution {
         workspace.reserve(workers: workers, slots: [strideTwo ? cin * g.inPlane : 0])
         let inImage = cin * g.inPlane, outImage = cout * plane
         packed.withUnsafeBufferPointer { w in
-        table.offsets.withUnsafeBufferPointer { offsets in
-        table.masks.withUnsafeBufferPointer { masks in
             Parallel.forChunks(g.batch, threads: workers) { worker, images in
                 let phases = workspace.buffer(worker: worker, slot: 0)
                 for n in images {
@@ -177,13 +189,11 @@ enum DirectConvolution {
                         splitPhases(source, channels: cin, g, into: phases)
                         source = UnsafePointer(phases)
                     }
-                    let done = pfs_conv3x3_forward(source, strideTwo ? 4 * plane : plane, Int32(cin), plane, 9,
-                                                   offsets.baseAddress!, masks.baseAddress!, w.baseAddress!,
-                                                   Int32(cout), output + n * outImage)
-                    precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+                    runKernel(table, weights: w.baseAddress!, source: source, channelStride: strideTwo ? 4 * plane : plane,
+                              inputs: cin, outputs: cout, plane: plane, destination: output + n * outImage)
                 }
             }
-        }}}
+        }
     }
 
     /// dX (overwritten) from dY for a geometry that ``applies(to:)``. Returns the MACs done.
@@ -197,17 +207,13 @@ enum DirectConvolution {
             let table = table(.strideOne, height: g.outHeight, width: g.outWidth)
             let packed = packWeights(weight, cout: cout, cin: cin, transposed: true, taps: (0..<9).reversed())
             packed.withUnsafeBufferPointer { w in
-            table.offsets.withUnsafeBufferPointer { offsets in
-            table.masks.withUnsafeBufferPointer { masks in
                 Parallel.forChunks(g.batch, threads: workers) { _, images in
                     for n in images {
-                        let done = pfs_conv3x3_forward(gradOutput + n * outImage, plane, Int32(cout), plane, 9,
-                                                       offsets.baseAddress!, masks.baseAddress!, w.baseAddress!,
-                                                       Int32(cin), gradInput + n * inImage)
-                        precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+                        runKernel(table, weights: w.baseAddress!, source: gradOutput + n * outImage, channelStride: plane,
+                                  inputs: cout, outputs: cin, plane: plane, destination: gradInput + n * inImage)
                     }
                 }
-            }}}
+            }
             return g.macs
         }
         // Stride 2: each input phase (a, b) from the taps that read it, then interleaved into dX.
@@ -219,16 +225,10 @@ enum DirectConvolution {
             let buffer = workspace.buffer(worker: worker, slot: 0)
             for n in images {
                 for (k, table) in tables.enumerated() {
-                    let done = packed[k].withUnsafeBufferPointer { w in
-                        table.offsets.withUnsafeBufferPointer { offsets in
-                            table.masks.withUnsafeBufferPointer { masks in
-                                pfs_conv3x3_forward(gradOutput + n * outImage, plane, Int32(cout), plane,
-                                                    Int32(table.taps.count), offsets.baseAddress!, masks.baseAddress!,
-                                                    w.baseAddress!, Int32(cin), buffer + k * cin * plane)
-                            }
-                        }
+                    packed[k].withUnsafeBufferPointer { w in
+                        runKernel(table, weights: w.baseAddress!, source: gradOutput + n * outImage, channelStride: plane,
+                                  inputs: cout, outputs: cin, plane: plane, destination: buffer + k * cin * plane)
                     }
-                    precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
                 }
                 mergePhases(buffer, channels: cin, g, into: gradInput + n * inImage)
             }

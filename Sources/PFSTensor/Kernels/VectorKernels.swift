@@ -75,27 +75,37 @@ public enum VectorKernels {
         return s
     }
 
-    /// (Σ dy[i], Σ dy[i]·(x[i] − mean)) for i < count, in one pass over both buffers (the two sums
-    /// of a BatchNorm backward, with x̂ ∝ x − mean computed on the fly).
+    /// (Σ g[i], Σ g[i]·(x[i] − mean)) for i < count, in one pass: the two sums of a BatchNorm
+    /// backward, with x̂ ∝ x − mean computed on the fly. g = dy, or with `clampOutput` y the gradient
+    /// of a clamp from its output: g[i] = dy[i] where 0 < y[i] < ceiling, else 0.
     public static func sumAndCenteredDot(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
-                                         mean: Float) -> (sum: Float, dot: Float) {
+                                         mean: Float, clampOutput y: UnsafePointer<Float>? = nil,
+                                         ceiling: Float = .infinity) -> (sum: Float, dot: Float) {
         if usesAVX512 {
             var s: Float = 0, d: Float = 0
-            _ = pfs_vk_sum_centered_dot(dy, nil, .infinity, x, count, mean, &s, &d)
+            _ = pfs_vk_sum_centered_dot(dy, y, ceiling, x, count, mean, &s, &d)
             return (s, d)
         }
+        let m = Vector(repeating: mean), zero = Vector(), top = Vector(repeating: ceiling)
+        @inline(__always) func g(_ i: Int) -> Vector {
+            guard let y else { return load(dy + i) }
+            let v = load(y + i)
+            return zero.replacing(with: load(dy + i), where: (v .> zero) .& (v .< top))
+        }
         var s0 = Vector(), s1 = Vector(), d0 = Vector(), d1 = Vector()
-        let m = Vector(repeating: mean)
         var i = 0
         while i + 32 <= count {
-            let g0 = load(dy + i), g1 = load(dy + i + 16)
+            let g0 = g(i), g1 = g(i + 16)
             s0 += g0; s1 += g1
             d0 += g0 * (load(x + i) - m); d1 += g1 * (load(x + i + 16) - m)
             i += 32
         }
-        while i + 16 <= count { let g = load(dy + i); s0 += g; d0 += g * (load(x + i) - m); i += 16 }
+        while i + 16 <= count { let g0 = g(i); s0 += g0; d0 += g0 * (load(x + i) - m); i += 16 }
         var s = (s0 + s1).sum(), d = (d0 + d1).sum()
-        while i < count { s += dy[i]; d += dy[i] * (x[i] - mean); i += 1 }
+        while i < count {
+            if y.map({ $0[i] > 0 && $0[i] < ceiling }) ?? true { s += dy[i]; d += dy[i] * (x[i] - mean) }
+            i += 1
+        }
         return (s, d)
     }
 
@@ -129,66 +139,29 @@ public enum VectorKernels {
         while i < count { dx[i] = (y[i] > 0 && y[i] < ceiling) ? dy[i] : 0; i += 1 }
     }
 
-    // The fused BatchNorm (+ gate) + clamp of `PFSNN` runs on the three kernels below: the clamp's
-    // mask is taken from its output y, so the clamp's own gradient is never written out.
+    // The fused BatchNorm (+ gate) + clamp of `PFSNN` runs on the two kernels below and on
+    // `sumAndCenteredDot(_:_:count:mean:clampOutput:ceiling:)`: the clamp's mask is taken from its
+    // output y, so the clamp's own gradient is never written out.
 
-    /// y[i] = min(max(scale·x[i] + shift, 0), ceiling). `x` and `y` may be the same buffer.
-    public static func affineClamp(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
-                                   scale: Float, shift: Float, ceiling: Float) {
-        if usesAVX512 { _ = pfs_vk_affine(x, nil, y, count, scale, shift, 1, ceiling); return }
-        let s = Vector(repeating: scale), t = Vector(repeating: shift), zero = Vector(), top = Vector(repeating: ceiling)
-        var i = 0
-        while i + 16 <= count {
-            let v = load(x + i) * s + t
-            let low = v.replacing(with: zero, where: v .< zero)   // NaN passes through, as in `clamp`
-            store(low.replacing(with: top, where: low .> top), y + i)
-            i += 16
-        }
-        while i < count { y[i] = min(max(scale * x[i] + shift, 0), ceiling); i += 1 }
-    }
-
-    /// y[i] = min(max(scale·x[i] + shift + a[i], 0), ceiling) (BatchNorm, residual add and clamp in
-    /// one pass). `y` may coincide with `x` or `a`.
-    public static func affineAddClamp(_ x: UnsafePointer<Float>, _ a: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
-                                      count: Int, scale: Float, shift: Float, ceiling: Float) {
+    /// y[i] = min(max(scale·x[i] + shift (+ a[i]), 0), ceiling): BatchNorm, with `adding` a
+    /// residual's shortcut, and the clamp after it in one pass. `y` may coincide with `x` or `a`.
+    public static func affineClamp(_ x: UnsafePointer<Float>, adding a: UnsafePointer<Float>? = nil,
+                                   into y: UnsafeMutablePointer<Float>, count: Int, scale: Float, shift: Float,
+                                   ceiling: Float) {
         if usesAVX512 { _ = pfs_vk_affine(x, a, y, count, scale, shift, 1, ceiling); return }
         let s = Vector(repeating: scale), t = Vector(repeating: shift), zero = Vector(), top = Vector(repeating: ceiling)
         var i = 0
         while i + 16 <= count {
-            let v = load(x + i) * s + t + load(a + i)
-            let low = v.replacing(with: zero, where: v .< zero)
+            var v = load(x + i) * s + t
+            if let a { v += load(a + i) }
+            let low = v.replacing(with: zero, where: v .< zero)   // NaN passes through, as in `clamp`
             store(low.replacing(with: top, where: low .> top), y + i)
             i += 16
         }
-        while i < count { y[i] = min(max(scale * x[i] + shift + a[i], 0), ceiling); i += 1 }
+        while i < count { y[i] = min(max(scale * x[i] + shift + (a?[i] ?? 0), 0), ceiling); i += 1 }
     }
 
-    /// With g[i] = dy[i] where 0 < y[i] < ceiling (else 0): (Σ g[i], Σ g[i]·(x[i] − mean)).
-    public static func maskedSumAndCenteredDot(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
-                                               ceiling: Float, _ x: UnsafePointer<Float>, count: Int,
-                                               mean: Float) -> (sum: Float, dot: Float) {
-        if usesAVX512 {
-            var s: Float = 0, d: Float = 0
-            _ = pfs_vk_sum_centered_dot(dy, y, ceiling, x, count, mean, &s, &d)
-            return (s, d)
-        }
-        var s0 = Vector(), d0 = Vector()
-        let m = Vector(repeating: mean), zero = Vector(), top = Vector(repeating: ceiling)
-        var i = 0
-        while i + 16 <= count {
-            let v = load(y + i)
-            let g = zero.replacing(with: load(dy + i), where: (v .> zero) .& (v .< top))
-            s0 += g
-            d0 += g * (load(x + i) - m)
-            i += 16
-        }
-        var s = s0.sum(), d = d0.sum()
-        while i < count {
-            if y[i] > 0 && y[i] < ceiling { s += dy[i]; d += dy[i] * (x[i] - mean) }
-            i += 1
-        }
-        return (s, d)
-    }
+
 
     /// out[i] = a·g[i] + b·x[i] + c with g[i] = dy[i] where 0 < y[i] < ceiling (else 0).
     /// `out` may coincide with `dy` or `x`.
