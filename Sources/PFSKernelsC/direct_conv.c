@@ -113,23 +113,36 @@ int pfs_conv3x3_forward(const float *in, long channelStride, int cin, long plane
         PFS_WG_FMA(0, load) PFS_WG_FMA(1, load) PFS_WG_FMA(2, load) PFS_WG_FMA(3, load) \
         PFS_WG_FMA(4, load) PFS_WG_FMA(5, load) PFS_WG_FMA(6, load) PFS_WG_FMA(7, load) \
     }
-#define PFS_WG_STORE(j)                                                            \
-    if ((j) < nout) {                                                              \
-        float *t = dw + (long)(o0 + (j)) * cin * 9 + (long)c * 9 + t0;             \
-        t[0] += _mm512_reduce_add_ps(g##j##0);                                     \
-        t[1] += _mm512_reduce_add_ps(g##j##1);                                     \
-        t[2] += _mm512_reduce_add_ps(g##j##2);                                     \
-    }
 #define PFS_LOAD(p) _mm512_loadu_ps(p)
 #define PFS_LOAD_TAIL(p) _mm512_maskz_loadu_ps(tail, p)
 
-// dW[o, c, taps t0..t0+2] for 8 output channels o and one input channel c: 24 accumulators over
-// every pixel of every image, reduced once at the end. With fewer than 8 output channels left,
-// the missing ones re-read the last real channel and are not stored.
+// dst[j] += Σ lanes of a_j for j < nout: eight horizontal sums at once by a transposing tree
+// (23 shuffles and adds where eight separate reductions take 64), then one masked vector add.
+__attribute__((target("avx512f")))
+static inline void reduce8_add(__m512 a0, __m512 a1, __m512 a2, __m512 a3, __m512 a4, __m512 a5, __m512 a6,
+                               __m512 a7, __mmask16 nout, float *dst) {
+    // Pairs: 128-bit quarters q of (a, b) → [a.q0 + a.q2, a.q1 + a.q3, b.q0 + b.q2, b.q1 + b.q3].
+#define PFS_PAIR(a, b) _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE))
+    const __m512 s01 = PFS_PAIR(a0, a1), s23 = PFS_PAIR(a2, a3), s45 = PFS_PAIR(a4, a5), s67 = PFS_PAIR(a6, a7);
+#undef PFS_PAIR
+    // Quarter q of v holds four partial sums of channel q, of w those of channel 4 + q.
+    const __m512 v = _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, 0x88), _mm512_shuffle_f32x4(s01, s23, 0xDD));
+    const __m512 w = _mm512_add_ps(_mm512_shuffle_f32x4(s45, s67, 0x88), _mm512_shuffle_f32x4(s45, s67, 0xDD));
+    // Within each quarter: element 0 = Σ v's four, element 1 = Σ w's four.
+    const __m512 y = _mm512_add_ps(_mm512_unpacklo_ps(v, w), _mm512_unpackhi_ps(v, w));
+    const __m512 z = _mm512_add_ps(y, _mm512_permute_ps(y, 0x4E));
+    const __m512i order = _mm512_set_epi32(15, 14, 11, 10, 7, 6, 3, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+    const __m512 sums = _mm512_permutexvar_ps(order, z);
+    _mm512_mask_storeu_ps(dst, nout, _mm512_add_ps(_mm512_maskz_loadu_ps(nout, dst), sums));
+}
+
+// dW[c, t, o] for taps t0..t0+2, 8 output channels o and one input channel c: 24 accumulators
+// over every pixel of every image, reduced once at the end. With fewer than 8 output channels
+// left, the missing ones re-read the last real channel and are not stored.
 __attribute__((target("avx512f,fma")))
 static void weight_block(const float *in, long inStride, long channelStride, const long *offsets,
-                         const unsigned short *masks, const float *gradOut, long gradStride, int images, int cin,
-                         long plane, int c, int t0, int o0, int nout, float *dw) {
+                         const unsigned short *masks, const float *gradOut, long gradStride, int images, long plane,
+                         int c, int t0, int o0, int nout, int cout, float *dw) {
     const long full = plane / 16 * 16, off0 = offsets[t0], off1 = offsets[t0 + 1], off2 = offsets[t0 + 2];
     const __mmask16 tail = pfs_mask(plane - full);
     PFS_WG_ZERO(0) PFS_WG_ZERO(1) PFS_WG_ZERO(2) PFS_WG_ZERO(3)
@@ -144,8 +157,11 @@ static void weight_block(const float *in, long inStride, long channelStride, con
         for (; p0 < full; p0 += 16) PFS_WG_STEP(PFS_LOAD)
         if (tail) PFS_WG_STEP(PFS_LOAD_TAIL)
     }
-    PFS_WG_STORE(0) PFS_WG_STORE(1) PFS_WG_STORE(2) PFS_WG_STORE(3)
-    PFS_WG_STORE(4) PFS_WG_STORE(5) PFS_WG_STORE(6) PFS_WG_STORE(7)
+    const __mmask16 stored = pfs_mask(nout);
+    float *t = dw + ((long)c * 9 + t0) * cout + o0;
+    reduce8_add(g00, g10, g20, g30, g40, g50, g60, g70, stored, t);
+    reduce8_add(g01, g11, g21, g31, g41, g51, g61, g71, stored, t + cout);
+    reduce8_add(g02, g12, g22, g32, g42, g52, g62, g72, stored, t + 2 * cout);
 }
 
 int pfs_conv3x3_weight_gradient(const float *in, long inStride, long channelStride, const long *offsets,
@@ -157,8 +173,8 @@ int pfs_conv3x3_weight_gradient(const float *in, long inStride, long channelStri
         for (int o0 = 0; o0 < cout; o0 += 8) {
             const int nout = cout - o0 < 8 ? cout - o0 : 8;
             for (int t0 = 0; t0 < 9; t0 += 3) {
-                weight_block(in, inStride, channelStride, offsets, masks, gradOut, gradStride, images, cin, plane, c,
-                             t0, o0, nout, dw);
+                weight_block(in, inStride, channelStride, offsets, masks, gradOut, gradStride, images, plane, c, t0,
+                             o0, nout, cout, dw);
             }
         }
     }

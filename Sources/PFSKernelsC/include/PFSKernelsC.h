@@ -31,10 +31,11 @@ int pfs_conv3x3_forward(const float *in, long channelStride, int cin, long plane
                         int cout, float *out);
 
 /// Weight gradient of a direct 3×3 convolution described by a 9-tap table (as above) over `images`
-/// images, AVX-512: dw[o, c, t] += Σ_images Σ_p dY[o][p] · in[c][p + offsets[t]] (masked).
+/// images, AVX-512: dw[c, t, o] += Σ_images Σ_p dY[o][p] · in[c][p + offsets[t]] (masked).
 ///
 /// Image n's input channel c starts at `in + n·inStride + c·channelStride` and its dY,
-/// (cout, plane), at `gradOut + n·gradStride`. `dw` is (cout, cin, 9) and is accumulated into.
+/// (cout, plane), at `gradOut + n·gradStride`. `dw` is (cin, 9, cout), output channels
+/// contiguous (the kernel adds 8 of them with one vector), and is accumulated into.
 int pfs_conv3x3_weight_gradient(const float *in, long inStride, long channelStride,
                                 const long *offsets, const unsigned short *masks,
                                 const float *gradOut, long gradStride, int images, int cin,
