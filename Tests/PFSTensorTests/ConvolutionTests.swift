@@ -49,6 +49,11 @@ import Testing
         Case(g: geometry(40, 3, 3, 3, 4, k: (3, 3), s: 1, p: 1), bias: false),
         // Direct forward and input gradient, weight gradient on im2col + SGEMM (8×8, 128 × 128 channels).
         Case(g: geometry(2, 128, 8, 8, 128, k: (3, 3), s: 1, p: 1), bias: false),
+        // The channel-vector kernel (≥ 32 channels in, rows of 8 or 16k pixels): partial blocks of
+        // 16 output channels both ways (37 out, 35 in); two 16-pixel blocks per row and an odd row
+        // count (its input gradient, 17 channels in, stays on the pixel-vector kernel).
+        Case(g: geometry(3, 35, 8, 8, 37, k: (3, 3), s: 1, p: 1), bias: true),
+        Case(g: geometry(2, 32, 3, 32, 17, k: (3, 3), s: 1, p: 1), bias: false),
         // 3×3 stride 2 pad 1 on even planes with 64+ output pixels (direct, through phase planes):
         // 16×16 → 8×8; 20×18 → 10×9 (odd output rows, a partial vector); 9 outputs.
         Case(g: geometry(3, 5, 16, 16, 9, k: (3, 3), s: 2, p: 1), bias: true),
@@ -189,5 +194,16 @@ import Testing
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 12, 12, 4, k: (3, 3), s: 2, p: 1)))  // 36 outputs
         #expect(!DirectConvolution.applies(to: Self.geometry(5, 3, 6, 7, 4, k: (5, 5), s: 1, p: 2)))    // 5×5
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 4, 17, 17, 4, k: (3, 3), s: 1, p: 1, groups: 2)))
+        // Which stride-1 passes take the channel-vector kernel (the cases of `cases` above).
+        let enabled = DirectConvolution.channelKernelEnabled
+        let square = Self.geometry(3, 35, 8, 8, 37, k: (3, 3), s: 1, p: 1)
+        #expect(DirectConvolution.usesChannelKernel(square, inputs: 35) == enabled)
+        #expect(DirectConvolution.usesChannelKernel(square, inputs: 37) == enabled)
+        let flat = Self.geometry(2, 32, 3, 32, 17, k: (3, 3), s: 1, p: 1)
+        #expect(DirectConvolution.usesChannelKernel(flat, inputs: 32) == enabled)
+        #expect(!DirectConvolution.usesChannelKernel(flat, inputs: 17))                                   // few inputs
+        #expect(!DirectConvolution.usesChannelKernel(Self.geometry(2, 40, 7, 8, 40, k: (3, 3), s: 1, p: 1), inputs: 40))  // odd rows of 8
+        #expect(!DirectConvolution.usesChannelKernel(Self.geometry(2, 40, 9, 9, 40, k: (3, 3), s: 1, p: 1), inputs: 40))  // rows of 9
+        #expect(!DirectConvolution.usesChannelKernel(Self.geometry(2, 40, 16, 16, 40, k: (3, 3), s: 2, p: 1), inputs: 40)) // stride 2
     }
 }

@@ -30,6 +30,18 @@ int pfs_conv3x3_forward(const float *in, long channelStride, int cin, long plane
                         const long *offsets, const unsigned short *masks, const float *weights,
                         int cout, float *out);
 
+/// Direct 3×3 stride-1 pad-1 convolution of one image with output channels in the vector lanes,
+/// AVX-512 (channel_conv.c): out[o][y][x] = Σ_c Σ_{ki,kj} w[o, c, ki, kj] · in[c][y + ki − 1][x + kj − 1],
+/// zero outside the plane.
+///
+/// Input channel c of the `height` × `width` image starts at `in + c·channelStride`. `weights` is
+/// (cout_padded / 16, cin, 9, 16), cout_padded = cout rounded up to a multiple of 16 (zero weights
+/// beyond cout), taps in (ki, kj) order. `padded` is scratch for cin·(height + 2)·(width + 2)
+/// floats. `out` is (cout, height·width) and is overwritten. Returns 0 without doing anything
+/// unless width is a multiple of 16, or 8 with an even height.
+int pfs_conv3x3_forward_channels(const float *in, long channelStride, int cin, int height, int width,
+                                 const float *weights, int cout, float *padded, float *out);
+
 /// Weight gradient of a direct 3×3 convolution described by a 9-tap table (as above) over `images`
 /// images, AVX-512: dw[c, t, o] += Σ_images Σ_p dY[o][p] · in[c][p + offsets[t]] (masked).
 ///

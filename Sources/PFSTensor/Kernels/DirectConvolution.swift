@@ -134,28 +134,63 @@ enum DirectConvolution {
 
     // MARK: weights
 
-    /// The weights for the forward kernel: (outputs rounded up to 8) / 8 blocks of
-    /// (inputs, taps, 8), zero beyond the last output, so that each block of 8 output channels reads
-    /// one contiguous run. Without `transposed`, outputs are C_out and inputs C_in; with it, the other
-    /// way round (input gradients). Tap u takes the weights' tap `taps[u]`.
+    /// The weights for the forward kernels: (outputs rounded up to `block`) / `block` blocks of
+    /// (inputs, taps, `block`), zero beyond the last output, so that each block of output channels
+    /// reads one contiguous run (8 for the pixel-vector kernel, 16 for the channel-vector one).
+    /// Without `transposed`, outputs are C_out and inputs C_in; with it, the other way round (input
+    /// gradients). Tap u takes the weights' tap `taps[u]`.
     /// The buffer is a ``Tensor``, so a training step reuses a recycled ``BufferPool`` buffer.
-    static func packWeights(_ weight: UnsafePointer<Float>, cout: Int, cin: Int, transposed: Bool, taps: [Int]) -> Tensor {
+    static func packWeights(_ weight: UnsafePointer<Float>, cout: Int, cin: Int, transposed: Bool, taps: [Int],
+                            block: Int = 8) -> Tensor {
         let outputs = transposed ? cin : cout, inputs = transposed ? cout : cin, n = taps.count
-        var result = Tensor(zeros: [inputs * n * ((outputs + 7) / 8 * 8)])
+        var result = Tensor(zeros: [inputs * n * ((outputs + block - 1) / block * block)])
         result.withUnsafeMutableBufferPointer { buffer in
             let packed = buffer.baseAddress!
             for o in 0..<cout {
                 for c in 0..<cin {
                     let src = weight + (o * cin + c) * 9
-                    // (kernel output, kernel input, tap) → ((output / 8, input, tap), output % 8).
+                    // (kernel output, kernel input, tap) → ((output / block, input, tap), output % block).
                     let (ko, ki) = transposed ? (c, o) : (o, c)
-                    let base = (ko / 8 * inputs + ki) * n * 8 + ko % 8
-                    for (u, t) in taps.enumerated() { packed[base + u * 8] = src[t] }
+                    let base = (ko / block * inputs + ki) * n * block + ko % block
+                    for (u, t) in taps.enumerated() { packed[base + u * block] = src[t] }
                 }
             }
         }
         return result
     }
+
+    // MARK: channel-vector kernel
+
+    /// Whether the stride-1 forward (or input gradient) of this geometry, with `inputs` channels
+    /// going in, runs on the channel-vector kernel (`pfs_conv3x3_forward_channels`: 16 output
+    /// channels per vector, input values broadcast from a padded copy) instead of the pixel-vector
+    /// one. It needs rows of 16k pixels, or of 8 with an even row count, and pays off with enough
+    /// input channels to amortise the padded copy and the final transposes.
+    static func usesChannelKernel(_ g: Conv2dGeometry, inputs: Int) -> Bool {
+        channelKernelEnabled && g.strideH == 1 && inputs >= channelKernelMinimumInputs
+            && (g.width % 16 == 0 || (g.width == 8 && g.height % 2 == 0))
+    }
+
+    static let channelKernelEnabled = environment("PFS_CHANNEL_CONV") != "0"
+    static let channelKernelMinimumInputs = 32
+
+    /// The channel-vector kernel over `images` (`inputs` channels of `inImage` floats each image in
+    /// `source`, `outputs` channels of `outImage` in `destination`), with weights packed in blocks
+    /// of 16 and a padded-image scratch buffer.
+    private static func runChannelKernel(_ images: Range<Int>, _ g: Conv2dGeometry, weights: UnsafePointer<Float>,
+                                         source: UnsafePointer<Float>, inImage: Int, inputs: Int,
+                                         destination: UnsafeMutablePointer<Float>, outImage: Int, outputs: Int,
+                                         padded: UnsafeMutablePointer<Float>) {
+        for n in images {
+            let done = pfs_conv3x3_forward_channels(source + n * inImage, g.outPlane, Int32(inputs), Int32(g.outHeight),
+                                                    Int32(g.outWidth), weights, Int32(outputs), padded,
+                                                    destination + n * outImage)
+            precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+        }
+    }
+
+    /// Floats of one worker's padded-image scratch for `inputs` channels.
+    static func paddedCount(_ g: Conv2dGeometry, inputs: Int) -> Int { inputs * (g.outHeight + 2) * (g.outWidth + 2) }
 
     // MARK: passes
 
@@ -177,11 +212,23 @@ enum DirectConvolution {
     static func forward(_ g: Conv2dGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         output: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) {
         let strideTwo = g.strideH == 2, plane = g.outPlane, cin = g.inChannels, cout = g.outChannels
+        let workers = Parallel.workers(for: g.batch, threads: threads)
+        let inImage = cin * g.inPlane, outImage = cout * plane
+        if usesChannelKernel(g, inputs: cin) {
+            let packed = packWeights(weight, cout: cout, cin: cin, transposed: false, taps: Array(0..<9), block: 16)
+            workspace.reserve(workers: workers, slots: [paddedCount(g, inputs: cin)])
+            packed.withUnsafeBufferPointer { w in
+                Parallel.forChunks(g.batch, threads: workers) { worker, images in
+                    runChannelKernel(images, g, weights: w.baseAddress!, source: input, inImage: inImage, inputs: cin,
+                                     destination: output, outImage: outImage, outputs: cout,
+                                     padded: workspace.buffer(worker: worker, slot: 0))
+                }
+            }
+            return
+        }
         let table = table(strideTwo ? .strideTwo : .strideOne, height: g.outHeight, width: g.outWidth)
         let packed = packWeights(weight, cout: cout, cin: cin, transposed: false, taps: table.taps)
-        let workers = Parallel.workers(for: g.batch, threads: threads)
         workspace.reserve(workers: workers, slots: [strideTwo ? cin * g.inPlane : 0])
-        let inImage = cin * g.inPlane, outImage = cout * plane
         packed.withUnsafeBufferPointer { w in
             Parallel.forChunks(g.batch, threads: workers) { worker, images in
                 let phases = workspace.buffer(worker: worker, slot: 0)
@@ -204,6 +251,19 @@ enum DirectConvolution {
         let cin = g.inChannels, cout = g.outChannels, plane = g.outPlane
         let inImage = cin * g.inPlane, outImage = cout * plane
         let workers = Parallel.workers(for: g.batch, threads: threads)
+        if usesChannelKernel(g, inputs: cout) {
+            // The transposed convolution (flipped taps) on the channel-vector kernel.
+            let packed = packWeights(weight, cout: cout, cin: cin, transposed: true, taps: (0..<9).reversed(), block: 16)
+            workspace.reserve(workers: workers, slots: [paddedCount(g, inputs: cout)])
+            packed.withUnsafeBufferPointer { w in
+                Parallel.forChunks(g.batch, threads: workers) { worker, images in
+                    runChannelKernel(images, g, weights: w.baseAddress!, source: gradOutput, inImage: outImage,
+                                     inputs: cout, destination: gradInput, outImage: inImage, outputs: cin,
+                                     padded: workspace.buffer(worker: worker, slot: 0))
+                }
+            }
+            return g.macs
+        }
         if g.strideH == 1 {
             // The transposed convolution: flipped taps (tap t takes the weights' tap 8 − t).
             let table = table(.strideOne, height: g.outHeight, width: g.outWidth)
