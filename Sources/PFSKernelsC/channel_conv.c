@@ -70,20 +70,20 @@ static inline void channel_block(const float *base, long paddedWidth, long padde
     for (int k = 0; k < nstore; ++k) _mm512_storeu_ps(out + k * plane + p0, r[k]);
 }
 
-// (cin, h, w) planes `channelStride` apart → (cin, h + 2, w + 2) with a zero border.
-static void pad_image(const float *in, long channelStride, int cin, int h, int w, float *padded) {
-    const long pw = w + 2, pp = (long)(h + 2) * pw;
+int pfs_conv3x3_pad(const float *in, long channelStride, int cin, int height, int width, float *padded) {
+    const long pw = width + 2, pp = (long)(height + 2) * pw;
     for (int c = 0; c < cin; ++c) {
         float *d = padded + c * pp;
         memset(d, 0, sizeof(float) * pw);
-        memset(d + (h + 1) * pw, 0, sizeof(float) * pw);
-        for (int y = 0; y < h; ++y) {
+        memset(d + (height + 1) * pw, 0, sizeof(float) * pw);
+        for (int y = 0; y < height; ++y) {
             float *row = d + (y + 1) * pw;
             row[0] = 0;
-            memcpy(row + 1, in + c * channelStride + (long)y * w, sizeof(float) * w);
-            row[w + 1] = 0;
+            memcpy(row + 1, in + c * channelStride + (long)y * width, sizeof(float) * width);
+            row[width + 1] = 0;
         }
     }
+    return 1;
 }
 
 __attribute__((target("avx512f,fma")))
@@ -91,7 +91,7 @@ int pfs_conv3x3_forward_channels(const float *in, long channelStride, int cin, i
                                  const float *weights, int cout, float *padded, float *out) {
     const int wide = width % 16 == 0, pairs = width == 8 && height % 2 == 0;
     if (!wide && !pairs) return 0;
-    pad_image(in, channelStride, cin, height, width, padded);
+    pfs_conv3x3_pad(in, channelStride, cin, height, width, padded);
     const long pw = width + 2, pp = (long)(height + 2) * pw, plane = (long)height * width;
     for (int o0 = 0; o0 < cout; o0 += 16) {
         const int nstore = cout - o0 < 16 ? cout - o0 : 16;
@@ -112,12 +112,100 @@ int pfs_conv3x3_forward_channels(const float *in, long channelStride, int cin, i
     return 1;
 }
 
+// MARK: weight gradient
+
+__attribute__((target("avx512f")))
+int pfs_transpose_channels(const float *in, int channels, long plane, float *out) {
+    float block[256];
+    for (int o0 = 0; o0 < channels; o0 += 16) {
+        const int rows = channels - o0 < 16 ? channels - o0 : 16;
+        float *dst = out + (long)(o0 / 16) * plane * 16;
+        for (long p0 = 0; p0 < plane; p0 += 16) {
+            const long n = plane - p0 < 16 ? plane - p0 : 16;
+            const __mmask16 m = (__mmask16)((1u << n) - 1u);
+            __m512 r[16];
+            for (int k = 0; k < 16; ++k) {
+                r[k] = k < rows ? _mm512_maskz_loadu_ps(m, in + (long)(o0 + k) * plane + p0) : _mm512_setzero_ps();
+            }
+            transpose16(r);
+            if (n == 16) {
+                for (int j = 0; j < 16; ++j) _mm512_storeu_ps(dst + (p0 + j) * 16, r[j]);
+            } else {
+                for (int j = 0; j < 16; ++j) _mm512_storeu_ps(block + j * 16, r[j]);
+                memcpy(dst + p0 * 16, block, sizeof(float) * 16 * n);
+            }
+        }
+    }
+    return 1;
+}
+
+#define PFS_R9(X, a) X(a, 0) X(a, 1) X(a, 2) X(a, 3) X(a, 4) X(a, 5) X(a, 6) X(a, 7) X(a, 8)
+#define PFS_WZ(a, t) __m512 a##t = _mm512_setzero_ps();
+#define PFS_WF(a, t) a##t = _mm512_fmadd_ps(g, _mm512_set1_ps(a##row[((t) / 3) * pw + (t) % 3]), a##t);
+#define PFS_WS(a, t) _mm512_mask_storeu_ps(a##dw + (t) * cout, stored, _mm512_add_ps(_mm512_maskz_loadu_ps(stored, a##dw + (t) * cout), a##t));
+
+// dw[c..c+k-1][taps][o0..o0+15] for k = 2 (or 1) input channels: 9·k accumulators of 16 output
+// channels over every pixel of every image, one dY vector per pixel.
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void weight_channels(const float *padded, long imageFloats, const float *gradT, long gradFloats,
+                                   int images, int height, int width, int c, int two, int o0, int cout, float *dw) {
+    const long pw = width + 2, pp = (long)(height + 2) * pw, plane = (long)height * width;
+    const __mmask16 stored = (__mmask16)(cout - o0 >= 16 ? 0xFFFF : (1u << (cout - o0)) - 1u);
+    PFS_R9(PFS_WZ, a) PFS_R9(PFS_WZ, b)
+    for (int n = 0; n < images; ++n) {
+        const float *x0 = padded + n * imageFloats + c * pp, *x1 = x0 + pp;
+        const float *d = gradT + n * gradFloats + (long)(o0 / 16) * plane * 16;
+        for (int y = 0; y < height; ++y) {
+            for (int x = 0; x < width; ++x) {
+                const __m512 g = _mm512_loadu_ps(d + ((long)y * width + x) * 16);
+                const float *arow = x0 + y * pw + x, *brow = x1 + y * pw + x;
+                PFS_R9(PFS_WF, a)
+                if (two) { PFS_R9(PFS_WF, b) }
+            }
+        }
+    }
+    float *adw = dw + (long)c * 9 * cout + o0, *bdw = adw + 9 * cout;
+    PFS_R9(PFS_WS, a)
+    if (two) { PFS_R9(PFS_WS, b) }
+}
+
+__attribute__((target("avx512f,fma")))
+int pfs_conv3x3_weight_gradient_channels(const float *padded, const float *gradT, int images, int cin, int height,
+                                         int width, int cout, float *dw) {
+    const long imageFloats = (long)cin * (height + 2) * (width + 2);
+    const long gradFloats = (long)(cout + 15) / 16 * 16 * height * width;
+    for (int o0 = 0; o0 < cout; o0 += 16) {
+        int c = 0;
+        for (; c + 1 < cin; c += 2) {
+            weight_channels(padded, imageFloats, gradT, gradFloats, images, height, width, c, 1, o0, cout, dw);
+        }
+        if (c < cin) weight_channels(padded, imageFloats, gradT, gradFloats, images, height, width, c, 0, o0, cout, dw);
+    }
+    return 1;
+}
+
 #else
 
 int pfs_conv3x3_forward_channels(const float *in, long channelStride, int cin, int height, int width,
                                  const float *weights, int cout, float *padded, float *out) {
     (void)in; (void)channelStride; (void)cin; (void)height; (void)width; (void)weights; (void)cout; (void)padded;
     (void)out;
+    return 0;
+}
+
+int pfs_conv3x3_pad(const float *in, long channelStride, int cin, int height, int width, float *padded) {
+    (void)in; (void)channelStride; (void)cin; (void)height; (void)width; (void)padded;
+    return 0;
+}
+
+int pfs_transpose_channels(const float *in, int channels, long plane, float *out) {
+    (void)in; (void)channels; (void)plane; (void)out;
+    return 0;
+}
+
+int pfs_conv3x3_weight_gradient_channels(const float *padded, const float *gradT, int images, int cin, int height,
+                                         int width, int cout, float *dw) {
+    (void)padded; (void)gradT; (void)images; (void)cin; (void)height; (void)width; (void)cout; (void)dw;
     return 0;
 }
 

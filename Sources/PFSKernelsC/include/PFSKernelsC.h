@@ -42,6 +42,24 @@ int pfs_conv3x3_forward(const float *in, long channelStride, int cin, long plane
 int pfs_conv3x3_forward_channels(const float *in, long channelStride, int cin, int height, int width,
                                  const float *weights, int cout, float *padded, float *out);
 
+/// The padded copy `pfs_conv3x3_forward_channels` makes: (cin, height, width) planes
+/// `channelStride` apart → (cin, height + 2, width + 2) with a zero border.
+int pfs_conv3x3_pad(const float *in, long channelStride, int cin, int height, int width, float *padded);
+
+/// (channels, plane) → (channels_padded / 16, plane, 16), zero beyond `channels`
+/// (channels_padded = channels rounded up to a multiple of 16): 16 channels of a pixel per vector.
+int pfs_transpose_channels(const float *in, int channels, long plane, float *out);
+
+/// Weight gradient of a 3×3 stride-1 pad-1 convolution with output channels in the vector lanes:
+/// dw[c, t, o] += Σ_images Σ_p dY[o][p] · in[c][p + tap t] (zero outside the plane).
+///
+/// `padded` holds `images` consecutive `pfs_conv3x3_pad` copies of the input (cin channels each),
+/// `gradT` as many `pfs_transpose_channels` copies of dY (cout channels each). `dw` is
+/// (cin, 9, cout), output channels contiguous, and is accumulated into. No horizontal sums: each
+/// accumulator holds 16 output channels of one (input channel, tap) over all pixels.
+int pfs_conv3x3_weight_gradient_channels(const float *padded, const float *gradT, int images, int cin,
+                                         int height, int width, int cout, float *dw);
+
 /// Weight gradient of a direct 3×3 convolution described by a 9-tap table (as above) over `images`
 /// images, AVX-512: dw[c, t, o] += Σ_images Σ_p dY[o][p] · in[c][p + offsets[t]] (masked).
 ///

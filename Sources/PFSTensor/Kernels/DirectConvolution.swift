@@ -308,6 +308,12 @@ enum DirectConvolution {
         let tile = max(1, min(g.batch, weightGradientPixels / plane))
         let inImage = cin * g.inPlane, weightCount = cout * cin * 9
         let workers = Parallel.workers(for: g.batch, threads: threads)
+        if usesChannelWeightGradient(g) {
+            channelWeightGradient(g, input: input, gradOutput: gradOutput, workspace: workspace, workers: workers,
+                                  tile: tile)
+            addTransposedPartials(workspace, workers: workers, cin: cin, cout: cout, into: gradWeight)
+            return g.macs
+        }
         workspace.reserve(workers: workers, slots: [weightCount, strideTwo ? tile * inImage : 0])
         table.offsets.withUnsafeBufferPointer { offsets in
         table.masks.withUnsafeBufferPointer { masks in
@@ -332,6 +338,41 @@ enum DirectConvolution {
         }}
         addTransposedPartials(workspace, workers: workers, cin: cin, cout: cout, into: gradWeight)
         return g.macs
+    }
+
+    /// Whether the weight gradient runs on the channel-vector kernel
+    /// (`pfs_conv3x3_weight_gradient_channels`): stride 1, any plane.
+    static func usesChannelWeightGradient(_ g: Conv2dGeometry) -> Bool {
+        channelKernelEnabled && environment("PFS_CHANNEL_WGRAD") != "0" && g.strideH == 1 && g.strideW == 1
+    }
+
+    /// Each worker's partial (C_in, 3·3, C_out) in workspace slot 0 from its images, `tile` at a
+    /// time: padded copies of the inputs and channel-transposed copies of dY, then the kernel.
+    private static func channelWeightGradient(_ g: Conv2dGeometry, input: UnsafePointer<Float>,
+                                              gradOutput: UnsafePointer<Float>, workspace: Workspace, workers: Int,
+                                              tile: Int) {
+        let plane = g.outPlane, cin = g.inChannels, cout = g.outChannels, inImage = cin * g.inPlane
+        let paddedImage = paddedCount(g, inputs: cin), gradImage = (cout + 15) / 16 * 16 * plane
+        workspace.reserve(workers: workers, slots: [cout * cin * 9, tile * paddedImage, tile * gradImage])
+        Parallel.forChunks(g.batch, threads: workers) { worker, images in
+            let partial = workspace.buffer(worker: worker, slot: 0)
+            let padded = workspace.buffer(worker: worker, slot: 1)
+            let gradT = workspace.buffer(worker: worker, slot: 2)
+            partial.update(repeating: 0, count: cout * cin * 9)
+            for first in stride(from: images.lowerBound, to: images.upperBound, by: tile) {
+                let count = min(tile, images.upperBound - first)
+                for i in 0..<count {
+                    _ = pfs_conv3x3_pad(input + (first + i) * inImage, plane, Int32(cin), Int32(g.outHeight),
+                                        Int32(g.outWidth), padded + i * paddedImage)
+                    _ = pfs_transpose_channels(gradOutput + (first + i) * cout * plane, Int32(cout), plane,
+                                               gradT + i * gradImage)
+                }
+                let done = pfs_conv3x3_weight_gradient_channels(padded, gradT, Int32(count), Int32(cin),
+                                                                Int32(g.outHeight), Int32(g.outWidth), Int32(cout),
+                                                                partial)
+                precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+            }
+        }
     }
 
     /// dW[o, c, t] += Σ_worker partial[c, t, o], summed in worker order (deterministic): the kernel
