@@ -13,6 +13,11 @@
 #include <immintrin.h>
 #include <string.h>
 
+// The first n lanes (all 16 from n = 16 on).
+static inline __mmask16 pfs_lanes(long n) {
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
 // r[i] (row i) becomes column i of the 16 x 16 matrix held in r.
 __attribute__((target("avx512f"), always_inline))
 static inline void transpose16(__m512 r[16]) {
@@ -70,16 +75,26 @@ static inline void channel_block(const float *base, long paddedWidth, long padde
     for (int k = 0; k < nstore; ++k) _mm512_storeu_ps(out + k * plane + p0, r[k]);
 }
 
+__attribute__((target("avx512f")))
 int pfs_conv3x3_pad(const float *in, long channelStride, int cin, int height, int width, float *padded) {
+    // Masked vector copies: rows are 8 to 32 floats, too short for memcpy to pay for its call.
     const long pw = width + 2, pp = (long)(height + 2) * pw;
+    const __m512 zero = _mm512_setzero_ps();
     for (int c = 0; c < cin; ++c) {
-        float *d = padded + c * pp;
-        memset(d, 0, sizeof(float) * pw);
-        memset(d + (height + 1) * pw, 0, sizeof(float) * pw);
+        float *d = padded + c * pp, *last = d + (height + 1) * pw;
+        for (long x0 = 0; x0 < pw; x0 += 16) {
+            const __mmask16 m = pfs_lanes(pw - x0);
+            _mm512_mask_storeu_ps(d + x0, m, zero);
+            _mm512_mask_storeu_ps(last + x0, m, zero);
+        }
         for (int y = 0; y < height; ++y) {
             float *row = d + (y + 1) * pw;
+            const float *src = in + c * channelStride + (long)y * width;
             row[0] = 0;
-            memcpy(row + 1, in + c * channelStride + (long)y * width, sizeof(float) * width);
+            for (long x0 = 0; x0 < width; x0 += 16) {
+                const __mmask16 m = pfs_lanes(width - x0);
+                _mm512_mask_storeu_ps(row + 1 + x0, m, _mm512_maskz_loadu_ps(m, src + x0));
+            }
             row[width + 1] = 0;
         }
     }
