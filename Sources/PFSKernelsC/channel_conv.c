@@ -102,25 +102,28 @@ int pfs_conv3x3_pad(const float *in, long channelStride, int cin, int height, in
 }
 
 __attribute__((target("avx512f,fma")))
-int pfs_conv3x3_forward_channels(const float *in, long channelStride, int cin, int height, int width,
-                                 const float *weights, int cout, float *padded, float *out) {
-    const int wide = width % 16 == 0, pairs = width == 8 && height % 2 == 0;
-    if (!wide && !pairs) return 0;
-    pfs_conv3x3_pad(in, channelStride, cin, height, width, padded);
-    const long pw = width + 2, pp = (long)(height + 2) * pw, plane = (long)height * width;
+int pfs_conv3x3_forward_channels(const float *in, long inImage, int images, int cin, int height, int width,
+                                 const float *weights, int cout, float *padded, float *out, long outImage) {
+    const int wide = width % 16 == 0;
+    if (!wide && !(width == 8 && height % 2 == 0)) return 0;
+    const long pw = width + 2, pp = (long)(height + 2) * pw, plane = (long)height * width, paddedImage = cin * pp;
+    for (int n = 0; n < images; ++n) pfs_conv3x3_pad(in + n * inImage, plane, cin, height, width, padded + n * paddedImage);
+    // Images inside the block of 16 output channels, so that its weights (cin·9·16 floats) are read
+    // from L2 once per image rather than from memory.
     for (int o0 = 0; o0 < cout; o0 += 16) {
         const int nstore = cout - o0 < 16 ? cout - o0 : 16;
         const float *w = weights + (long)(o0 / 16) * cin * 144;
-        float *o = out + (long)o0 * plane;
-        if (wide) {
-            for (int y = 0; y < height; ++y) {
-                for (int x0 = 0; x0 < width; x0 += 16) {
-                    channel_block(padded + y * pw + x0, pw, pp, cin, w, 16, o, plane, (long)y * width + x0, nstore);
+        for (int n = 0; n < images; ++n) {
+            const float *image = padded + n * paddedImage;
+            float *o = out + n * outImage + (long)o0 * plane;
+            if (wide) {
+                for (int y = 0; y < height; ++y) {
+                    for (int x0 = 0; x0 < width; x0 += 16) {
+                        channel_block(image + y * pw + x0, pw, pp, cin, w, 16, o, plane, (long)y * width + x0, nstore);
+                    }
                 }
-            }
-        } else {
-            for (int y = 0; y < height; y += 2) {
-                channel_block(padded + y * pw, pw, pp, cin, w, 8, o, plane, (long)y * width, nstore);
+            } else {
+                for (int y = 0; y < height; y += 2) channel_block(image + y * pw, pw, pp, cin, w, 8, o, plane, (long)y * width, nstore);
             }
         }
     }
@@ -201,10 +204,10 @@ int pfs_conv3x3_weight_gradient_channels(const float *padded, const float *gradT
 
 #else
 
-int pfs_conv3x3_forward_channels(const float *in, long channelStride, int cin, int height, int width,
-                                 const float *weights, int cout, float *padded, float *out) {
-    (void)in; (void)channelStride; (void)cin; (void)height; (void)width; (void)weights; (void)cout; (void)padded;
-    (void)out;
+int pfs_conv3x3_forward_channels(const float *in, long inImage, int images, int cin, int height, int width,
+                                 const float *weights, int cout, float *padded, float *out, long outImage) {
+    (void)in; (void)inImage; (void)images; (void)cin; (void)height; (void)width; (void)weights; (void)cout;
+    (void)padded; (void)out; (void)outImage;
     return 0;
 }
 

@@ -40,6 +40,36 @@ int pfs_vk_affine(const float *x, const float *a, float *y, long n, float scale,
     return 1;
 }
 
+__attribute__((target("avx512f,fma")))
+int pfs_vk_sum_deviations(const float *x, long n, float *sum, float *ssd) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+    long i = 0;
+    for (; i + 64 <= n; i += 64) {
+        s0 = _mm512_add_ps(s0, _mm512_loadu_ps(x + i));
+        s1 = _mm512_add_ps(s1, _mm512_loadu_ps(x + i + 16));
+        s2 = _mm512_add_ps(s2, _mm512_loadu_ps(x + i + 32));
+        s3 = _mm512_add_ps(s3, _mm512_loadu_ps(x + i + 48));
+    }
+    for (; i < n; i += 16) s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(vk_mask(n - i), x + i));
+    const float total = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    // The second loop reads what the first left in L1; masked-off lanes contribute 0, not mean².
+    const __m512 mu = _mm512_set1_ps(n > 0 ? total / (float)n : 0.0f);
+    __m512 d0 = _mm512_setzero_ps(), d1 = _mm512_setzero_ps();
+    for (i = 0; i + 32 <= n; i += 32) {
+        const __m512 v0 = _mm512_sub_ps(_mm512_loadu_ps(x + i), mu), v1 = _mm512_sub_ps(_mm512_loadu_ps(x + i + 16), mu);
+        d0 = _mm512_fmadd_ps(v0, v0, d0);
+        d1 = _mm512_fmadd_ps(v1, v1, d1);
+    }
+    for (; i < n; i += 16) {
+        const __mmask16 m = vk_mask(n - i);
+        const __m512 v = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), mu);
+        d0 = _mm512_fmadd_ps(v, v, d0);
+    }
+    *sum = total;
+    *ssd = _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
+    return 1;
+}
+
 __attribute__((target("avx512f")))
 int pfs_vk_sum_centered_dot(const float *dy, const float *y, float ceiling, const float *x, long n, float mean,
                             float *sum, float *dot) {
@@ -88,6 +118,11 @@ int pfs_vk_combine(const float *dy, const float *y, float ceiling, const float *
 int pfs_vk_affine(const float *x, const float *a, float *y, long n, float scale, float shift, int clamp,
                   float ceiling) {
     (void)x; (void)a; (void)y; (void)n; (void)scale; (void)shift; (void)clamp; (void)ceiling;
+    return 0;
+}
+
+int pfs_vk_sum_deviations(const float *x, long n, float *sum, float *ssd) {
+    (void)x; (void)n; (void)sum; (void)ssd;
     return 0;
 }
 

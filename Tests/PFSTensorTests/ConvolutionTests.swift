@@ -50,8 +50,9 @@ import Testing
         // Direct forward and input gradient, weight gradient on im2col + SGEMM (8×8, 128 × 128 channels).
         Case(g: geometry(2, 128, 8, 8, 128, k: (3, 3), s: 1, p: 1), bias: false),
         // The channel-vector kernel (≥ 32 channels in, rows of 8 or 16k pixels): partial blocks of
-        // 16 output channels both ways (37 out, 35 in); two 16-pixel blocks per row and an odd row
-        // count (its input gradient, 17 channels in, stays on the pixel-vector kernel).
+        // 16 output channels both ways (37 out, 35 in), several images per call; two 16-pixel
+        // blocks per row and an odd row count (its input gradient, 17 channels in, stays on the
+        // pixel-vector kernel).
         Case(g: geometry(3, 35, 8, 8, 37, k: (3, 3), s: 1, p: 1), bias: true),
         Case(g: geometry(2, 32, 3, 32, 17, k: (3, 3), s: 1, p: 1), bias: false),
         // 3×3 stride 2 pad 1 on even planes with 64+ output pixels (direct, through phase planes):
@@ -205,5 +206,7 @@ import Testing
         #expect(!DirectConvolution.usesChannelKernel(Self.geometry(2, 40, 7, 8, 40, k: (3, 3), s: 1, p: 1), inputs: 40))  // odd rows of 8
         #expect(!DirectConvolution.usesChannelKernel(Self.geometry(2, 40, 9, 9, 40, k: (3, 3), s: 1, p: 1), inputs: 40))  // rows of 9
         #expect(!DirectConvolution.usesChannelKernel(Self.geometry(2, 40, 16, 16, 40, k: (3, 3), s: 2, p: 1), inputs: 40)) // stride 2
+        // 4×4 planes stay on SGEMM even with channels enough for the channel-vector kernel.
+        #expect(!DirectConvolution.applies(to: Self.geometry(3, 33, 4, 4, 40, k: (3, 3), s: 1, p: 1)))
     }
 }

@@ -30,6 +30,12 @@ import Testing
                 let ssd = VectorKernels.sumOfSquaredDeviations(xp, count: n, mean: 1.5)
                 let want = VectorKernels.Reference.sumOfSquaredDeviations(xp, count: n, mean: 1.5)
                 #expect(abs(Double(ssd) - want) <= 1e-5 * max(want, 1), "ssd, n = \(n)")
+                // Both statistics of a plane in one call, about the plane's own mean.
+                let both = VectorKernels.sumAndDeviations(xp, count: n)
+                let total = VectorKernels.Reference.sum(xp, count: n)
+                let ownWant = VectorKernels.Reference.sumOfSquaredDeviations(xp, count: n, mean: n > 0 ? Float(total / Double(n)) : 0)
+                #expect(abs(Double(both.sum) - total) <= scale * 4, "sumAndDeviations sum, n = \(n)")
+                #expect(abs(Double(both.deviations) - ownWant) <= 1e-5 * max(ownWant, 1), "sumAndDeviations ssd, n = \(n)")
             }
         }
     }}

@@ -30,17 +30,17 @@ int pfs_conv3x3_forward(const float *in, long channelStride, int cin, long plane
                         const long *offsets, const unsigned short *masks, const float *weights,
                         int cout, float *out);
 
-/// Direct 3×3 stride-1 pad-1 convolution of one image with output channels in the vector lanes,
-/// AVX-512 (channel_conv.c): out[o][y][x] = Σ_c Σ_{ki,kj} w[o, c, ki, kj] · in[c][y + ki − 1][x + kj − 1],
+/// Direct 3×3 stride-1 pad-1 convolution of `images` images with output channels in the vector
+/// lanes, AVX-512 (channel_conv.c): out[o][y][x] = Σ_c Σ_{ki,kj} w[o, c, ki, kj] · in[c][y + ki − 1][x + kj − 1],
 /// zero outside the plane.
 ///
-/// Input channel c of the `height` × `width` image starts at `in + c·channelStride`. `weights` is
-/// (cout_padded / 16, cin, 9, 16), cout_padded = cout rounded up to a multiple of 16 (zero weights
-/// beyond cout), taps in (ki, kj) order. `padded` is scratch for cin·(height + 2)·(width + 2)
-/// floats. `out` is (cout, height·width) and is overwritten. Returns 0 without doing anything
-/// unless width is a multiple of 16, or 8 with an even height.
-int pfs_conv3x3_forward_channels(const float *in, long channelStride, int cin, int height, int width,
-                                 const float *weights, int cout, float *padded, float *out);
+/// Image n is (cin, height·width) at `in + n·inImage`, its output (cout, height·width) at
+/// `out + n·outImage` (overwritten). `weights` is (cout_padded / 16, cin, 9, 16), cout_padded =
+/// cout rounded up to a multiple of 16 (zero weights beyond cout), taps in (ki, kj) order.
+/// `padded` is scratch for images·cin·(height + 2)·(width + 2) floats. Returns 0 without doing
+/// anything unless width is a multiple of 16, or 8 with an even height.
+int pfs_conv3x3_forward_channels(const float *in, long inImage, int images, int cin, int height, int width,
+                                 const float *weights, int cout, float *padded, float *out, long outImage);
 
 /// The padded copy `pfs_conv3x3_forward_channels` makes: (cin, height, width) planes
 /// `channelStride` apart → (cin, height + 2, width + 2) with a zero border.
@@ -90,6 +90,9 @@ int pfs_conv3x3_col2im(const float *col, long ld, int cin, long plane, int ntaps
 /// y = scale·x + shift (+ a when `a` is not NULL), clamped when `clamp` is non-zero.
 int pfs_vk_affine(const float *x, const float *a, float *y, long n, float scale, float shift,
                   int clamp, float ceiling);
+/// *sum = Σ x, *ssd = Σ (x − m)² with m = Σ x / n: one plane's BatchNorm statistics (the second
+/// loop reads what the first left in L1).
+int pfs_vk_sum_deviations(const float *x, long n, float *sum, float *ssd);
 /// *sum = Σ g, *dot = Σ g·(x − mean), g the (masked) dy.
 int pfs_vk_sum_centered_dot(const float *dy, const float *y, float ceiling, const float *x, long n,
                             float mean, float *sum, float *dot);

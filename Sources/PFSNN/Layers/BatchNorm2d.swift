@@ -93,11 +93,10 @@ public final class BatchNorm2d: Layer {
                             var total = 0.0, deviations = 0.0, squaredMeans = 0.0
                             for i in 0..<n {
                                 let p = x + (i * c + ch) * plane
-                                let s = VectorKernels.sum(p, count: plane)
+                                let (s, ssd) = VectorKernels.sumAndDeviations(p, count: plane)
                                 let planeMean = s / Float(plane)
                                 total += Double(s)
-                                deviations += Double(VectorKernels.sumOfSquaredDeviations(p, count: plane,
-                                                                                          mean: planeMean))
+                                deviations += Double(ssd)
                                 squaredMeans += Double(planeMean) * Double(planeMean)
                             }
                             let mu = total / Double(m)

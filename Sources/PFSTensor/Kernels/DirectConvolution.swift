@@ -26,17 +26,17 @@ enum DirectConvolution {
         return g.strideH == 2 && g.strideW == 2 && g.height % 2 == 0 && g.width % 2 == 0
     }
 
-    /// Smaller output planes leave most of the 16-lane vectors idle (the forward kernel works on 32
-    /// pixels at a time); there im2col + SGEMM is faster. Measured with `pfs bench --op conv
-    /// --shapes vgg`, one thread: 512 channels at 4×4 ran at 69 vs 103 GFLOPS, at 2×2 at 18 vs 92,
-    /// while 256 at 8×8 ran at 141 vs 125 (forward).
+    /// Smaller output planes leave most of the 16-lane vectors of the pixel-vector kernels idle
+    /// (the forward kernel works on 32 pixels at a time); there im2col + SGEMM is faster. Measured
+    /// with `pfs bench --op conv --shapes vgg`, one thread: 512 channels at 4×4 ran at 69 vs 103
+    /// GFLOPS, at 2×2 at 18 vs 92, while 256 at 8×8 ran at 141 vs 125 (forward). The channel-vector
+    /// kernel fills its vectors at 4×4 too, and beat SGEMM there with one thread (148 vs 136 GFLOPS,
+    /// batch 64) but not with two (250 vs 268), so these planes stay on SGEMM.
     static let minimumPlane = 64
 
-    /// Small planes with many channels get their weight gradient from im2col + SGEMM: the direct
-    /// kernel reduces its accumulators once per 1,024 pixels, which a 64-pixel plane reaches only
-    /// over 16 images. Measured with `pfs bench --op conv`, one thread, batch 32: 256 channels at
-    /// 8×8 ran at 130 GFLOPS on SGEMM vs 98 direct, while 64 channels at 8×8 ran at 81 vs 107 and
-    /// 128 at 16×16 at 111 vs 116.
+    /// Small planes with many channels get their weight gradient from im2col + SGEMM. Measured with
+    /// `pfs bench --op conv --shapes vgg`, batch 64, two threads: 256 channels at 8×8 ran at 260
+    /// GFLOPS on SGEMM vs 230 on the channel-vector kernel.
     static func prefersGEMMWeightGradient(_ g: Conv2dGeometry) -> Bool {
         g.strideH == 1 && g.outPlane <= 64 && g.inChannels * g.outChannels >= 128 * 128
     }
@@ -164,27 +164,35 @@ enum DirectConvolution {
     /// Whether the stride-1 forward (or input gradient) of this geometry, with `inputs` channels
     /// going in, runs on the channel-vector kernel (`pfs_conv3x3_forward_channels`: 16 output
     /// channels per vector, input values broadcast from a padded copy) instead of the pixel-vector
-    /// one. It needs rows of 16k pixels, or of 8 with an even row count, and pays off with enough
-    /// input channels to amortise the padded copy and the final transposes.
+    /// one. It needs blocks of 16 pixels (rows of 16k pixels, or two rows of 8) and pays off with
+    /// enough input channels to amortise the padded copy and the final transposes.
     static func usesChannelKernel(_ g: Conv2dGeometry, inputs: Int) -> Bool {
-        channelKernelEnabled && g.strideH == 1 && inputs >= channelKernelMinimumInputs
+        channelKernelEnabled && g.strideH == 1 && g.strideW == 1 && inputs >= channelKernelMinimumInputs
             && (g.width % 16 == 0 || (g.width == 8 && g.height % 2 == 0))
     }
 
     static let channelKernelEnabled = environment("PFS_CHANNEL_CONV") != "0"
     static let channelKernelMinimumInputs = 32
 
+    /// Images per call of the channel-vector kernel: their padded copies (`inputs`·(H + 2)·(W + 2)
+    /// floats each) fill up to 512 KiB, so that each block of 16 output channels reads its weights
+    /// once for several small images.
+    static func channelKernelImages(_ g: Conv2dGeometry, inputs: Int) -> Int {
+        max(1, min(g.batch, (1 << 17) / paddedCount(g, inputs: inputs)))
+    }
+
     /// The channel-vector kernel over `images` (`inputs` channels of `inImage` floats each image in
     /// `source`, `outputs` channels of `outImage` in `destination`), with weights packed in blocks
-    /// of 16 and a padded-image scratch buffer.
+    /// of 16 and a padded-image scratch buffer for `group` images.
     private static func runChannelKernel(_ images: Range<Int>, _ g: Conv2dGeometry, weights: UnsafePointer<Float>,
                                          source: UnsafePointer<Float>, inImage: Int, inputs: Int,
                                          destination: UnsafeMutablePointer<Float>, outImage: Int, outputs: Int,
-                                         padded: UnsafeMutablePointer<Float>) {
-        for n in images {
-            let done = pfs_conv3x3_forward_channels(source + n * inImage, g.outPlane, Int32(inputs), Int32(g.outHeight),
-                                                    Int32(g.outWidth), weights, Int32(outputs), padded,
-                                                    destination + n * outImage)
+                                         group: Int, padded: UnsafeMutablePointer<Float>) {
+        for first in stride(from: images.lowerBound, to: images.upperBound, by: group) {
+            let count = min(group, images.upperBound - first)
+            let done = pfs_conv3x3_forward_channels(source + first * inImage, inImage, Int32(count), Int32(inputs),
+                                                    Int32(g.outHeight), Int32(g.outWidth), weights, Int32(outputs),
+                                                    padded, destination + first * outImage, outImage)
             precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
         }
     }
@@ -216,11 +224,12 @@ enum DirectConvolution {
         let inImage = cin * g.inPlane, outImage = cout * plane
         if usesChannelKernel(g, inputs: cin) {
             let packed = packWeights(weight, cout: cout, cin: cin, transposed: false, taps: Array(0..<9), block: 16)
-            workspace.reserve(workers: workers, slots: [paddedCount(g, inputs: cin)])
+            let group = channelKernelImages(g, inputs: cin)
+            workspace.reserve(workers: workers, slots: [group * paddedCount(g, inputs: cin)])
             packed.withUnsafeBufferPointer { w in
                 Parallel.forChunks(g.batch, threads: workers) { worker, images in
                     runChannelKernel(images, g, weights: w.baseAddress!, source: input, inImage: inImage, inputs: cin,
-                                     destination: output, outImage: outImage, outputs: cout,
+                                     destination: output, outImage: outImage, outputs: cout, group: group,
                                      padded: workspace.buffer(worker: worker, slot: 0))
                 }
             }
@@ -254,12 +263,13 @@ enum DirectConvolution {
         if usesChannelKernel(g, inputs: cout) {
             // The transposed convolution (flipped taps) on the channel-vector kernel.
             let packed = packWeights(weight, cout: cout, cin: cin, transposed: true, taps: (0..<9).reversed(), block: 16)
-            workspace.reserve(workers: workers, slots: [paddedCount(g, inputs: cout)])
+            let group = channelKernelImages(g, inputs: cout)
+            workspace.reserve(workers: workers, slots: [group * paddedCount(g, inputs: cout)])
             packed.withUnsafeBufferPointer { w in
                 Parallel.forChunks(g.batch, threads: workers) { worker, images in
                     runChannelKernel(images, g, weights: w.baseAddress!, source: gradOutput, inImage: outImage,
                                      inputs: cout, destination: gradInput, outImage: inImage, outputs: cin,
-                                     padded: workspace.buffer(worker: worker, slot: 0))
+                                     group: group, padded: workspace.buffer(worker: worker, slot: 0))
                 }
             }
             return g.macs

@@ -60,6 +60,18 @@ public enum VectorKernels {
         return s
     }
 
+    /// (Σ x[i], Σ (x[i] − m)²) for i < count with m = Σ x[i] / count: one plane's BatchNorm
+    /// statistics, the second loop over data the first left in L1.
+    public static func sumAndDeviations(_ x: UnsafePointer<Float>, count: Int) -> (sum: Float, deviations: Float) {
+        if usesAVX512 {
+            var s: Float = 0, d: Float = 0
+            _ = pfs_vk_sum_deviations(x, count, &s, &d)
+            return (s, d)
+        }
+        let s = sum(x, count: count)
+        return (s, sumOfSquaredDeviations(x, count: count, mean: count > 0 ? s / Float(count) : 0))
+    }
+
     /// Σ a[i]·b[i] for i < count.
     @inlinable
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
