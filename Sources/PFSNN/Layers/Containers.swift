@@ -213,9 +213,11 @@ public final class Residual: Layer {
     public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
         guard let shape = cachedShape else { throw .missingForwardCache(layer: name) }
         try checkGradient(gradOutput, against: shape)
-        let dBody = try body.backward(gradOutput)
+        var dBody = try body.backward(gradOutput)
         let dShortcut = try shortcut.map { layer throws(EngineError) in try layer.backward(gradOutput) } ?? gradOutput
-        guard inputGradient, var dx = dBody else { return nil }
+        // Moved out of `dBody`, so that the add below finds its buffer uniquely referenced and does
+        // not copy it first.
+        guard inputGradient, var dx = dBody.take() else { return nil }
         if let dShortcut { dx.add(dShortcut) }
         return dx
     }
