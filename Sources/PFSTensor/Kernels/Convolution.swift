@@ -273,12 +273,16 @@ public enum Convolution {
         for r in 0..<rows { (dst + r * ldd).update(from: src + r * lds, count: cols) }
     }
 
-    /// `into += Σ_worker buffer(worker, slot)`, summed in worker order (deterministic).
+    /// `into += Σ_worker buffer(worker, slot)`, summed in worker order (deterministic); the
+    /// elements are split over the threads (VGG's weight gradients are millions of floats).
     static func addWorkerPartials(_ workspace: Workspace, workers: Int, slot: Int, count: Int,
                                   into destination: UnsafeMutablePointer<Float>) {
-        for worker in 0..<workers {
-            let partial = workspace.buffer(worker: worker, slot: slot)
-            VectorKernels.add(destination, partial, into: destination, count: count)
+        Parallel.forBlocks(count) { range in
+            for worker in 0..<workers {
+                let partial = workspace.buffer(worker: worker, slot: slot) + range.lowerBound
+                let target = destination + range.lowerBound
+                VectorKernels.add(target, partial, into: target, count: range.count)
+            }
         }
     }
 }

@@ -389,15 +389,18 @@ enum DirectConvolution {
     /// accumulates with output channels contiguous.
     private static func addTransposedPartials(_ workspace: Workspace, workers: Int, cin: Int, cout: Int,
                                               into gradWeight: UnsafeMutablePointer<Float>) {
-        for worker in 0..<workers {
-            let partial = UnsafePointer(workspace.buffer(worker: worker, slot: 0))
-            for c in 0..<cin {
-                for t in 0..<9 {
-                    let row = partial + (c * 9 + t) * cout
-                    var destination = gradWeight + c * 9 + t
-                    for o in 0..<cout {
-                        destination.pointee += row[o]
-                        destination += cin * 9
+        // Input channels split over the threads; each element still sums the workers in order.
+        Parallel.forBlocks(cin, minimumPerThread: max(1, (1 << 15) / (9 * cout))) { channels in
+            for worker in 0..<workers {
+                let partial = UnsafePointer(workspace.buffer(worker: worker, slot: 0))
+                for c in channels {
+                    for t in 0..<9 {
+                        let row = partial + (c * 9 + t) * cout
+                        var destination = gradWeight + c * 9 + t
+                        for o in 0..<cout {
+                            destination.pointee += row[o]
+                            destination += cin * 9
+                        }
                     }
                 }
             }

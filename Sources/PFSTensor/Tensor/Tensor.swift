@@ -133,7 +133,10 @@ extension Tensor: CustomStringConvertible {
 extension Tensor {
     /// Sets every element to `value` in place.
     public mutating func fill(_ value: Float) {
-        withUnsafeMutableBufferPointer { $0.update(repeating: value) }
+        withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            Parallel.forBlocks(buffer.count) { range in (base + range.lowerBound).update(repeating: value, count: range.count) }
+        }
     }
 
     /// `self += alpha * other` (shapes must have equal counts).
