@@ -96,9 +96,23 @@ import Testing
         let want = Self.referenceForward(c, d)
         for backend in backendsUnderTest() {
             for threads in [1, 2] {
-                let got = Self.fastForward(c, d, backend: backend, threads: threads)
-                #expect(Compare.relativeError(got, want) < 1e-5, "\(c) \(backend) threads \(threads)")
+                Self.forEachDirectFamily { family in
+                    let got = Self.fastForward(c, d, backend: backend, threads: threads)
+                    #expect(Compare.relativeError(got, want) < 1e-5, "\(c) \(backend) threads \(threads) \(family)")
+                }
             }
+        }
+    }
+
+    /// Runs `body` with the channel-vector kernels on and then off (pixel-vector kernels only), where
+    /// the CPU has the direct kernels; once as configured elsewhere.
+    static func forEachDirectFamily(_ body: (String) -> Void) {
+        guard DirectConvolution.isAvailable else { body("im2col"); return }
+        let saved = DirectConvolution.channelKernelEnabled
+        defer { DirectConvolution.channelKernelEnabled = saved }
+        for channels in [true, false] {
+            DirectConvolution.channelKernelEnabled = channels
+            body(channels ? "channel-vector" : "pixel-vector")
         }
     }
 
@@ -111,15 +125,17 @@ import Testing
                                       gradWeight: &dwRef, gradBias: &dbRef)
         for backend in backendsUnderTest() {
             for threads in [1, 2] {
-                var dx = [Float](repeating: .nan, count: d.x.count)
-                var dw = [Float](repeating: 0.5, count: d.w.count)   // accumulated into
-                var db = [Float](repeating: 0.25, count: g.outChannels)
-                Convolution.backward(g, input: d.x, weight: d.w, gradOutput: d.dy, gradInput: &dx, gradWeight: &dw,
-                                     gradBias: &db, workspace: Workspace(), threads: threads, backend: backend)
-                let tag = "\(c) \(backend) threads \(threads)"
-                #expect(Compare.relativeError(dx, dxRef) < 1e-5, "dX \(tag)")
-                #expect(Compare.relativeError(dw.map { $0 - 0.5 }, dwRef) < 1e-5, "dW \(tag)")
-                #expect(Compare.relativeError(db.map { $0 - 0.25 }, dbRef) < 1e-5, "db \(tag)")
+                Self.forEachDirectFamily { family in
+                    var dx = [Float](repeating: .nan, count: d.x.count)
+                    var dw = [Float](repeating: 0.5, count: d.w.count)   // accumulated into
+                    var db = [Float](repeating: 0.25, count: g.outChannels)
+                    Convolution.backward(g, input: d.x, weight: d.w, gradOutput: d.dy, gradInput: &dx, gradWeight: &dw,
+                                         gradBias: &db, workspace: Workspace(), threads: threads, backend: backend)
+                    let tag = "\(c) \(backend) threads \(threads) \(family)"
+                    #expect(Compare.relativeError(dx, dxRef) < 1e-5, "dX \(tag)")
+                    #expect(Compare.relativeError(dw.map { $0 - 0.5 }, dwRef) < 1e-5, "dW \(tag)")
+                    #expect(Compare.relativeError(db.map { $0 - 0.25 }, dbRef) < 1e-5, "db \(tag)")
+                }
             }
         }
     }

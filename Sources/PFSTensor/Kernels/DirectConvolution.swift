@@ -41,8 +41,9 @@ enum DirectConvolution {
         g.strideH == 1 && g.outPlane <= 64 && g.inChannels * g.outChannels >= 128 * 128
     }
 
-    /// Pixels (images × plane) the weight-gradient kernel sums over between two reductions of its
-    /// accumulators: enough to amortise them, few enough that the 8 dY planes stay in L1.
+    /// Pixels (images × plane) the pixel-vector weight-gradient kernel sums over between two
+    /// reductions of its accumulators: enough to amortise them, few enough that the 8 dY planes stay
+    /// in L1. The channel-vector one takes as many images per call.
     /// (A larger tile for fewer output channels, up to 4,096 pixels, measured no faster once the
     /// reduction was a transposing tree.)
     static let weightGradientPixels = 1024
@@ -171,7 +172,11 @@ enum DirectConvolution {
             && (g.width % 16 == 0 || (g.width == 8 && g.height % 2 == 0))
     }
 
-    static let channelKernelEnabled = environment("PFS_CHANNEL_CONV") != "0"
+    /// Whether the channel-vector kernels may run (`PFS_CHANNEL_CONV=0` turns them off, leaving
+    /// every direct pass to the pixel-vector kernels); tests switch it to cover both families.
+    nonisolated(unsafe) static var channelKernelEnabled = environment("PFS_CHANNEL_CONV") != "0"
+    /// Whether the channel-vector weight gradient may run (`PFS_CHANNEL_WGRAD=0` turns it off).
+    nonisolated(unsafe) static var channelWeightGradientEnabled = environment("PFS_CHANNEL_WGRAD") != "0"
     static let channelKernelMinimumInputs = 32
 
     /// Images per call of the channel-vector kernel: their padded copies (`inputs`·(H + 2)·(W + 2)
@@ -353,7 +358,7 @@ enum DirectConvolution {
     /// Whether the weight gradient runs on the channel-vector kernel
     /// (`pfs_conv3x3_weight_gradient_channels`): stride 1, any plane.
     static func usesChannelWeightGradient(_ g: Conv2dGeometry) -> Bool {
-        channelKernelEnabled && environment("PFS_CHANNEL_WGRAD") != "0" && g.strideH == 1 && g.strideW == 1
+        channelKernelEnabled && channelWeightGradientEnabled && g.strideH == 1 && g.strideW == 1
     }
 
     /// Each worker's partial (C_in, 3·3, C_out) in workspace slot 0 from its images, `tile` at a
