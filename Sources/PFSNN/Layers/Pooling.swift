@@ -149,14 +149,15 @@ public final class MaxPool2d: Layer {
         guard let shapes = cachedShapes else { throw .missingForwardCache(layer: name) }
         try checkGradient(gradOutput, against: shapes.output)
         guard computesInputGradient else { return nil }
-        var dx = Tensor(zeros: shapes.input)
-        let s = shapes.input, outPlane = shapes.output[2] * shapes.output[3]
+        var dx = Tensor(unsafeUninitializedShape: shapes.input)   // each worker zeroes its planes below
+        let s = shapes.input, outPlane = shapes.output[2] * shapes.output[3], inPlane = s[2] * s[3]
         // Every arg-max lies in its output's plane, so planes split over threads without overlap.
         gradOutput.withUnsafeBufferPointer { dyb in
             dx.withUnsafeMutableBufferPointer { db in
                 cachedArgmax.withUnsafeBufferPointer { ab in
                     let dy = dyb.baseAddress!, d = db.baseAddress!, a = ab.baseAddress!
                     Parallel.forChunks(s[0] * s[1]) { _, planes in
+                        (d + planes.lowerBound * inPlane).update(repeating: 0, count: planes.count * inPlane)
                         for o in (planes.lowerBound * outPlane)..<(planes.upperBound * outPlane) { d[Int(a[o])] += dy[o] }
                     }
                 }
