@@ -11,7 +11,6 @@
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
-#include <string.h>
 
 // The first n lanes (all 16 from n = 16 on).
 static inline __mmask16 pfs_lanes(long n) {
@@ -134,24 +133,19 @@ int pfs_conv3x3_forward_channels(const float *in, long inImage, int images, int 
 
 __attribute__((target("avx512f")))
 int pfs_transpose_channels(const float *in, int channels, long plane, float *out) {
-    float block[256];
     for (int o0 = 0; o0 < channels; o0 += 16) {
         const int rows = channels - o0 < 16 ? channels - o0 : 16;
         float *dst = out + (long)(o0 / 16) * plane * 16;
         for (long p0 = 0; p0 < plane; p0 += 16) {
             const long n = plane - p0 < 16 ? plane - p0 : 16;
-            const __mmask16 m = (__mmask16)((1u << n) - 1u);
+            const __mmask16 m = pfs_lanes(n);
             __m512 r[16];
             for (int k = 0; k < 16; ++k) {
                 r[k] = k < rows ? _mm512_maskz_loadu_ps(m, in + (long)(o0 + k) * plane + p0) : _mm512_setzero_ps();
             }
             transpose16(r);
-            if (n == 16) {
-                for (int j = 0; j < 16; ++j) _mm512_storeu_ps(dst + (p0 + j) * 16, r[j]);
-            } else {
-                for (int j = 0; j < 16; ++j) _mm512_storeu_ps(block + j * 16, r[j]);
-                memcpy(dst + p0 * 16, block, sizeof(float) * 16 * n);
-            }
+            // r[j] is pixel p0 + j's 16 channels; only the plane's n pixels are stored.
+            for (long j = 0; j < n; ++j) _mm512_storeu_ps(dst + (p0 + j) * 16, r[j]);
         }
     }
     return 1;
@@ -168,7 +162,7 @@ __attribute__((target("avx512f,fma"), always_inline))
 static inline void weight_channels(const float *padded, long imageFloats, const float *gradT, long gradFloats,
                                    int images, int height, int width, int c, int two, int o0, int cout, float *dw) {
     const long pw = width + 2, pp = (long)(height + 2) * pw, plane = (long)height * width;
-    const __mmask16 stored = (__mmask16)(cout - o0 >= 16 ? 0xFFFF : (1u << (cout - o0)) - 1u);
+    const __mmask16 stored = pfs_lanes(cout - o0);
     PFS_R9(PFS_WZ, a) PFS_R9(PFS_WZ, b)
     for (int n = 0; n < images; ++n) {
         const float *x0 = padded + n * imageFloats + c * pp, *x1 = x0 + pp;
