@@ -11,11 +11,7 @@
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
-
-// The first n lanes (all 16 from n = 16 on).
-static inline __mmask16 pfs_lanes(long n) {
-    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
-}
+#include "lanes.h"
 
 // r[i] (row i) becomes column i of the 16 x 16 matrix held in r.
 __attribute__((target("avx512f"), always_inline))

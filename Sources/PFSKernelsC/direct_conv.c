@@ -13,6 +13,7 @@
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <cpuid.h>
 #include <immintrin.h>
+#include "lanes.h"
 
 static unsigned long long pfs_xgetbv0(void) {
     unsigned int eax, edx;
@@ -27,10 +28,6 @@ int pfs_cpu_has_avx512(void) {
     if ((pfs_xgetbv0() & 0xE6) != 0xE6) return 0;         // XMM, YMM, opmask, ZMM state
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
     return (b & (1u << 16)) ? 1 : 0;                       // AVX512F
-}
-
-static inline __mmask16 pfs_mask(long n) {
-    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
 }
 
 // MARK: forward (and input gradient)
@@ -78,7 +75,7 @@ static void forward_block8(const float *in, long channelStride, int cin, long pl
             }
         }
         float *o = out + (long)o0 * plane + p0;
-        const __mmask16 m = pfs_mask(plane - p0), m2 = pfs_mask(plane - p0 - 16);
+        const __mmask16 m = pfs_lanes(plane - p0), m2 = pfs_lanes(plane - p0 - 16);
         PFS_STORE8(o, plane, m, nstore, a)
         PFS_STORE8(o + 16, plane, m2, nstore, b)
     }
@@ -117,7 +114,7 @@ static inline void forward_block8_s1(const float *in, long channelStride, int ci
 #undef PFS_TAP
     }
     float *o = out + (long)o0 * plane + p0;
-    const __mmask16 m = pfs_mask(plane - p0), m2 = pfs_mask(plane - p0 - 16);
+    const __mmask16 m = pfs_lanes(plane - p0), m2 = pfs_lanes(plane - p0 - 16);
     PFS_STORE8(o, plane, m, nstore, a)
     PFS_STORE8(o + 16, plane, m2, nstore, b)
 }
@@ -205,7 +202,7 @@ static void weight_block(const float *in, long inStride, long channelStride, con
                          const unsigned short *masks, const float *gradOut, long gradStride, int images, long plane,
                          int c, int t0, int o0, int nout, int cout, float *dw) {
     const long full = plane / 16 * 16, off0 = offsets[t0], off1 = offsets[t0 + 1], off2 = offsets[t0 + 2];
-    const __mmask16 tail = pfs_mask(plane - full);
+    const __mmask16 tail = pfs_lanes(plane - full);
     PFS_WG_ZERO(0) PFS_WG_ZERO(1) PFS_WG_ZERO(2) PFS_WG_ZERO(3)
     PFS_WG_ZERO(4) PFS_WG_ZERO(5) PFS_WG_ZERO(6) PFS_WG_ZERO(7)
     for (int n = 0; n < images; ++n) {
@@ -218,7 +215,7 @@ static void weight_block(const float *in, long inStride, long channelStride, con
         for (; p0 < full; p0 += 16) PFS_WG_STEP(PFS_LOAD)
         if (tail) PFS_WG_STEP(PFS_LOAD_TAIL)
     }
-    const __mmask16 stored = pfs_mask(nout);
+    const __mmask16 stored = pfs_lanes(nout);
     float *t = dw + ((long)c * 9 + t0) * cout + o0;
     reduce8_add(g00, g10, g20, g30, g40, g50, g60, g70, stored, t);
     reduce8_add(g01, g11, g21, g31, g41, g51, g61, g71, stored, t + cout);
@@ -253,7 +250,7 @@ int pfs_conv3x3_im2col(const float *in, long channelStride, int cin, long plane,
             float *dst = col + ((long)c * ntaps + t) * ld;
             for (long p0 = 0; p0 < plane; p0 += 16) {
                 const __m512 v = _mm512_maskz_loadu_ps(masks[(p0 / 16) * ntaps + t], src + p0);
-                _mm512_mask_storeu_ps(dst + p0, pfs_mask(plane - p0), v);
+                _mm512_mask_storeu_ps(dst + p0, pfs_lanes(plane - p0), v);
             }
         }
     }

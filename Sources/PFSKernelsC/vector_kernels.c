@@ -5,10 +5,7 @@
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
-
-static inline __mmask16 vk_mask(long n) {
-    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
-}
+#include "lanes.h"
 
 // min(max(v, 0), top), NaN unchanged.
 __attribute__((target("avx512f")))
@@ -31,7 +28,7 @@ int pfs_vk_affine(const float *x, const float *a, float *y, long n, float scale,
                   float ceiling) {
     const __m512 s = _mm512_set1_ps(scale), t = _mm512_set1_ps(shift), top = _mm512_set1_ps(ceiling);
     for (long i = 0; i < n; i += 16) {
-        const __mmask16 m = vk_mask(n - i);
+        const __mmask16 m = pfs_lanes(n - i);
         __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), s), t);
         if (a) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, a + i));
         if (clamp) v = vk_clamp(v, top);
@@ -50,7 +47,7 @@ int pfs_vk_sum_deviations(const float *x, long n, float *sum, float *ssd) {
         s2 = _mm512_add_ps(s2, _mm512_loadu_ps(x + i + 32));
         s3 = _mm512_add_ps(s3, _mm512_loadu_ps(x + i + 48));
     }
-    for (; i < n; i += 16) s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(vk_mask(n - i), x + i));
+    for (; i < n; i += 16) s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(pfs_lanes(n - i), x + i));
     const float total = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
     // The second loop reads what the first left in L1; masked-off lanes contribute 0, not mean².
     const __m512 mu = _mm512_set1_ps(n > 0 ? total / (float)n : 0.0f);
@@ -61,7 +58,7 @@ int pfs_vk_sum_deviations(const float *x, long n, float *sum, float *ssd) {
         d1 = _mm512_fmadd_ps(v1, v1, d1);
     }
     for (; i < n; i += 16) {
-        const __mmask16 m = vk_mask(n - i);
+        const __mmask16 m = pfs_lanes(n - i);
         const __m512 v = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), mu);
         d0 = _mm512_fmadd_ps(v, v, d0);
     }
@@ -88,7 +85,7 @@ int pfs_vk_sum_centered_dot(const float *dy, const float *y, float ceiling, cons
         d1 = _mm512_add_ps(d1, _mm512_mul_ps(g1, _mm512_sub_ps(_mm512_loadu_ps(x + i + 16), mu)));
     }
     for (; i < n; i += 16) {
-        const __mmask16 m = vk_mask(n - i);
+        const __mmask16 m = pfs_lanes(n - i);
         __m512 g = _mm512_maskz_loadu_ps(m, dy + i);
         if (y) g = vk_masked(g, _mm512_maskz_loadu_ps(m, y + i), top, m);
         s0 = _mm512_add_ps(s0, g);
@@ -104,7 +101,7 @@ int pfs_vk_combine(const float *dy, const float *y, float ceiling, const float *
                    float b, float c) {
     const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b), vc = _mm512_set1_ps(c), top = _mm512_set1_ps(ceiling);
     for (long i = 0; i < n; i += 16) {
-        const __mmask16 m = vk_mask(n - i);
+        const __mmask16 m = pfs_lanes(n - i);
         __m512 g = _mm512_maskz_loadu_ps(m, dy + i);
         if (y) g = vk_masked(g, _mm512_maskz_loadu_ps(m, y + i), top, m);
         const __m512 v = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(g, va), _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vb)), vc);

@@ -114,10 +114,7 @@ public final class Sequential: Layer {
         var x = input
         ranFused = []
         for step in steps.dropLast() { x = try run(step, x, mode: mode) }
-        guard addend.shape == x.shape else {
-            throw .shape(layer: "\(owner) (residual add: body output \(Shape.describe(x.shape)))",
-                         expected: Shape.describe(x.shape) + " from the shortcut", got: addend.shape)
-        }
+        try Residual.checkAdd(body: x.shape, shortcut: addend.shape, block: owner)
         ranFused.append(false)
         return try norm.forward(x, mode: mode, gate: nil, clampCeiling: clampCeiling, addend: addend)
     }
@@ -178,13 +175,18 @@ public final class Residual: Layer {
         cachedClampOutput = nil
         var y = try body.forward(input, mode: mode)
         let s = try shortcut?.forward(input, mode: mode) ?? input
-        guard s.shape == y.shape else {
-            throw .shape(layer: "\(name) (residual add: body output \(Shape.describe(y.shape)))",
-                         expected: Shape.describe(y.shape) + " from the shortcut", got: s.shape)
-        }
+        try Self.checkAdd(body: y.shape, shortcut: s.shape, block: name)
         y.add(s)
         cachedShape = y.shape
         return y
+    }
+
+    /// The residual add needs the shortcut's output in the body's output shape.
+    static func checkAdd(body: [Int], shortcut: [Int], block: String) throws(EngineError) {
+        guard shortcut == body else {
+            throw .shape(layer: "\(block) (residual add: body output \(Shape.describe(body)))",
+                         expected: Shape.describe(body) + " from the shortcut", got: shortcut)
+        }
     }
 
     /// Whether a clamp after this block can run fused into its body's trailing BatchNorm.

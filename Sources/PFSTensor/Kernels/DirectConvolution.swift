@@ -319,7 +319,6 @@ enum DirectConvolution {
     static func weightGradient(_ g: Conv2dGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                                gradWeight: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) -> Int {
         let strideTwo = g.strideH == 2, plane = g.outPlane, cin = g.inChannels, cout = g.outChannels
-        let table = table(strideTwo ? .strideTwo : .strideOne, height: g.outHeight, width: g.outWidth)
         let tile = max(1, min(g.batch, weightGradientPixels / plane))
         let inImage = cin * g.inPlane, weightCount = cout * cin * 9
         let workers = Parallel.workers(for: g.batch, threads: threads)
@@ -329,6 +328,7 @@ enum DirectConvolution {
             addTransposedPartials(workspace, workers: workers, cin: cin, cout: cout, into: gradWeight)
             return g.macs
         }
+        let table = table(strideTwo ? .strideTwo : .strideOne, height: g.outHeight, width: g.outWidth)
         workspace.reserve(workers: workers, slots: [weightCount, strideTwo ? tile * inImage : 0])
         table.offsets.withUnsafeBufferPointer { offsets in
         table.masks.withUnsafeBufferPointer { masks in
