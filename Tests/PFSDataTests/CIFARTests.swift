@@ -153,15 +153,15 @@ import Testing
         #expect(small.labels == test.labels)
     }
 
-    /// The project's CIFAR-10 subset, when this machine has it: the bundled training file is
-    /// its first 1,500 records.
+    /// The project's CIFAR-10 data, when this machine has it: all 50,000 training images in five
+    /// batches, and the bundled training file is its first 1,500 records.
     @Test(.enabled(if: CIFARTests.sharedSubset != nil))
     func sharedSubsetStartsWithTheBundledSample() throws {
         let dir = try #require(CIFARTests.sharedSubset)
         let source = try DataSource.resolve(path: dir, kind: nil)
         #expect(source.kind == .cifar10)
         let full = try source.load(.train)
-        #expect(full.count == 10_000)
+        #expect(full.count == 50_000)
         let bundled = try DataSource.bundled.load(.train)
         #expect(Array(full.labels.prefix(1500)) == bundled.labels)
         #expect(Array(full.pixels.prefix(1500 * 3072)) == bundled.pixels)
