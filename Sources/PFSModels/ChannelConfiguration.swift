@@ -174,7 +174,7 @@ public struct ChannelConfiguration: Codable, Equatable, Sendable {
     }
 
     /// A decoding error as a ``ModelError`` naming the JSON path (e.g. `widths[2].channels`).
-    static func describe(_ error: DecodingError, file: String) -> ModelError {
+    public static func describe(_ error: DecodingError, file: String) -> ModelError {
         func path(_ keys: [CodingKey]) -> String {
             var text = ""
             for key in keys {

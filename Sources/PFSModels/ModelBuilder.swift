@@ -29,7 +29,8 @@ public enum ModelBuilder {
         let body = Sequential(name: configuration.architecture.rawValue, assembler.frames[0])
         let network = Network(configuration: configuration, body: body, gates: assembler.gates,
                               batchNorms: assembler.batchNorms, convolutions: assembler.convolutions,
-                              classifier: classifier, layers: assembler.leaves)
+                              classifier: classifier, layers: assembler.leaves,
+                              prunableUnits: assembler.units.map { $0.unit() })
         network.computesInputGradient = false
         return network
     }
@@ -51,6 +52,14 @@ struct NetworkAssembler: ArchitectureVisitor {
     var convolutions: [Conv2d] = []
     var classifier: Linear?
     var leaves: [Layer] = []
+    /// The topology of every prunable width, in configuration order.
+    var units: [UnitRecord] = []
+    /// The unit whose channels the current tensor carries (nil for fixed widths), and the one each
+    /// open residual block started from (its shortcut reads the same tensor).
+    var openUnit: Int?
+    var residualInputUnits: [Int?] = []
+    private var lastConvolution: Conv2d?
+    private var lastBatchNorm: BatchNorm2d?
     /// The first engine error, as text.
     var failure: String?
 
@@ -82,6 +91,12 @@ struct NetworkAssembler: ArchitectureVisitor {
             a.append(layer)
             a.convolutions.append(layer)
             a.c = out
+            a.lastConvolution = layer
+            if let open = a.openUnit {
+                // A depthwise convolution keeps the width channel for channel: it shrinks with it.
+                if depthwise { a.units[open].passThrough.append(layer) } else { a.units[open].consumers.append(layer) }
+            }
+            if !depthwise { a.openUnit = nil }
         }
     }
 
@@ -91,15 +106,29 @@ struct NetworkAssembler: ArchitectureVisitor {
             let layer = try BatchNorm2d(name: name, channels: a.c, initialScale: a.initialScale)
             a.append(layer)
             a.batchNorms.append(layer)
+            a.lastBatchNorm = layer
+            if let open = a.openUnit, a.units[open].passThrough.last === a.lastConvolution {
+                a.units[open].passThrough.append(layer)   // the BatchNorm of a depthwise pass-through
+            }
         }
     }
 
     mutating func gate(width index: Int) {
-        guard withGates else { return }
         attempt { a in
-            let layer = try ChannelGate(name: a.configuration.widths[index].name + ".gate", channels: a.c)
-            a.append(layer)
-            a.gates.append(layer)
+            var gate: ChannelGate?
+            if a.withGates {
+                let layer = try ChannelGate(name: a.configuration.widths[index].name + ".gate", channels: a.c)
+                a.append(layer)
+                a.gates.append(layer)
+                gate = layer
+            }
+            guard let producer = a.lastConvolution, let batchNorm = a.lastBatchNorm else {
+                throw ModelError(field: a.configuration.widths[index].name, expected: "a convolution and BatchNorm before the gate",
+                                 got: "none")
+            }
+            a.units.append(UnitRecord(name: a.configuration.widths[index].name, widthIndex: index, producer: producer,
+                                      batchNorm: batchNorm, gate: gate))
+            a.openUnit = a.units.count - 1
         }
     }
 
@@ -120,15 +149,19 @@ struct NetworkAssembler: ArchitectureVisitor {
             a.append(layer)
             a.classifier = layer
             a.c = out
+            if let open = a.openUnit { a.units[open].consumers.append(layer) }
+            a.openUnit = nil
         }
     }
 
     mutating func beginResidual(_ name: @autoclosure () -> String) {
         residuals.append((name(), nil, c, c))
+        residualInputUnits.append(openUnit)
         frames.append([])
     }
 
     mutating func beginShortcut() {
+        openUnit = residualInputUnits.last ?? nil
         let body = frames.removeLast()
         residuals[residuals.count - 1].body = body
         residuals[residuals.count - 1].bodyOutput = c
@@ -137,6 +170,8 @@ struct NetworkAssembler: ArchitectureVisitor {
     }
 
     mutating func endResidual() {
+        residualInputUnits.removeLast()
+        openUnit = nil            // the sum is a fixed width
         let last = frames.removeLast()
         let residual = residuals.removeLast()
         let block: Residual
@@ -148,5 +183,21 @@ struct NetworkAssembler: ArchitectureVisitor {
             block = Residual(name: residual.name, body: Sequential(name: residual.name + ".body", last))
         }
         frames[frames.count - 1].append(block)
+    }
+}
+
+/// A prunable unit while the walk is still adding its readers.
+struct UnitRecord {
+    var name: String
+    var widthIndex: Int
+    var producer: Conv2d
+    var batchNorm: BatchNorm2d
+    var gate: ChannelGate?
+    var passThrough: [Layer] = []
+    var consumers: [Layer] = []
+
+    func unit() -> PrunableUnit {
+        PrunableUnit(name: name, widthIndex: widthIndex, producer: producer, batchNorm: batchNorm, gate: gate,
+                     passThrough: passThrough, consumers: consumers)
     }
 }

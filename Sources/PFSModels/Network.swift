@@ -22,10 +22,14 @@ public final class Network: Layer {
     public let classifier: Linear
     /// Every leaf layer (no containers) in forward order, shortcut layers after their block's body.
     public let layers: [Layer]
+    /// The topology of every prunable width, in configuration order (one per gate position of
+    /// SPEC §2, also when the network was built without gates): criteria read weights through it
+    /// instead of re-deriving which layer produces or reads a width.
+    public let prunableUnits: [PrunableUnit]
     private let allParameters: [Parameter]
 
     init(configuration: ChannelConfiguration, body: Layer, gates: [ChannelGate], batchNorms: [BatchNorm2d],
-         convolutions: [Conv2d], classifier: Linear, layers: [Layer]) {
+         convolutions: [Conv2d], classifier: Linear, layers: [Layer], prunableUnits: [PrunableUnit]) {
         self.configuration = configuration
         self.name = configuration.architecture.rawValue
         self.body = body
@@ -34,6 +38,7 @@ public final class Network: Layer {
         self.convolutions = convolutions
         self.classifier = classifier
         self.layers = layers
+        self.prunableUnits = prunableUnits
         self.allParameters = body.parameters
     }
 
@@ -61,4 +66,27 @@ public final class Network: Layer {
     public var measuredMACsPerImage: Int {
         convolutions.reduce(0) { $0 + $1.lastForwardMACsPerImage } + classifier.lastForwardMACsPerImage
     }
+}
+
+/// One prunable width of a built network (a gate position of SPEC §2) and the layers around it.
+///
+/// For a width of C channels: `producer` is the convolution whose C output channels it is (weight
+/// (C, C_in/groups, kH, kW)); `batchNorm` normalises them (γ, β of shape (C)); `gate`, when the
+/// network was built with gates, multiplies them after the BatchNorm; `passThrough` lists layers
+/// that keep the width channel for channel and shrink with it (MobileNetV2's depthwise convolution
+/// and its BatchNorm); `consumers` read the width as their input channels (the next convolutions,
+/// or the classifier `Linear`).
+public struct PrunableUnit {
+    /// The width's name in the configuration, e.g. `stage2.block1.conv1` or `conv7`.
+    public let name: String
+    /// Index of the width in ``ChannelConfiguration/widths``.
+    public let widthIndex: Int
+    public let producer: Conv2d
+    public let batchNorm: BatchNorm2d
+    public let gate: ChannelGate?
+    public let passThrough: [Layer]
+    public let consumers: [Layer]
+
+    /// Channels of the width.
+    public var channels: Int { producer.outChannels }
 }

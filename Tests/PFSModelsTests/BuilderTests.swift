@@ -45,4 +45,61 @@ import Testing
         // VGG: BatchNorm γ starts at 0.5 (SPEC §3).
         #expect(a.batchNorms[0].gamma.value.scalars.allSatisfy { $0 == 0.5 })
     }
+
+    /// Every prunable width knows the convolution that produces it, its BatchNorm and gate, the
+    /// layers that shrink with it and those that read it, with matching channel counts.
+    @Test(arguments: architectures)
+    func prunableUnitsRecordProducerBatchNormGateAndConsumers(_ architecture: Architecture) throws {
+        let standard = try ChannelConfiguration.standard(architecture, widthMultiplier: 0.25)
+        var rng = RandomGenerator(seed: 9)
+        let widths = standard.prunableWidths.map { max(1, $0 - rng.int(below: max(1, $0 / 2))) }
+        let configuration = try standard.withPrunableWidths(widths)
+        for gated in [false, true] {
+            let network = try ModelBuilder.build(configuration, gates: gated, seed: 1)
+            let units = network.prunableUnits
+            #expect(units.map(\.name) == configuration.prunableNames)
+            #expect(units.map(\.channels) == widths)
+            for unit in units {
+                #expect(configuration.widths[unit.widthIndex].name == unit.name)
+                #expect(unit.batchNorm.channels == unit.channels, "\(unit.name)")
+                #expect((unit.gate != nil) == gated)
+                if let gate = unit.gate { #expect(gate.channels == unit.channels && gate.name == unit.name + ".gate") }
+                #expect(!unit.consumers.isEmpty, "\(unit.name) has no consumer")
+                for consumer in unit.consumers {
+                    if let conv = consumer as? Conv2d {
+                        #expect(conv.inChannels == unit.channels && conv.groups == 1, "\(unit.name) → \(conv.name)")
+                    } else if let linear = consumer as? Linear {
+                        #expect(linear.inFeatures == unit.channels, "\(unit.name) → \(linear.name)")
+                    } else {
+                        Issue.record("\(unit.name): unexpected consumer \(type(of: consumer))")
+                    }
+                }
+                for layer in unit.passThrough {
+                    if let conv = layer as? Conv2d {
+                        #expect(conv.groups == unit.channels && conv.outChannels == unit.channels)
+                    } else if let bn = layer as? BatchNorm2d {
+                        #expect(bn.channels == unit.channels)
+                    }
+                }
+            }
+            #expect(Set(units.map { ObjectIdentifier($0.producer) }).count == units.count)
+        }
+    }
+
+    @Test func topologyOfKnownLayouts() throws {
+        let resnet = try ModelBuilder.build(try ChannelConfiguration.standard(.resnet20), seed: 1)
+        let first = resnet.prunableUnits[0]
+        #expect(first.producer.name == "stage1.block1.conv1" && first.batchNorm.name == "stage1.block1.bn1")
+        #expect(first.consumers.map { ($0 as? Conv2d)?.name } == ["stage1.block1.conv2"])
+        let vgg = try ModelBuilder.build(try ChannelConfiguration.standard(.vgg16), seed: 1)
+        #expect(vgg.prunableUnits.last?.consumers.map { ($0 as? Linear)?.name } == ["fc"])
+        #expect((vgg.prunableUnits[1].consumers.first as? Conv2d)?.name == "conv3")   // across the max-pool
+        let mobile = try ModelBuilder.build(try ChannelConfiguration.standard(.mobilenetv2), seed: 1)
+        let stem = mobile.prunableUnits[0]
+        #expect(stem.passThrough.map { ($0 as? Conv2d)?.name ?? ($0 as? BatchNorm2d)?.name }
+                == ["block1.depthwise.conv", "block1.depthwise.bn"])
+        #expect((stem.consumers.first as? Conv2d)?.name == "block1.project.conv")
+        let bottleneck = try ModelBuilder.build(try ChannelConfiguration.standard(.resnet50, input: .cifar), seed: 1)
+        #expect((bottleneck.prunableUnits[1].consumers.first as? Conv2d)?.name == "stage1.block1.conv3")
+    }
 }
