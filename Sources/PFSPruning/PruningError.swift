@@ -1,3 +1,4 @@
+import Foundation
 import PFSTraining
 
 /// Failures of gate learning, budget search and pruning. Each names the setting or file at fault
@@ -12,6 +13,8 @@ public enum PruningError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A pipeline directory holds a training run of another architecture (from an earlier pipeline
     /// run whose search chose other widths), which can be neither continued nor silently replaced.
     case staleRun(directory: String, detail: String)
+    /// A study directory holds a run made from other inputs than the plan now asks for.
+    case planConflict(run: String, field: String, recorded: String, planned: String)
     /// Training, checkpoint, data, model or engine failure underneath.
     case training(TrainingError)
 
@@ -25,6 +28,9 @@ public enum PruningError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .staleRun(directory, detail):
             return "\(directory): holds a training run of another architecture from an earlier pipeline run "
                 + "(\(detail)); remove that directory or pass another --out"
+        case let .planConflict(run, field, recorded, planned):
+            return "\(run): made with \(field) = \(recorded), but the plan now says \(planned); run the changed plan "
+                + "into another --out, or remove \(run) (and the runs made from it) to redo it"
         case let .training(error): return error.description
         }
     }
@@ -39,4 +45,12 @@ public enum PruningError: Error, Equatable, Sendable, CustomStringConvertible {
 @inline(__always)
 func attempt<T>(_ body: () throws -> T) throws(PruningError) -> T {
     do { return try body() } catch { throw PruningError(wrapping: error) }
+}
+
+/// Pretty-printed JSON with sorted keys: how every document of this module is written. Encoding
+/// the module's own value types cannot fail.
+func prettyJSON<T: Encodable>(_ value: T) -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    do { return try encoder.encode(value) } catch { preconditionFailure("encoding \(T.self) failed: \(error)") }
 }

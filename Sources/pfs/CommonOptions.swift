@@ -3,6 +3,7 @@ import Foundation
 import PFSBench
 import PFSData
 import PFSModels
+import PFSPruning
 import PFSTraining
 
 extension Architecture: ExpressibleByArgument {}
@@ -25,7 +26,10 @@ struct DataOptions: ParsableArguments {
         _ = try parsedImageSize()
     }
 
-    func parsedImageSize() throws -> (height: Int, width: Int)? {
+    func parsedImageSize() throws -> (height: Int, width: Int)? { try Self.parseImageSize(imageSize) }
+
+    /// Parses `N` or `HxW` (`--image-size`, a plan's `imageSize`).
+    static func parseImageSize(_ imageSize: String?) throws -> (height: Int, width: Int)? {
         guard let imageSize else { return nil }
         let parts = imageSize.lowercased().split(separator: "x").map { Int($0) }
         guard (parts.count == 1 || parts.count == 2), parts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
@@ -143,3 +147,23 @@ func clock(_ seconds: Double) -> String {
 }
 
 extension ModelBenchmark.Mode: ExpressibleByArgument {}
+
+/// Parses `0,1,5,final` (`--keep-epochs`, checkpoint epochs).
+func parseEpochList(_ text: String) throws -> [EpochReference] {
+    let values = text.split(separator: ",", omittingEmptySubsequences: false).map { EpochReference(text: String($0)) }
+    guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
+        throw ValidationError("expected comma-separated epochs (numbers ≥ 0 or final) such as 0,1,5,final, got \(text)")
+    }
+    return values.map { $0! }
+}
+
+/// Parses `1,2,3` (seeds).
+func parseSeedList(_ text: String) throws -> [UInt64] {
+    let values = text.split(separator: ",", omittingEmptySubsequences: false)
+        .map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+    guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
+        throw ValidationError("expected comma-separated non-negative integers such as 1,2,3, got \(text)")
+    }
+    guard Set(values).count == values.count else { throw ValidationError("each seed once, got \(text)") }
+    return values.map { $0! }
+}

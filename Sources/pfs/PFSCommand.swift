@@ -7,7 +7,8 @@ struct PFSCommand: ParsableCommand {
         commandName: "pfs",
         abstract: "Pruning from Scratch: find, build and train pruned CNNs from random initialisation.",
         version: "0.1.0",
-        subcommands: [PipelineCommand.self, SearchCommand.self, PruneCommand.self, ScaleCommand.self,
+        subcommands: [PipelineCommand.self, StudyCommand.self, SearchCommand.self, ScoreCommand.self, PruneCommand.self,
+                      ScaleCommand.self,
                       TrainCommand.self, EvalCommand.self, FlopsCommand.self, InfoCommand.self, BenchCommand.self])
 }
 

@@ -25,7 +25,8 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Seed of the random weights, the split and the data order.") var seed: UInt64 = 1
     @Option(help: "Learn the gates on the weights of this trained checkpoint instead of a random init.")
     var fromCheckpoint: String?
-    @Option(help: "Gates file to write.") var out: String?
+    @Option(help: "Gates file to write; the search keeps its checkpoint in search/ beside it.") var out: String?
+    @Flag(help: "Continue the interrupted search of --out from its checkpoint.") var resume = false
 
     func run() throws {
         engine.apply()
@@ -45,9 +46,14 @@ struct SearchCommand: ParsableCommand {
               + "batch \(settings.batchSize), \(Engine.threads) threads")
         let search = try GateSearch(configuration: configuration, settings: settings, source: source, data: prepared)
         search.outputFile = file
+        search.runDirectory = ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("search")
+        let checkpoint = (search.runDirectory! as NSString).appendingPathComponent(Checkpoint.fileName)
+        if !resume && FileManager.default.fileExists(atPath: checkpoint) {
+            throw ValidationError("\(checkpoint) holds a search already; continue it with --resume, or pass another --out")
+        }
         let display = SearchDisplay(epochs: settings.epochs)
         let result: GateSearchResult
-        do { result = try search.run(onEvent: display.handle) } catch { display.finish(); throw error }
+        do { result = try search.run(resume: resume, onEvent: display.handle) } catch { display.finish(); throw error }
         display.finish()
         print("chosen \(describe(result.selection, r: settings.targetRatio))")
         print("time   \(clock(result.seconds)) for gate learning; saved \(file)")
@@ -57,20 +63,22 @@ struct SearchCommand: ParsableCommand {
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
-        abstract: "Turn learned gates and a MAC budget into a pruned architecture (JSON for `pfs train --config`).",
-        discussion: "The budget is relative to the standard-width network. \(PrunedArchitecture.tieBreakRule).")
+        abstract: "Turn channel scores (learned gates or `pfs score`) and a MAC budget into a pruned architecture.",
+        discussion: """
+            The budget is relative to the standard-width network; the result (JSON for `pfs train --config`) \
+            also records the kept channel indices and where the scores came from. \(PrunedArchitecture.tieBreakRule).
+            """)
 
-    @Argument(help: "Gates file written by `pfs search`.") var gates: String
+    @Argument(help: "Gates file written by `pfs search`, or scores file written by `pfs score`.") var scores: String
     @OptionGroup var budget: BudgetOptions
-    @Option(help: "Output file (default: pruned.json beside the gates file).") var out: String?
+    @Option(help: "Output file (default: pruned.json beside the scores file).") var out: String?
 
     func run() throws {
-        let search = try GateSearchResult.load(gates)
-        let pruned = try PrunedArchitecture.make(from: search, gatesFile: gates, budget: budget.budget,
-                                                 minChannels: budget.minChannels)
-        let file = out ?? ((gates as NSString).deletingLastPathComponent as NSString).appendingPathComponent("pruned.json")
+        let channelScores = try ChannelScores.load(scores)
+        let pruned = try PrunedArchitecture.make(from: channelScores, budget: budget.budget, minChannels: budget.minChannels)
+        let file = out ?? ((scores as NSString).deletingLastPathComponent as NSString).appendingPathComponent("pruned.json")
         try pruned.save(to: file)
-        print("\(pruned.architecture.rawValue): gates of \(describe(search.selection, r: search.settings.targetRatio))")
+        print("\(pruned.architecture.rawValue): scores of \(channelScores.provenance.description)")
         print(pruned.table())
         print("saved  \(file)  (train it: pfs train --config \(file))")
     }
@@ -92,7 +100,8 @@ struct PipelineCommand: ParsableCommand {
     @OptionGroup var budget: BudgetOptions
     @OptionGroup var engine: EngineOptions
 
-    @Option(help: "Comma-separated seeds: one candidate structure (and training run) per seed.") var seeds: String = "1"
+    @Option(help: "Comma-separated seeds: one candidate structure (and training run) per seed.", transform: parseSeedList)
+    var seeds: [UInt64] = [1]
     @Option(help: "Training epochs of the pruned network (default 30; 12 on the bundled sample).") var epochs: Int?
     @Option(help: "Images per training batch.") var batchSize: Int = 128
     @Option(name: .customLong("lr"), help: "Base SGD learning rate.") var learningRate: Float = 0.1
@@ -102,18 +111,7 @@ struct PipelineCommand: ParsableCommand {
     @Flag(help: "Also train the uniformly narrowed network of the same MACs (the baseline).") var uniform = false
     @Option(help: "Output directory (default runs/pipeline-<arch>).") var out: String?
 
-    func parsedSeeds() throws -> [UInt64] {
-        let parts = seeds.split(separator: ",", omittingEmptySubsequences: false)
-        let values = parts.map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
-            throw ValidationError("--seeds: expected comma-separated non-negative integers such as 1,2,3, got \(seeds)")
-        }
-        guard Set(values).count == values.count else { throw ValidationError("--seeds: each seed once, got \(seeds)") }
-        return values.map { $0! }
-    }
-
     func validate() throws {
-        _ = try parsedSeeds()
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         guard architecture.config == nil else {
             throw ValidationError("pipeline starts from a standard architecture: use --arch (and --width-multiplier), not --config")
@@ -123,7 +121,6 @@ struct PipelineCommand: ParsableCommand {
     func run() throws {
         engine.apply()
         StopSignal.install()
-        let seeds = try parsedSeeds()
         let bundled = data.data == nil
         var settings = PipelineSettings()
         settings.architecture = architecture.arch ?? .resnet20
@@ -182,7 +179,10 @@ enum PipelineSummary {
     static func text(_ report: PipelineReport, settings: PipelineSettings) -> String {
         var lines: [String] = []
         for c in report.candidates {
-            lines.append("\n== seed \(c.seed): gates of \(describe(GateSelection(epoch: c.pruned.gates.selectedEpoch, rule: c.pruned.gates.rule), r: settings.gate.targetRatio))")
+            let selection = c.pruned.scores.selectedEpoch.flatMap { epoch in
+                c.pruned.scores.rule.map { GateSelection(epoch: epoch, rule: $0) }
+            }
+            lines.append("\n== seed \(c.seed): gates of \(describe(selection, r: settings.gate.targetRatio))")
             lines.append(c.pruned.table())
         }
         lines.append("\n== summary")

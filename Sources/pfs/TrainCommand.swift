@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PFSModels
+import PFSPruning
 import PFSTensor
 import PFSTraining
 
@@ -30,9 +31,27 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue the run in --out from its checkpoint.")
     var resume = false
 
+    @Option(help: ArgumentHelp(
+        "Also keep the weights after these epochs, e.g. 0,1,5,10,final (0 = the initial weights).",
+        discussion: "Saved as epoch-<e>.safetensors in --out: the checkpoints `pfs search --from-checkpoint` and "
+            + "`pfs score --checkpoint` start from."),
+            transform: parseEpochList)
+    var keepEpochs: [EpochReference] = []
+
+    @Option(help: ArgumentHelp(
+        "Network Slimming: add the L1 penalty S·Σ|γ| on the BatchNorm scales at the gate positions (e.g. 1e-5).",
+        discussion: "Score the result with `pfs score --criterion network-slimming --checkpoint RUN`."))
+    var slimming: Float?
+
     func validate() throws {
         guard validationFraction >= 0 && validationFraction < 1 else {
             throw ValidationError("--validation-fraction must be in [0, 1), got \(validationFraction)")
+        }
+        if let slimming, !(slimming.isFinite && slimming > 0) {
+            throw ValidationError("--slimming must be a positive number such as 1e-5, got \(slimming)")
+        }
+        for epoch in keepEpochs where epoch.resolved(epochs: recipe.epochs) > recipe.epochs && !recipe.budgetMatched {
+            throw ValidationError("--keep-epochs: \(epoch) is past the run's \(recipe.epochs) epochs")
         }
     }
 
@@ -52,8 +71,16 @@ struct TrainCommand: ParsableCommand {
               + "\(recipe.schedule.rawValue), momentum \(recipe.momentum), weight decay \(recipe.weightDecay), "
               + "seed \(recipe.seed), \(Engine.threads) threads → \(directory)")
         let display = TrainingDisplay(totalEpochs: recipe.epochs)
-        let job = TrainingJob(configuration: configuration, recipe: recipe, data: prepared, runDirectory: directory,
+        var job = TrainingJob(configuration: configuration, recipe: recipe, data: prepared, runDirectory: directory,
                               resume: resume)
+        job.keepEpochs = Set(keepEpochs.map { $0.resolved(epochs: recipe.epochs) })
+        if let past = job.keepEpochs.first(where: { $0 > recipe.epochs }) {
+            throw ValidationError("--keep-epochs: \(past) is past the run's \(recipe.epochs) epochs")
+        }
+        if let slimming {
+            job.penalties = { [BatchNormL1Penalty(batchNorms: $0.prunableUnits.map(\.batchNorm), strength: slimming)] }
+            print("slimming L1 penalty \(slimming)·Σ|γ| on the BatchNorm scales of \(configuration.prunableWidths.count) prunable widths")
+        }
         let result: TrainingResult
         do { result = try job.run(onEvent: display.handle) } catch {
             display.finish()

@@ -15,7 +15,7 @@ final class TrainingDisplay {
 
     func handle(_ event: TrainingEvent) {
         switch event {
-        case let .step(epoch, step, steps, loss, accuracy, rate):
+        case let .step(epoch, step, steps, loss, _, accuracy, rate):
             if firstStep == nil { firstStep = (epoch, step) }
             stepsDone += 1
             let total = totalEpochs * steps

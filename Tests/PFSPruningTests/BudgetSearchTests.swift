@@ -64,7 +64,7 @@ import Testing
             let budget = Int(Double(full) * fraction)
             guard macsByK[0] <= budget else { continue }
             let bestExtra = macsByK.lastIndex { $0 <= budget }!
-            let fit = try BudgetSearch.fit(gates: gates, target: target, budgetMACs: budget)
+            let fit = try BudgetSearch.fit(scores: gates, target: target, budgetMACs: budget)
             #expect(fit.keptTotal == forced + bestExtra, "budget \(budget)")
             #expect(fit.counts == Self.naiveCounts(gates, extra: bestExtra, minChannels: 1))
             #expect(fit.achievedMACs <= budget)
@@ -81,7 +81,7 @@ import Testing
         for fraction in [0.2, 0.3, 0.5, 0.7, 0.95] {
             for minChannels in [1, 4] {
                 let budget = Int(Double(full) * fraction)
-                let fit = try BudgetSearch.fit(gates: gates, target: target, budgetMACs: budget, minChannels: minChannels)
+                let fit = try BudgetSearch.fit(scores: gates, target: target, budgetMACs: budget, minChannels: minChannels)
                 #expect(fit.achievedMACs <= budget)
                 #expect(fit.counts.allSatisfy { $0 >= minChannels })
                 #expect(fit.kept.map(\.count) == fit.counts)
@@ -95,8 +95,8 @@ import Testing
         let target = try Self.small()
         let zeros = target.prunableWidths.map { [Float](repeating: 0, count: $0) }
         let full = ComplexityCounter.totalMACs(target)
-        let a = try BudgetSearch.fit(gates: zeros, target: target, budgetMACs: full / 3)
-        let b = try BudgetSearch.fit(gates: zeros, target: target, budgetMACs: full / 3)
+        let a = try BudgetSearch.fit(scores: zeros, target: target, budgetMACs: full / 3)
+        let b = try BudgetSearch.fit(scores: zeros, target: target, budgetMACs: full / 3)
         #expect(a == b)
         // All tied: every layer's second channel comes before any layer's third, so counts differ by ≤ 1
         // among layers that are not full.
@@ -118,7 +118,7 @@ import Testing
         let target = try ChannelConfiguration.standard(.resnet20)
         let gates = target.prunableWidths.map { [Float](repeating: 1, count: $0) }
         let error = #expect(throws: PruningError.self) {
-            _ = try BudgetSearch.fit(gates: gates, target: target, budgetMACs: 1_000_000, minChannels: 1)
+            _ = try BudgetSearch.fit(scores: gates, target: target, budgetMACs: 1_000_000, minChannels: 1)
         }
         guard case let .infeasibleBudget(budget, minimum, _)? = error else {
             Issue.record("expected infeasibleBudget, got \(String(describing: error))")
@@ -127,7 +127,7 @@ import Testing
         #expect(budget == 1_000_000 && minimum > budget)
         #expect(error?.description.contains("min-channels") == true)
         #expect(throws: PruningError.self) {
-            _ = try BudgetSearch.fit(gates: Array(gates.dropLast()), target: target, budgetMACs: 30_000_000)
+            _ = try BudgetSearch.fit(scores: Array(gates.dropLast()), target: target, budgetMACs: 30_000_000)
         }
     }
 

@@ -218,4 +218,45 @@ import Testing
         #expect(mine.allSatisfy { theirs[$0.name] == $0.value })
         #expect(search.gates.flatMap { $0 }.allSatisfy { $0 == 1 })
     }
+
+    /// A search stopped mid-epoch and resumed from its checkpoint ends with the same gates and
+    /// history as one that ran through.
+    @Test func anInterruptedSearchResumesExactly() throws {
+        let saved = Engine.threads
+        Engine.threads = 1
+        defer { Engine.threads = saved; StopSignal.reset() }
+        let directory = NSTemporaryDirectory() + "pfs-search-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let reference = try Self.search(lr: 0.05, epochs: 3).run()
+
+        let first = try Self.search(lr: 0.05, epochs: 3)
+        first.outputFile = directory + "/gates.json"
+        first.runDirectory = directory + "/search"
+        var steps = 0
+        do {
+            _ = try first.run { event in
+                if case .step = event { steps += 1; if steps == 5 { StopSignal.request() } }   // 3 steps per epoch
+            }
+            Issue.record("the search was not interrupted")
+        } catch {
+            guard case .training(.interrupted) = error else { Issue.record("\(error)"); return }
+        }
+        StopSignal.reset()
+        #expect(try GateSearchResult.load(directory + "/gates.json").history.count == 1)
+        let second = try Self.search(lr: 0.05, epochs: 3)
+        second.outputFile = directory + "/gates.json"
+        second.runDirectory = directory + "/search"
+        let resumed = try second.run(resume: true)
+        #expect(resumed.history.map(\.epoch) == [1, 2, 3])
+        #expect(resumed.history.map(\.gates) == reference.history.map(\.gates))
+        #expect(resumed.history.map(\.objective) == reference.history.map(\.objective))
+        #expect(resumed.selection == reference.selection && resumed.complete)
+        #expect(try GateSearchResult.load(directory + "/gates.json").history.map(\.gates) == reference.history.map(\.gates))
+
+        // Resuming with other settings is refused.
+        let other = try Self.search(lambda: 0.1, lr: 0.05, epochs: 3)
+        other.outputFile = directory + "/gates.json"
+        other.runDirectory = directory + "/search"
+        #expect(throws: PruningError.self) { _ = try other.run(resume: true) }
+    }
 }

@@ -46,7 +46,8 @@ import Testing
             #expect(candidate.training.macs == candidate.pruned.macs.pruned)
             #expect(candidate.training.test?.images == 40)
             #expect(FileManager.default.fileExists(atPath: candidate.gatesFile))
-            #expect(candidate.pruned.gates.seed == candidate.seed)
+            #expect(candidate.pruned.scores.seed == candidate.seed)
+            #expect(candidate.pruned.scores.criterion == .randomInitGates)
         }
         #expect(try #require(report.uniform).macs <= ComplexityCounter.totalMACs(standard) / 2)
         #expect(FileManager.default.fileExists(atPath: directory + "/summary.json"))
@@ -65,7 +66,13 @@ import Testing
         let directory = NSTemporaryDirectory() + "pfs-pipeline-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         _ = try Pipeline(settings: settings, directory: directory).run(searchData: prepared, trainData: prepared)
+        let pruned = try Data(contentsOf: URL(fileURLWithPath: directory + "/seed1/pruned.json"))
+        let gates = try Data(contentsOf: URL(fileURLWithPath: directory + "/seed1/gates.json"))
         settings.budget = .keepFraction(0.3)
+        defer {   // refused before anything was rewritten: the directory's files still agree
+            #expect((try? Data(contentsOf: URL(fileURLWithPath: directory + "/seed1/pruned.json"))) == pruned)
+            #expect((try? Data(contentsOf: URL(fileURLWithPath: directory + "/seed1/gates.json"))) == gates)
+        }
         do {
             _ = try Pipeline(settings: settings, directory: directory).run(searchData: prepared, trainData: prepared)
             Issue.record("a run of other widths was continued")

@@ -196,4 +196,65 @@ import Testing
         let again = try job.run()     // already finished: resumes, trains nothing, reports the same weights
         #expect(again.test == result.test)
     }
+
+    /// `keepEpochs`: snapshots of the initial weights and of chosen epochs, also across a resume.
+    @Test func keptEpochsAreSnapshotsOfThoseEpochsWeights() throws {
+        let saved = Engine.threads
+        Engine.threads = 1
+        defer { Engine.threads = saved }
+        let directory = temporaryDirectory(), reference = temporaryDirectory()
+        defer {
+            try? FileManager.default.removeItem(atPath: directory)
+            try? FileManager.default.removeItem(atPath: reference)
+        }
+        let initial = snapshot(try trainer(nil, epochs: 3).network)
+        let stopped = try trainer(directory, epochs: 3)
+        stopped.keepEpochs = [0, 1, 3]
+        stopped.stopAfterSteps = 7        // 5 steps per epoch: inside epoch 2
+        #expect(throws: TrainingError.self) { try stopped.run() }
+        #expect(FileManager.default.fileExists(atPath: directory + "/epoch-0.safetensors"))
+        #expect(FileManager.default.fileExists(atPath: directory + "/epoch-1.safetensors"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/epoch-2.safetensors"))
+        let resumed = try trainer(directory, epochs: 3)
+        resumed.keepEpochs = [0, 1, 3]
+        try resumed.resume(from: try Checkpoint.read(directory))
+        try resumed.run()
+
+        let zero = try ModelBuilder.build(try configuration(), seed: 0)
+        try Checkpoint.restore(try Checkpoint.read(directory + "/epoch-0.safetensors"), into: zero)
+        #expect(snapshot(zero) == initial)
+        let uninterrupted = try trainer(reference, epochs: 1)
+        try uninterrupted.run()
+        let one = try ModelBuilder.build(try configuration(), seed: 0)
+        try Checkpoint.restore(try Checkpoint.read(directory + "/epoch-1.safetensors"), into: one)
+        #expect(try Checkpoint.read(directory + "/epoch-1.safetensors").state?.completedEpochs == 1)
+        let three = try ModelBuilder.build(try configuration(), seed: 0)
+        try Checkpoint.restore(try Checkpoint.read(directory + "/epoch-3.safetensors"), into: three)
+        #expect(snapshot(three) == snapshot(resumed.network))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/epoch-2.safetensors"))
+        // Epoch 1 of a 3-epoch run has its learning rate schedule, so compare with the run's own state.
+        #expect(snapshot(one) != initial && snapshot(one) != snapshot(three))
+    }
+
+    /// A penalty's value is added to the step's loss and recorded per epoch.
+    @Test func penaltiesAreRecordedPerEpoch() throws {
+        final class Constant: TrainingPenalty {
+            let name = "constant"
+            var calls = 0
+            func value() -> Double { 0.25 }
+            func accumulateGradient() -> Double { calls += 1; return 0.25 }
+        }
+        let network = try ModelBuilder.build(try configuration(), seed: 3)
+        let penalty = Constant()
+        let trainer = try Trainer(network: network, recipe: recipe(epochs: 2), train: data, validation: nil,
+                                  normalization: normalization, dataDescription: "synthetic", runDirectory: nil,
+                                  penalties: [penalty])
+        var stepPenalties: [Double] = []
+        let state = try trainer.run { event in
+            if case let .step(_, _, _, _, penalty, _, _) = event { stepPenalties.append(penalty) }
+        }
+        #expect(penalty.calls == 10)
+        #expect(state.history.map(\.penalty) == [0.25, 0.25])
+        #expect(stepPenalties.allSatisfy { abs($0 - 0.25) < 1e-12 })
+    }
 }

@@ -68,11 +68,13 @@ public struct BudgetFit: Equatable, Sendable {
 
 /// Exact search for the largest number of kept channels whose network fits a MAC budget (SPEC §4).
 ///
-/// **Ranking and ties.** Within each layer, channels are ordered by gate value (descending), ties
-/// by channel index (ascending). Globally, channels are ordered by gate value (descending); equal
-/// values by their position in their layer's order (ascending), then by layer order (ascending).
-/// So among equal gates — typically the many exact zeros — layers take turns: every layer's best
-/// tied channel comes before any layer's second. The rule is total, so the result is unique.
+/// **Ranking and ties.** Scores come from any ``ChannelImportance`` criterion (gate values,
+/// |γ|, normalised filter norms, random scores); higher means keep first. Within each layer,
+/// channels are ordered by score (descending), ties by channel index (ascending). Globally,
+/// channels are ordered by score (descending); equal values by their position in their layer's
+/// order (ascending), then by layer order (ascending). So among equal scores — typically the many
+/// gates at exactly 0 — layers take turns: every layer's best tied channel comes before any
+/// layer's second. The rule is total, so the result is unique.
 ///
 /// **Minimum channels.** Each layer keeps its first `min(minChannels, C_j)` channels whatever
 /// their gates; keeping `k` channels means these plus the best `k − forced` others in global order.
@@ -81,17 +83,17 @@ public struct BudgetFit: Equatable, Sendable {
 /// k ∈ [forced, total] finds the largest k with MACs ≤ budget exactly, in ⌈log2(total)⌉ + 1
 /// MAC counts. The achieved MACs never exceed the budget.
 public enum BudgetSearch {
-    /// Fits `gates` (one array per prunable width of `target`, values in [0, 1]) to `budgetMACs`.
+    /// Fits `scores` (one array per prunable width of `target`, finite values) to `budgetMACs`.
     ///
     /// `target` gives the architecture and the fixed (non-prunable) widths of the result —
     /// normally the standard network, also when the gates were learned on a wider one; the
     /// prunable widths of the result are the kept counts (which may exceed the standard ones
     /// after width expansion).
-    public static func fit(gates: [[Float]], target: ChannelConfiguration, budgetMACs: Int,
+    public static func fit(scores gates: [[Float]], target: ChannelConfiguration, budgetMACs: Int,
                            minChannels: Int = 1) throws(PruningError) -> BudgetFit {
         let names = target.prunableNames
         guard gates.count == names.count else {
-            throw .mismatch(file: "gates", field: "layers", expected: "\(names.count) prunable layers of "
+            throw .mismatch(file: "scores", field: "layers", expected: "\(names.count) prunable layers of "
                             + target.architecture.rawValue, got: "\(gates.count)")
         }
         guard minChannels >= 1 else {
@@ -100,10 +102,10 @@ public enum BudgetSearch {
         guard budgetMACs > 0 else { throw .setting(field: "budget", expected: "a positive number of MACs", got: "\(budgetMACs)") }
         for (j, layer) in gates.enumerated() {
             guard !layer.isEmpty else {
-                throw .mismatch(file: "gates", field: "layer \(names[j])", expected: "at least one gate", got: "none")
+                throw .mismatch(file: "scores", field: "layer \(names[j])", expected: "at least one score", got: "none")
             }
             if let bad = layer.first(where: { !$0.isFinite }) {
-                throw .mismatch(file: "gates", field: "layer \(names[j])", expected: "finite gate values", got: "\(bad)")
+                throw .mismatch(file: "scores", field: "layer \(names[j])", expected: "finite scores", got: "\(bad)")
             }
         }
         // Per-layer order and the global order of the channels beyond the forced minimum.
@@ -154,6 +156,15 @@ public enum BudgetSearch {
                          achievedMACs: ComplexityCounter.totalMACs(configuration),
                          layersAtMinimum: names.indices.filter { final[$0] == forced[$0] && forced[$0] < gates[$0].count }
                              .map { names[$0] })
+    }
+}
+
+extension BudgetSearch {
+    /// MACs of `target` with every prunable width at `min(minChannels, its width)`: the smallest
+    /// network any criterion can reach, and so the lowest feasible budget.
+    public static func minimumMACs(target: ChannelConfiguration, minChannels: Int) throws(PruningError) -> Int {
+        let widths = target.prunableWidths.map { min(max(minChannels, 1), $0) }
+        return ComplexityCounter.totalMACs(try attempt { try target.withPrunableWidths(widths) })
     }
 }
 

@@ -3,16 +3,18 @@ import PFSModels
 import PFSTraining
 
 /// A pruned architecture: the document `pfs prune` writes and `pfs train --config` reads (its
-/// `configuration` member is the network to build).
+/// `configuration` member is the network to build). Every criterion — learned gates, Network
+/// Slimming, L1-norm, random scores, uniform scaling — writes this same document; `scores` says
+/// which one made it and from what.
 public struct PrunedArchitecture: Codable, Sendable {
-    public static let format = "pfs.pruned-architecture/1"
-    public static let tieBreakRule = "gate value descending; ties by rank within the layer (value descending, then "
+    public static let format = "pfs.pruned-architecture/2"
+    public static let tieBreakRule = "score descending; ties by rank within the layer (score descending, then "
         + "channel index ascending), then by layer order; each layer keeps its best min-channels channels"
 
     /// Widths of one prunable layer.
     public struct Layer: Codable, Equatable, Sendable {
         public var name: String
-        /// Width in the standard network, in the network the gates were learned on, and after pruning.
+        /// Width in the standard network, in the network that was scored, and after pruning.
         public var standard: Int
         public var searched: Int
         public var pruned: Int
@@ -34,17 +36,6 @@ public struct PrunedArchitecture: Codable, Sendable {
         public var gapFraction: Double
     }
 
-    /// Where the gates came from.
-    public struct Provenance: Codable, Equatable, Sendable {
-        public var gatesFile: String?
-        public var source: GateSource
-        public var seed: UInt64
-        public var widthMultiplier: Double
-        public var selectedEpoch: Int
-        public var rule: SelectionRule
-        public var data: String
-    }
-
     public var format = PrunedArchitecture.format
     public var architecture: Architecture
     public var configuration: ChannelConfiguration
@@ -56,51 +47,90 @@ public struct PrunedArchitecture: Codable, Sendable {
     public var layersAtMinimum: [String]
     public var keptChannels: Int
     public var searchedChannels: Int
+    /// Indices (ascending, within the scored layer) of the kept channels of every prunable layer:
+    /// what fine-tuning a scored network into this one needs. Nil for uniform scaling, which
+    /// changes every width and selects no channels.
+    public var kept: [[Int]]?
     public var tieBreak = PrunedArchitecture.tieBreakRule
-    public var gates: Provenance
+    /// The criterion and its inputs.
+    public var scores: ScoreProvenance
 
-    /// Prunes the selected gates of `search` to `budget` (relative to the standard network of the
-    /// searched architecture, input and classes).
-    public static func make(from search: GateSearchResult, gatesFile: String?, budget: Budget,
-                            minChannels: Int = 1) throws(PruningError) -> PrunedArchitecture {
-        guard let gates = search.gates, let selection = search.selection else {
-            throw .mismatch(file: gatesFile ?? "gates", field: "history", expected: "at least one finished epoch",
-                            got: "none")
-        }
-        let searched = search.configuration
+    /// Prunes `scores` to `budget` (relative to the standard network of the scored architecture,
+    /// input and classes): the standard network's fixed widths, and per prunable layer the
+    /// channels the exact budget search keeps.
+    public static func make(from scores: ChannelScores, budget: Budget, minChannels: Int = 1) throws(PruningError)
+        -> PrunedArchitecture {
+        let searched = scores.configuration
+        try scores.validate(file: scores.provenance.gatesFile ?? "scores")
         let standard = try attempt {
             try ChannelConfiguration.standard(searched.architecture, input: searched.input, classes: searched.classes)
         }
         let standardMACs = ComplexityCounter.totalMACs(standard)
         let budgetMACs = try budget.macs(standardMACs: standardMACs)
-        let fit = try BudgetSearch.fit(gates: gates, target: standard, budgetMACs: budgetMACs, minChannels: minChannels)
+        let fit = try BudgetSearch.fit(scores: scores.scores, target: standard, budgetMACs: budgetMACs,
+                                       minChannels: minChannels)
+        return assemble(standard: standard, searched: searched, pruned: fit.configuration, budget: budget,
+                        budgetMACs: budgetMACs, minChannels: minChannels, layersAtMinimum: fit.layersAtMinimum,
+                        keptChannels: fit.keptTotal, kept: fit.kept, provenance: scores.provenance)
+    }
+
+    /// Prunes the selected gates of `search` to `budget`.
+    public static func make(from search: GateSearchResult, gatesFile: String?, budget: Budget,
+                            minChannels: Int = 1) throws(PruningError) -> PrunedArchitecture {
+        try make(from: try ChannelScores(search: search, gatesFile: gatesFile), budget: budget, minChannels: minChannels)
+    }
+
+    /// The uniformly narrowed network of `budget` (``UniformScaling``) as a pruned architecture.
+    public static func uniform(_ standard: ChannelConfiguration, budget: Budget) throws(PruningError) -> PrunedArchitecture {
+        let budgetMACs = try budget.macs(standardMACs: ComplexityCounter.totalMACs(standard))
+        let fit = try UniformScaling.fit(standard, budgetMACs: budgetMACs)
+        let pruned = fit.configuration
+        return assemble(standard: standard, searched: standard, pruned: pruned, budget: budget, budgetMACs: budgetMACs,
+                        minChannels: 1, layersAtMinimum: [], keptChannels: pruned.prunableWidths.reduce(0, +), kept: nil,
+                        provenance: ScoreProvenance(criterion: .uniform, uniformFactor: fit.factor))
+    }
+
+    static func assemble(standard: ChannelConfiguration, searched: ChannelConfiguration, pruned: ChannelConfiguration,
+                         budget: Budget, budgetMACs: Int, minChannels: Int, layersAtMinimum: [String], keptChannels: Int,
+                         kept: [[Int]]?, provenance: ScoreProvenance) -> PrunedArchitecture {
         let names = standard.prunableNames
         let layers = names.indices.map {
             Layer(name: names[$0], standard: standard.prunableWidths[$0], searched: searched.prunableWidths[$0],
-                  pruned: fit.counts[$0])
+                  pruned: pruned.prunableWidths[$0])
         }
-        let seed: UInt64
-        if case let .randomInitialization(s) = search.source { seed = s } else { seed = search.settings.seed }
+        let achieved = ComplexityCounter.totalMACs(pruned)
         return PrunedArchitecture(
-            architecture: searched.architecture, configuration: fit.configuration, layers: layers,
-            macs: Counts(standard: standardMACs, searched: ComplexityCounter.totalMACs(searched), pruned: fit.achievedMACs),
+            architecture: standard.architecture, configuration: pruned, layers: layers,
+            macs: Counts(standard: ComplexityCounter.totalMACs(standard), searched: ComplexityCounter.totalMACs(searched),
+                         pruned: achieved),
             params: Counts(standard: ComplexityCounter.totalParams(standard), searched: ComplexityCounter.totalParams(searched),
-                           pruned: ComplexityCounter.totalParams(fit.configuration)),
-            budget: BudgetRecord(requested: budget, targetMACs: budgetMACs, achievedMACs: fit.achievedMACs,
-                                 gapMACs: budgetMACs - fit.achievedMACs,
-                                 gapFraction: Double(budgetMACs - fit.achievedMACs) / Double(budgetMACs)),
-            minChannels: minChannels, layersAtMinimum: fit.layersAtMinimum, keptChannels: fit.keptTotal,
-            searchedChannels: gates.reduce(0) { $0 + $1.count },
-            gates: Provenance(gatesFile: gatesFile, source: search.source, seed: seed,
-                              widthMultiplier: search.settings.widthMultiplier, selectedEpoch: selection.epoch,
-                              rule: selection.rule, data: search.data))
+                           pruned: ComplexityCounter.totalParams(pruned)),
+            budget: BudgetRecord(requested: budget, targetMACs: budgetMACs, achievedMACs: achieved,
+                                 gapMACs: budgetMACs - achieved, gapFraction: Double(budgetMACs - achieved) / Double(budgetMACs)),
+            minChannels: minChannels, layersAtMinimum: layersAtMinimum, keptChannels: keptChannels,
+            searchedChannels: searched.prunableWidths.reduce(0, +), kept: kept, scores: provenance)
     }
 
+    /// Kept / standard channels of every prunable layer, in order: the structure's vector for the
+    /// similarity study (SPEC §7).
+    public var keptRatios: [Double] { layers.map { Double($0.pruned) / Double($0.standard) } }
+
     public func save(to file: String) throws(PruningError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try attempt { try encoder.encode(self) }
-        try attempt { try AtomicFile.write(data, to: file) }
+        try attempt { try AtomicFile.write(prettyJSON(self), to: file) }
+    }
+
+    /// Reads a pruned architecture written by `pfs prune` (this version).
+    public static func load(_ file: String) throws(PruningError) -> PrunedArchitecture {
+        let data = try attempt { try AtomicFile.read(file) }
+        struct Header: Decodable { var format: String? }
+        let format = (try? JSONDecoder().decode(Header.self, from: data))?.format
+        guard format == Self.format else {
+            throw .mismatch(file: file, field: "format", expected: "\(Self.format) (written by pfs prune)",
+                            got: format.map { "\"\($0)\"" } ?? "no format field")
+        }
+        do { return try JSONDecoder().decode(PrunedArchitecture.self, from: data) } catch {
+            throw .mismatch(file: file, field: "document", expected: "a pruned architecture", got: "\(error)")
+        }
     }
 
     /// Per-layer widths and the totals, as an aligned table.
@@ -124,6 +154,7 @@ public struct PrunedArchitecture: Codable, Sendable {
         if !layersAtMinimum.isEmpty {
             lines.append("at the minimum of \(minChannels) channel(s): \(layersAtMinimum.joined(separator: ", "))")
         }
+        lines.append("scores  \(scores.description)")
         return lines.joined(separator: "\n")
     }
 }

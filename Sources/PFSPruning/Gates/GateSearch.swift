@@ -19,17 +19,23 @@ public enum GateSearchEvent {
 /// Every other parameter is frozen, so the convolutions and the classifier skip their weight
 /// gradients entirely; BatchNorm runs in training mode and its running statistics keep updating
 /// (they are used for validation after each epoch).
+///
+/// The loop is the ``Trainer``'s, with Adam over the gates and a ``GateSparsityPenalty``; with a
+/// ``runDirectory`` it checkpoints like a training run and ``run(resume:onEvent:)`` continues an
+/// interrupted search exactly where it stopped.
 public final class GateSearch {
     public let settings: GateSearchSettings
     public let source: GateSource
     /// The gated network (weights frozen).
     public let network: Network
     public let optimizer: Adam
+    public let penalty: GateSparsityPenalty
     let data: PreparedData
     let loss: SoftmaxCrossEntropy
-    let gateCount: Int
     /// Where to write the gates file after every epoch; nil keeps it in memory.
     public var outputFile: String?
+    /// Where the search keeps its checkpoint (gates, Adam state, position); nil keeps none.
+    public var runDirectory: String?
 
     /// Builds the gated network of `configuration` (random weights from `settings.seed`, or the
     /// weights of `source`'s checkpoint, whose configuration must be the same) on `data` (which
@@ -61,19 +67,34 @@ public final class GateSearch {
         let rate = settings.learningRate
         network = built
         optimizer = try attempt { try Adam(built.gates.map(\.gate), learningRate: rate) }
+        penalty = GateSparsityPenalty(gates: built.gates, lambda: settings.lambda, targetRatio: settings.targetRatio)
         loss = try attempt { try SoftmaxCrossEntropy() }
-        gateCount = built.gates.reduce(0) { $0 + $1.channels }
     }
 
     /// Current gates, one array per prunable layer.
     public var gates: [[Float]] { network.gates.map { $0.gate.value.scalars } }
 
     /// Mean of all gates of the network.
-    public var meanGate: Double { network.gates.reduce(0.0) { $0 + $1.gate.value.sum() } / Double(gateCount) }
+    public var meanGate: Double { penalty.meanGate() }
 
     /// Fraction of gates that are > 0.
     public var nonZeroFraction: Double {
-        Double(network.gates.reduce(0) { $0 + $1.gate.value.scalars.filter { $0 > 0 }.count }) / Double(gateCount)
+        Double(network.gates.reduce(0) { $0 + $1.gate.value.scalars.filter { $0 > 0 }.count }) / Double(penalty.count)
+    }
+
+    /// The recipe of the training loop that learns the gates: the search's epochs, batch size,
+    /// seed and augmentation, Adam's constant learning rate, no weight decay.
+    public var recipe: TrainingRecipe {
+        var recipe = TrainingRecipe()
+        recipe.epochs = settings.epochs
+        recipe.batchSize = settings.batchSize
+        recipe.learningRate = settings.learningRate
+        recipe.schedule = .constant
+        recipe.momentum = 0
+        recipe.weightDecay = 0
+        recipe.augment = settings.augment
+        recipe.seed = settings.seed
+        return recipe
     }
 
     /// The objective on one batch and, in every gate's `grad`, its gradient (gradients are reset
@@ -86,76 +107,91 @@ public final class GateSearch {
         let ce = try attempt { try loss.forward(logits: logits, labels: labels) }
         let gradient = try attempt { try loss.backward() }
         _ = try attempt { try network.backward(gradient) }
-        // Sparsity term: d/dg of λ(m − r)² with m = Σg/N is 2λ(m − r)/N for every gate.
-        let mean = meanGate
-        let deviation = mean - Double(settings.targetRatio)
-        let regGrad = Float(2 * Double(settings.lambda) * deviation / Double(gateCount))
-        for g in network.gates {
-            g.gate.accumulateGradient { grad in for c in 0..<g.channels { grad[c] += regGrad } }
-        }
-        let objective = Double(ce) + Double(settings.lambda) * deviation * deviation
-        return (objective, Double(ce), SoftmaxCrossEntropy.accuracy(logits: logits, labels: labels))
+        let sparsity = penalty.accumulateGradient()
+        return (Double(ce) + sparsity, Double(ce), SoftmaxCrossEntropy.accuracy(logits: logits, labels: labels))
     }
 
     /// The objective on one batch without touching gradients (for finite-difference checks).
     public func objective(images: Tensor, labels: [Int]) throws(PruningError) -> Double {
         let logits = try attempt { try network.forward(images, mode: .training) }
         let ce = try attempt { try loss.forward(logits: logits, labels: labels) }
-        let deviation = meanGate - Double(settings.targetRatio)
-        return Double(ce) + Double(settings.lambda) * deviation * deviation
+        return Double(ce) + penalty.value()
     }
 
-    /// Runs every epoch, validating after each, and applies the selection rule.
-    public func run(onEvent: (GateSearchEvent) -> Void = { _ in }) throws(PruningError) -> GateSearchResult {
+    /// Runs every epoch, validating after each, and applies the selection rule. With `resume`,
+    /// continues from the checkpoint in ``runDirectory`` and the history in ``outputFile``.
+    public func run(resume: Bool = false, onEvent: (GateSearchEvent) -> Void = { _ in }) throws(PruningError)
+        -> GateSearchResult {
         var result = GateSearchResult(configuration: network.configuration, settings: settings, source: source,
-                                      data: data.description, history: [], selection: nil, complete: false, seconds: 0)
-        let train = data.train
-        let steps = (train.count + settings.batchSize - 1) / settings.batchSize
-        for epoch in 0..<settings.epochs {
-            let started = Date()
-            let loader = try attempt {
-                try BatchLoader(dataset: train, batchSize: settings.batchSize, shuffle: true,
-                                augmentation: settings.augment ? .cifar : .none, normalization: data.normalization,
-                                seed: settings.seed, epoch: epoch)
-            }
-            var ceSum = 0.0, objectiveSum = 0.0, correct = 0.0, seen = 0
-            for (index, batch) in loader.enumerated() {
-                let n = batch.labels.count
-                let step = try objectiveAndGradient(images: batch.images, labels: batch.labels)
-                guard step.objective.isFinite else {
-                    throw .training(.diverged(epoch: epoch + 1, step: index + 1, detail: "gate objective is \(step.objective)"))
-                }
-                optimizer.step()
-                ceSum += step.crossEntropy * Double(n)
-                objectiveSum += step.objective * Double(n)
-                correct += step.accuracy * Double(n)
-                seen += n
-                onEvent(.step(epoch: epoch + 1, step: index + 1, steps: steps, objective: objectiveSum / Double(seen),
-                              meanGate: meanGate,
-                              imagesPerSecond: Double(seen) / max(Date().timeIntervalSince(started), 1e-9)))
-                if StopSignal.isRequested {
-                    loader.cancel()
-                    if let outputFile { try result.save(to: outputFile) }
-                    throw .training(.interrupted(file: outputFile ?? "memory"))
-                }
-            }
-            let trainSeconds = Date().timeIntervalSince(started)
-            let validation = try attempt {
-                try Evaluator.evaluate(network, on: data.validation!, normalization: data.normalization)
-            }
-            let record = GateEpoch(epoch: epoch + 1, trainLoss: ceSum / Double(max(seen, 1)),
-                                   objective: objectiveSum / Double(max(seen, 1)),
-                                   trainAccuracy: correct / Double(max(seen, 1)), validationLoss: validation.loss,
-                                   validationAccuracy: validation.accuracy, meanGate: meanGate,
-                                   nonZeroFraction: nonZeroFraction, seconds: Date().timeIntervalSince(started),
-                                   imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9), gates: gates)
-            result.history.append(record)
-            result.seconds += record.seconds
-            result.selection = GateSelection.choose(from: result.history, targetRatio: settings.targetRatio)
-            result.complete = epoch + 1 == settings.epochs
-            if let outputFile { try result.save(to: outputFile) }
-            onEvent(.epoch(record))
+                                      data: data.description, history: [], selection: nil, complete: false, seconds: 0,
+                                      trainingImagesPerEpoch: data.train.count)
+        let trainer = try attempt {
+            try Trainer(network: network, recipe: recipe, train: data.train, validation: data.validation,
+                        normalization: data.normalization, dataDescription: data.description,
+                        runDirectory: runDirectory, optimizer: optimizer, penalties: [penalty])
         }
+        if resume {
+            result.history = try resumeHistory(trainer)
+            result.seconds = result.history.reduce(0) { $0 + $1.seconds }
+            result.selection = GateSelection.choose(from: result.history, targetRatio: settings.targetRatio)
+        }
+        let outputFile = self.outputFile
+        let targetRatio = settings.targetRatio
+        let epochs = settings.epochs
+        try withoutActuallyEscaping(onEvent) { (onEvent) throws(PruningError) -> Void in
+            trainer.epochObserver = { [unowned self] (record: EpochRecord) throws(TrainingError) -> Void in
+                let entry = GateEpoch(epoch: record.epoch, trainLoss: record.trainLoss,
+                                      objective: record.trainLoss + (record.penalty ?? 0),
+                                      trainAccuracy: record.trainAccuracy, validationLoss: record.validationLoss ?? 0,
+                                      validationAccuracy: record.validationAccuracy ?? 0, meanGate: self.meanGate,
+                                      nonZeroFraction: self.nonZeroFraction, seconds: record.seconds,
+                                      imagesPerSecond: record.imagesPerSecond, gates: self.gates)
+                result.history.append(entry)
+                result.seconds = result.history.reduce(0) { $0 + $1.seconds }
+                result.selection = GateSelection.choose(from: result.history, targetRatio: targetRatio)
+                result.complete = record.epoch == epochs
+                if let outputFile { try AtomicFile.write(result.jsonData(), to: outputFile) }
+                onEvent(.epoch(entry))
+            }
+            defer { trainer.epochObserver = nil }
+            do throws(TrainingError) {
+                try trainer.run { event in
+                    if case let .step(epoch, step, steps, loss, penalty, _, rate) = event {
+                        onEvent(.step(epoch: epoch, step: step, steps: steps, objective: loss + penalty,
+                                      meanGate: self.meanGate, imagesPerSecond: rate))
+                    }
+                }
+            } catch {
+                if case .interrupted = error, let outputFile { try result.save(to: outputFile) }
+                throw .training(error)
+            }
+        }
+        result.complete = true
         return result
+    }
+
+    /// Restores the search's checkpoint and returns the history of the epochs it completed, from
+    /// the gates file (written before each epoch's checkpoint, so never behind it).
+    func resumeHistory(_ trainer: Trainer) throws(PruningError) -> [GateEpoch] {
+        guard let runDirectory else {
+            throw .setting(field: "resume", expected: "a run directory holding the search's checkpoint", got: "none")
+        }
+        try attempt { try trainer.resume(from: try Checkpoint.read(runDirectory)) }
+        let completed = trainer.state.completedEpochs
+        guard completed > 0 else { return [] }
+        guard let outputFile else {
+            throw .setting(field: "resume", expected: "the gates file of the interrupted search", got: "none")
+        }
+        let saved = try GateSearchResult.load(outputFile)
+        guard saved.configuration == network.configuration, saved.settings == settings, saved.source == source else {
+            throw .mismatch(file: outputFile, field: "search", expected: "the search being resumed (same network, "
+                            + "settings and source)", got: "another search")
+        }
+        let history = saved.history.filter { $0.epoch <= completed }
+        guard history.map(\.epoch) == Array(1...completed) else {
+            throw .mismatch(file: outputFile, field: "history", expected: "epochs 1…\(completed) (the checkpoint's)",
+                            got: "epochs \(saved.history.map(\.epoch))")
+        }
+        return history
     }
 }

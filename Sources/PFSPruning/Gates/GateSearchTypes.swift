@@ -133,9 +133,12 @@ public struct GateSearchResult: Codable, Sendable {
     public var complete: Bool
     /// Wall time of gate learning in seconds.
     public var seconds: Double
+    /// Training images per epoch (nil in files of earlier versions).
+    public var trainingImagesPerEpoch: Int?
 
     public init(configuration: ChannelConfiguration, settings: GateSearchSettings, source: GateSource, data: String,
-                history: [GateEpoch], selection: GateSelection?, complete: Bool, seconds: Double) {
+                history: [GateEpoch], selection: GateSelection?, complete: Bool, seconds: Double,
+                trainingImagesPerEpoch: Int? = nil) {
         self.configuration = configuration
         self.settings = settings
         self.source = source
@@ -144,6 +147,7 @@ public struct GateSearchResult: Codable, Sendable {
         self.selection = selection
         self.complete = complete
         self.seconds = seconds
+        self.trainingImagesPerEpoch = trainingImagesPerEpoch
     }
 
     /// The selected gates.
@@ -153,11 +157,11 @@ public struct GateSearchResult: Codable, Sendable {
     }
 
     public func save(to file: String) throws(PruningError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try attempt { try encoder.encode(self) }
-        try attempt { try AtomicFile.write(data, to: file) }
+        try attempt { try AtomicFile.write(jsonData(), to: file) }
     }
+
+    /// Pretty-printed JSON with sorted keys.
+    public func jsonData() -> Data { prettyJSON(self) }
 
     public static func load(_ file: String) throws(PruningError) -> GateSearchResult {
         let data = try attempt { try AtomicFile.read(file) }

@@ -86,19 +86,24 @@ public struct Pipeline {
                                         data: searchData)
             let gatesFile = (seedDirectory as NSString).appendingPathComponent("gates.json")
             search.outputFile = gatesFile
-            let result = try search.run { onEvent(.search($0)) }
-            let searchSeconds = Date().timeIntervalSince(t0)
+            search.runDirectory = (seedDirectory as NSString).appendingPathComponent("search")
+            let resumeSearch = FileManager.default.fileExists(
+                atPath: (search.runDirectory! as NSString).appendingPathComponent(Checkpoint.fileName))
+            let result = try search.run(resume: resumeSearch) { onEvent(.search($0)) }
+            let searchSeconds = resumeSearch ? result.seconds : Date().timeIntervalSince(t0)
 
             onEvent(.stage(seed: seed, name: "prune"))
             let t1 = Date()
             let pruned = try PrunedArchitecture.make(from: result, gatesFile: gatesFile, budget: settings.budget,
                                                      minChannels: settings.minChannels)
+            let trainDirectory = (seedDirectory as NSString).appendingPathComponent("train")
+            try refuseStaleRun(in: trainDirectory, for: pruned.configuration)
             try pruned.save(to: (seedDirectory as NSString).appendingPathComponent("pruned.json"))
             let pruneSeconds = Date().timeIntervalSince(t1)
 
             onEvent(.stage(seed: seed, name: "train"))
-            let training = try train(pruned.configuration, seed: seed, data: trainData,
-                                     directory: (seedDirectory as NSString).appendingPathComponent("train"), onEvent: onEvent)
+            let training = try train(pruned.configuration, seed: seed, data: trainData, directory: trainDirectory,
+                                     onEvent: onEvent)
             candidates.append(PipelineCandidate(seed: seed, gatesFile: gatesFile, pruned: pruned, training: training,
                                                 searchSeconds: searchSeconds, pruneSeconds: pruneSeconds,
                                                 trainSeconds: training.trainingSeconds))
@@ -120,6 +125,19 @@ public struct Pipeline {
         let bytes = try attempt { try encoder.encode(report) }
         try attempt { try AtomicFile.write(bytes, to: (directory as NSString).appendingPathComponent("summary.json")) }
         return report
+    }
+
+    /// Refuses, before anything is written, a training run in `directory` of other widths (left by
+    /// an earlier pipeline run whose search or budget chose another structure).
+    func refuseStaleRun(in directory: String, for configuration: ChannelConfiguration) throws(PruningError) {
+        let file = (directory as NSString).appendingPathComponent(Checkpoint.fileName)
+        guard FileManager.default.fileExists(atPath: file) else { return }
+        let existing = try attempt { try Checkpoint.read(file) }.configuration
+        guard existing != configuration else { return }
+        let i = zip(existing.widths, configuration.widths).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        let detail = i.map { "\(existing.widths[$0].name) has \(existing.widths[$0].channels) channels there, "
+            + "\(configuration.widths[$0].channels) now" } ?? "another configuration"
+        throw .staleRun(directory: directory, detail: detail)
     }
 
     func train(_ configuration: ChannelConfiguration, seed: UInt64, data: PreparedData, directory: String,

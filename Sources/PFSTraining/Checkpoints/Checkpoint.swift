@@ -11,6 +11,8 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var trainLoss: Double
     /// Fraction in [0, 1] of training images classified correctly (augmented, training mode).
     public var trainAccuracy: Double
+    /// Mean over the epoch's images of the ``TrainingPenalty`` terms (nil when the run has none).
+    public var penalty: Double?
     public var validationLoss: Double?
     public var validationAccuracy: Double?
     /// Learning rate of the epoch's last step.
@@ -20,11 +22,12 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     /// Training images per second.
     public var imagesPerSecond: Double
 
-    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, validationLoss: Double?, validationAccuracy: Double?,
-                learningRate: Double, seconds: Double, imagesPerSecond: Double) {
+    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, penalty: Double? = nil, validationLoss: Double?,
+                validationAccuracy: Double?, learningRate: Double, seconds: Double, imagesPerSecond: Double) {
         self.epoch = epoch
         self.trainLoss = trainLoss
         self.trainAccuracy = trainAccuracy
+        self.penalty = penalty
         self.validationLoss = validationLoss
         self.validationAccuracy = validationAccuracy
         self.learningRate = learningRate
@@ -51,6 +54,8 @@ public struct TrainingState: Codable, Equatable, Sendable {
     public var globalStep: Int = 0
     /// Running sums of the unfinished epoch: loss × images, correct images, images, seconds.
     public var partialLoss: Double = 0
+    /// Running sum of penalty × images (nil without penalties).
+    public var partialPenalty: Double?
     public var partialCorrect: Int = 0
     public var partialImages: Int = 0
     public var partialSeconds: Double = 0
@@ -79,6 +84,10 @@ public enum Checkpoint {
     public static let fileName = "checkpoint.safetensors"
     public static let architectureFileName = "architecture.json"
     public static let metricsFileName = "metrics.jsonl"
+
+    /// The snapshot of the weights after `epoch` epochs (0 = the initial weights) that a run
+    /// keeps when asked (``Trainer/keepEpochs``), e.g. `epoch-5.safetensors`.
+    public static func snapshotFileName(epoch: Int) -> String { "epoch-\(epoch).safetensors" }
     public static let format = "pfs.checkpoint/1"
     static let optimizerPrefix = "optimizer/"
 

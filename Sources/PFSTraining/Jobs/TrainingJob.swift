@@ -12,6 +12,8 @@ public struct TrainingResult: Codable, Sendable {
     public var params: Int
     public var recipe: TrainingRecipe
     public var data: String
+    /// Training images per epoch (nil in results of earlier versions).
+    public var trainingImages: Int?
     public var history: [EpochRecord]
     public var validation: Evaluation?
     /// After the last epoch (no picking of epochs on the test set); nil without a test part.
@@ -30,6 +32,11 @@ public struct TrainingJob {
     public var runDirectory: String
     /// Continue from `runDirectory/checkpoint.safetensors` instead of starting afresh.
     public var resume: Bool
+    /// Epochs whose weights are kept as `epoch-<e>.safetensors` (0 = the initial weights).
+    public var keepEpochs: Set<Int> = []
+    /// Terms added to the loss at every step, made for the job's network (e.g. Network Slimming's
+    /// L1 penalty on BatchNorm scales).
+    public var penalties: ((Network) -> [TrainingPenalty])?
 
     public init(configuration: ChannelConfiguration, recipe: TrainingRecipe, data: PreparedData, runDirectory: String,
                 resume: Bool) {
@@ -57,7 +64,8 @@ public struct TrainingJob {
         let network = try wrap { try ModelBuilder.build(configuration, seed: recipe.seed) }
         let trainer = try Trainer(network: network, recipe: recipe, train: data.train, validation: data.validation,
                                   normalization: data.normalization, dataDescription: data.description,
-                                  runDirectory: runDirectory)
+                                  runDirectory: runDirectory, penalties: penalties?(network) ?? [])
+        trainer.keepEpochs = keepEpochs
         if resume { try trainer.resume(from: try Checkpoint.read(checkpointFile)) }
         let state = try trainer.run(onEvent: onEvent)
         var validation: Evaluation?, test: Evaluation?
@@ -70,12 +78,22 @@ public struct TrainingJob {
         let result = TrainingResult(
             configuration: configuration, macs: ComplexityCounter.totalMACs(configuration),
             params: ComplexityCounter.totalParams(configuration), recipe: recipe, data: data.description,
-            history: state.history, validation: validation, test: test,
+            trainingImages: data.train.count, history: state.history, validation: validation, test: test,
             trainingSeconds: state.history.reduce(0) { $0 + $1.seconds })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let bytes = try wrap { try encoder.encode(result) }
         try AtomicFile.write(bytes, to: (runDirectory as NSString).appendingPathComponent(Self.resultFileName))
         return result
+    }
+
+    /// The `result.json` of a finished run in `runDirectory`, or nil when the run has not finished.
+    public static func finishedResult(in runDirectory: String) throws(TrainingError) -> TrainingResult? {
+        let file = (runDirectory as NSString).appendingPathComponent(resultFileName)
+        guard FileManager.default.fileExists(atPath: file) else { return nil }
+        let data = try AtomicFile.read(file)
+        do { return try JSONDecoder().decode(TrainingResult.self, from: data) } catch {
+            throw .format(file: file, field: "document", expected: "a training result written by pfs", got: "\(error)")
+        }
     }
 }

@@ -18,6 +18,10 @@ public enum StopSignal {
         }
     }
 
+    /// Raises the flag as a signal would: long loops save and stop after their current step
+    /// (an embedding application's stop button; tests of interruption).
+    public static func request() { flag = 1 }
+
     /// Clears the flag (tests).
     public static func reset() { flag = 0 }
 }

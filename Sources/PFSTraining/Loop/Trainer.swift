@@ -6,8 +6,10 @@ import PFSTensor
 
 /// What a training run reports while it works (for progress bars and logs).
 public enum TrainingEvent {
-    /// An optimiser step finished: running means of the epoch so far.
-    case step(epoch: Int, step: Int, steps: Int, loss: Double, accuracy: Double, imagesPerSecond: Double)
+    /// An optimiser step finished: running means of the epoch so far (`loss` is the cross-entropy,
+    /// `penalty` the sum of the ``TrainingPenalty`` terms, 0 without any).
+    case step(epoch: Int, step: Int, steps: Int, loss: Double, penalty: Double, accuracy: Double,
+              imagesPerSecond: Double)
     /// An epoch finished (and was checkpointed when the run has a directory).
     case epoch(EpochRecord)
 }
@@ -23,9 +25,25 @@ public enum TrainingEvent {
 /// **Interruption.** When ``StopSignal`` is raised (Ctrl-C) the trainer finishes the current step,
 /// writes a checkpoint that includes the position inside the epoch and throws
 /// ``TrainingError/interrupted(file:)``.
+///
+/// **One loop for every objective.** Plain training uses SGD on every parameter but the gates.
+/// Gate learning passes Adam over the gates and a gate-sparsity ``TrainingPenalty``; Network
+/// Slimming passes an L1 penalty on BatchNorm scales. Each step is: forward, cross-entropy,
+/// backward, every penalty's gradient, optimiser step.
+///
+/// **Kept epochs.** Epoch numbers in ``keepEpochs`` (0 = the initial weights) are also saved as
+/// `epoch-<e>.safetensors` (``Checkpoint/snapshotFileName(epoch:)``), for studies that start
+/// from checkpoints of a pretraining run.
 public final class Trainer {
     public let network: Network
-    public let optimizer: SGD
+    public let optimizer: any Optimizer
+    /// Terms added to the loss at every step.
+    public let penalties: [TrainingPenalty]
+    /// Epochs whose weights are kept as snapshots in the run directory (0 = before training).
+    public var keepEpochs: Set<Int> = []
+    /// Called when an epoch's record is complete (after validation), before its checkpoint is
+    /// written: what it saves is never behind the checkpoint, so a resume can trust both.
+    public var epochObserver: ((EpochRecord) throws(TrainingError) -> Void)?
     public private(set) var state: TrainingState
     public let train: ImageDataset
     public let validation: ImageDataset?
@@ -34,9 +52,12 @@ public final class Trainer {
     /// Stops (as if interrupted) after this many optimiser steps of this `run` call; for tests.
     public var stopAfterSteps: Int?
 
-    /// A fresh run. The network should be freshly built from `recipe.seed`.
+    /// A fresh run. The network should be freshly built from `recipe.seed`. Without `optimizer`,
+    /// SGD with the recipe's learning rate, momentum and weight decay updates every parameter but
+    /// the gates; the optimiser's learning rate is set from the recipe's schedule at every step.
     public init(network: Network, recipe: TrainingRecipe, train: ImageDataset, validation: ImageDataset?,
-                normalization: Normalization, dataDescription: String, runDirectory: String?) throws(TrainingError) {
+                normalization: Normalization, dataDescription: String, runDirectory: String?,
+                optimizer: (any Optimizer)? = nil, penalties: [TrainingPenalty] = []) throws(TrainingError) {
         try recipe.validate()
         guard train.count >= 1 else {
             throw .data(DataError(file: train.source, field: "training images", expected: "at least 1", got: "0"))
@@ -57,9 +78,14 @@ public final class Trainer {
         self.train = train
         self.validation = validation
         self.runDirectory = runDirectory
-        optimizer = try wrap {
-            try SGD(network.parameters.filter { $0.role != .gate }, learningRate: recipe.learningRate,
-                    momentum: recipe.momentum, nesterov: recipe.nesterov, weightDecay: WeightDecay(recipe.weightDecay))
+        self.penalties = penalties
+        if let optimizer {
+            self.optimizer = optimizer
+        } else {
+            self.optimizer = try wrap {
+                try SGD(network.parameters.filter { $0.role != .gate }, learningRate: recipe.learningRate,
+                        momentum: recipe.momentum, nesterov: recipe.nesterov, weightDecay: WeightDecay(recipe.weightDecay))
+            }
         }
         state = TrainingState(recipe: recipe, normalization: normalization, data: dataDescription,
                               trainingImages: train.count)
@@ -93,6 +119,7 @@ public final class Trainer {
         let schedule = recipe.learningRateSchedule(stepsPerEpoch: stepsPerEpoch)
         var stepsThisCall = 0
         if let runDirectory { try Checkpoint.saveArchitecture(network.configuration, in: runDirectory) }
+        try saveSnapshotIfKept()
         while !state.isFinished {
             let epoch = state.completedEpochs
             let loader = try wrap {
@@ -115,6 +142,11 @@ public final class Trainer {
                 }
                 let gradient = try wrap { try loss.backward() }
                 _ = try wrap { try network.backward(gradient) }
+                var penalty = 0.0
+                for term in penalties { penalty += term.accumulateGradient() }
+                guard penalty.isFinite else {
+                    throw .diverged(epoch: epoch + 1, step: index + 1, detail: "penalty is \(penalty)")
+                }
                 optimizer.step()
 
                 let n = batch.labels.count
@@ -122,6 +154,7 @@ public final class Trainer {
                 state.partialSeconds += now.timeIntervalSince(clock)
                 clock = now
                 state.partialLoss += Double(l) * Double(n)
+                if !penalties.isEmpty { state.partialPenalty = (state.partialPenalty ?? 0) + penalty * Double(n) }
                 state.partialCorrect += Int((SoftmaxCrossEntropy.accuracy(logits: logits, labels: batch.labels)
                                              * Double(n)).rounded())
                 state.partialImages += n
@@ -130,6 +163,7 @@ public final class Trainer {
                 stepsThisCall += 1
                 onEvent(.step(epoch: epoch + 1, step: index + 1, steps: stepsPerEpoch,
                               loss: state.partialLoss / Double(state.partialImages),
+                              penalty: (state.partialPenalty ?? 0) / Double(state.partialImages),
                               accuracy: Double(state.partialCorrect) / Double(state.partialImages),
                               imagesPerSecond: Double(state.partialImages) / max(state.partialSeconds, 1e-9)))
                 if StopSignal.isRequested || stopAfterSteps.map({ stepsThisCall >= $0 }) == true {
@@ -147,21 +181,35 @@ public final class Trainer {
             let record = EpochRecord(
                 epoch: epoch + 1, trainLoss: state.partialLoss / Double(max(state.partialImages, 1)),
                 trainAccuracy: Double(state.partialCorrect) / Double(max(state.partialImages, 1)),
+                penalty: state.partialPenalty.map { $0 / Double(max(state.partialImages, 1)) },
                 validationLoss: validationResult?.loss, validationAccuracy: validationResult?.accuracy,
                 learningRate: Double(optimizer.learningRate),
                 seconds: trainSeconds + Date().timeIntervalSince(started),
                 imagesPerSecond: Double(state.partialImages) / max(trainSeconds, 1e-9))
             state.history.append(record)
+            try epochObserver?(record)
             state.completedEpochs += 1
             state.stepInEpoch = 0
             state.partialLoss = 0
+            state.partialPenalty = nil
             state.partialCorrect = 0
             state.partialImages = 0
             state.partialSeconds = 0
             try saveCheckpoint()
+            try saveSnapshotIfKept()
             onEvent(.epoch(record))
         }
         return state
+    }
+
+    /// Saves the weights as the snapshot of the epoch just completed when that epoch is kept and
+    /// has no snapshot yet. Runs at the start of `run` too, so a snapshot lost to an interruption
+    /// between the checkpoint and the snapshot is written on resume (the weights are the same).
+    func saveSnapshotIfKept() throws(TrainingError) {
+        guard let runDirectory, state.stepInEpoch == 0, keepEpochs.contains(state.completedEpochs) else { return }
+        let file = (runDirectory as NSString).appendingPathComponent(Checkpoint.snapshotFileName(epoch: state.completedEpochs))
+        guard !FileManager.default.fileExists(atPath: file) else { return }
+        try Checkpoint.save(network, state: state, to: file)
     }
 
     /// Writes the checkpoint and the metrics log (when the run has a directory); returns the file.
