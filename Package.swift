@@ -11,6 +11,7 @@ import PackageDescription
 //   PFSModels      architectures as generators of a channel configuration, MAC/parameter counting
 //   PFSTraining    training and evaluation loops, safetensors checkpoints, resume, metrics log
 //   PFSPruning     gate learning on frozen random weights, FLOPs-budget search, pruned architectures
+//   PFSReport      self-contained HTML reports with SVG charts of any run directory
 //   PFSBench       benchmark harness behind `pfs bench`
 //   pfs            thin command-line front end (parses and delegates)
 //   PFSTestSupport finite-difference gradient checking, comparison helpers and synthetic data for the tests
@@ -24,6 +25,7 @@ let package = Package(
         .library(name: "PFSModels", targets: ["PFSModels"]),
         .library(name: "PFSTraining", targets: ["PFSTraining"]),
         .library(name: "PFSPruning", targets: ["PFSPruning"]),
+        .library(name: "PFSReport", targets: ["PFSReport"]),
         .executable(name: "pfs", targets: ["pfs"]),
     ],
     dependencies: [
@@ -37,14 +39,15 @@ let package = Package(
         .target(name: "PFSModels", dependencies: ["PFSTensor", "PFSNN"]),
         .target(name: "PFSTraining", dependencies: ["PFSTensor", "PFSNN", "PFSData", "PFSModels"]),
         .target(name: "PFSPruning", dependencies: ["PFSTensor", "PFSNN", "PFSData", "PFSModels", "PFSTraining"]),
+        .target(name: "PFSReport", dependencies: ["PFSModels", "PFSTraining", "PFSPruning"]),
         .target(name: "PFSBench", dependencies: ["PFSTensor", "PFSNN", "PFSData", "PFSModels", "PFSTraining", "PFSPruning"]),
         .executableTarget(
             name: "pfs",
             dependencies: [
-                "PFSTensor", "PFSNN", "PFSData", "PFSModels", "PFSTraining", "PFSPruning", "PFSBench",
+                "PFSTensor", "PFSNN", "PFSData", "PFSModels", "PFSTraining", "PFSPruning", "PFSReport", "PFSBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .target(name: "PFSTestSupport", dependencies: ["PFSTensor", "PFSNN", "PFSData"]),
+        .target(name: "PFSTestSupport", dependencies: ["PFSTensor", "PFSNN", "PFSData", "PFSModels", "PFSTraining", "PFSPruning"]),
         .testTarget(name: "PFSTensorTests", dependencies: ["PFSTensor", "PFSTestSupport"]),
         .testTarget(name: "PFSNNTests", dependencies: ["PFSTensor", "PFSNN", "PFSTestSupport"]),
         .testTarget(name: "PFSDataTests", dependencies: ["PFSData", "PFSTensor", "PFSTestSupport"]),
@@ -54,6 +57,8 @@ let package = Package(
         .testTarget(name: "PFSPruningTests",
                     dependencies: ["PFSPruning", "PFSTraining", "PFSModels", "PFSData", "PFSNN", "PFSTensor",
                                    "PFSTestSupport"]),
+        .testTarget(name: "PFSReportTests",
+                    dependencies: ["PFSReport", "PFSPruning", "PFSTraining", "PFSModels", "PFSData", "PFSTestSupport"]),
         .testTarget(name: "PFSBenchTests", dependencies: ["PFSBench", "PFSTensor"]),
     ],
     swiftLanguageModes: [.v5]

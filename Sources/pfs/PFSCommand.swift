@@ -8,7 +8,7 @@ struct PFSCommand: ParsableCommand {
         abstract: "Pruning from Scratch: find, build and train pruned CNNs from random initialisation.",
         version: "0.1.0",
         subcommands: [PipelineCommand.self, StudyCommand.self, SearchCommand.self, ScoreCommand.self, PruneCommand.self,
-                      ScaleCommand.self,
+                      ScaleCommand.self, ReportCommand.self,
                       TrainCommand.self, EvalCommand.self, FlopsCommand.self, InfoCommand.self, BenchCommand.self])
 }
 

@@ -170,7 +170,7 @@ struct PipelineCommand: ParsableCommand {
         }
         trainDisplay?.finish()
         print(PipelineSummary.text(report, settings: settings))
-        print("saved  \(directory)/summary.json")
+        print("saved  \(directory)/summary.json, \(try writeReport(of: directory))")
     }
 }
 

@@ -150,6 +150,7 @@ struct StudyCommand: ParsableCommand {
         } catch {
             display.finish()
             if case .training(.interrupted) = error {
+                _ = try? writeReport(of: directory)
                 print("\ninterrupted: every finished stage is saved in \(directory), and the run in progress has its "
                       + "checkpoint. Run the same command again to continue:")
                 print("  pfs " + CommandLine.arguments.dropFirst().joined(separator: " "))
@@ -160,7 +161,7 @@ struct StudyCommand: ParsableCommand {
         display.finish()
         print("")
         print(StudyText.summary(report), terminator: "")
-        print("saved  \(directory)/{results.csv, results.json, similarity.csv, summary.txt}")
+        print("saved  \(directory)/{results.csv, results.json, similarity.csv, summary.txt}, \(try writeReport(of: directory))")
     }
 }
 

@@ -8,15 +8,8 @@ import Testing
 
 /// The whole method in one call: search → prune → train → evaluate, one candidate per seed.
 @Suite struct PipelineTests {
-    /// ResNet-20 with a short search and one training epoch.
     static func tinySettings(gateEpochs: Int, batchSize: Int) -> PipelineSettings {
-        var settings = PipelineSettings()
-        settings.architecture = .resnet20
-        settings.gate.epochs = gateEpochs
-        settings.gate.batchSize = batchSize
-        settings.recipe.epochs = 1
-        settings.recipe.batchSize = batchSize
-        return settings
+        RunFixtures.pipelineSettings(gateEpochs: gateEpochs, batchSize: batchSize)
     }
 
     @Test func oneCandidatePerSeedWithinTheBudgetAndASummaryOnDisk() throws {

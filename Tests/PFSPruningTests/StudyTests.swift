@@ -9,38 +9,11 @@ import Testing
 
 /// `pfs study`: plans, every source end to end, interruption and resume, conflicts with a changed plan.
 @Suite(.serialized) struct StudyTests {
-    static let data = SyntheticData.dataset(count: 40)
-    static let normalization = Normalization(mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
+    static func tinyPlan() -> StudyPlan { RunFixtures.studyPlan() }
+    static var trainData: PreparedData { RunFixtures.trainData }
+    static func searchData() throws -> PreparedData { try RunFixtures.searchData() }
 
-    static func searchData() throws -> PreparedData {
-        let parts = try data.split(validationFraction: 0.25, seed: 1)
-        return PreparedData(train: parts.train, validation: parts.validation, test: nil, normalization: normalization,
-                            description: "synthetic")
-    }
-
-    static var trainData: PreparedData {
-        PreparedData(train: data, validation: nil, test: data, normalization: normalization, description: "synthetic")
-    }
-
-    /// Every source, tiny runs: 2 pretraining epochs, 1 search epoch, 1 training epoch, 2 seeds.
-    static func tinyPlan() -> StudyPlan {
-        var recipe = StudyPlan.Recipe(epochs: 1)
-        recipe.batchSize = 10
-        var plan = StudyPlan(architecture: .resnet20,
-                             sources: [.randomInitGates(seeds: [1]), .checkpointGates(epochs: [.epoch(1), .final]),
-                                       .networkSlimming(sparsity: 1e-3), .l1Norm(epoch: .final), .random(seeds: [1]),
-                                       .uniform],
-                             training: recipe)
-        var pretraining = recipe
-        pretraining.epochs = 2
-        plan.pretraining = pretraining
-        plan.search.epochs = 1
-        plan.search.batchSize = 10
-        plan.trainingSeeds = [1, 2]
-        return plan
-    }
-
-    static func temporaryDirectory() -> String { NSTemporaryDirectory() + "pfs-study-\(UUID().uuidString)" }
+    static func temporaryDirectory() -> String { RunFixtures.temporaryDirectory("study") }
 
     /// Runs with one thread (bit-identical arithmetic across interruptions), recording the stages.
     static func run(_ plan: StudyPlan, in directory: String, stopAtStep: Int? = nil)

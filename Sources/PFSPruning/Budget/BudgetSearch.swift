@@ -64,6 +64,18 @@ public struct BudgetFit: Equatable, Sendable {
     public var achievedMACs: Int
     /// Names of prunable layers left at the minimum channel count.
     public var layersAtMinimum: [String]
+    /// Every network the search counted, in order: the forced minimum first, then each bisection step.
+    public var probes: [BudgetProbe]
+    /// The score of the last channel kept beyond the forced minimum (the global threshold the
+    /// search chose; nil when only the minimum fits).
+    public var threshold: Float?
+}
+
+/// One network counted by the budget search: kept channels → MACs.
+public struct BudgetProbe: Codable, Equatable, Sendable {
+    public var keptChannels: Int
+    public var macs: Int
+    public var fits: Bool
 }
 
 /// Exact search for the largest number of kept channels whose network fits a MAC budget (SPEC §4).
@@ -141,11 +153,14 @@ public enum BudgetSearch {
         guard minimum <= budgetMACs else {
             throw .infeasibleBudget(budgetMACs: budgetMACs, minimumMACs: minimum, minChannels: minChannels)
         }
+        var probes = [BudgetProbe(keptChannels: forcedTotal, macs: minimum, fits: true)]
         // Invariant: MACs(lo) ≤ budget; MACs(hi + 1) > budget or hi = all.
         var lo = 0, hi = candidates.count
         while lo < hi {
             let mid = (lo + hi + 1) / 2
-            if try macs(counts(mid)) <= budgetMACs { lo = mid } else { hi = mid - 1 }
+            let m = try macs(counts(mid))
+            probes.append(BudgetProbe(keptChannels: forcedTotal + mid, macs: m, fits: m <= budgetMACs))
+            if m <= budgetMACs { lo = mid } else { hi = mid - 1 }
         }
         let final = counts(lo)
         var kept = layerOrder.enumerated().map { Array($0.element.prefix(forced[$0.offset])) }
@@ -155,7 +170,8 @@ public enum BudgetSearch {
                          keptTotal: forcedTotal + lo, budgetMACs: budgetMACs,
                          achievedMACs: ComplexityCounter.totalMACs(configuration),
                          layersAtMinimum: names.indices.filter { final[$0] == forced[$0] && forced[$0] < gates[$0].count }
-                             .map { names[$0] })
+                             .map { names[$0] },
+                         probes: probes, threshold: lo > 0 ? candidates[lo - 1].value : nil)
     }
 }
 

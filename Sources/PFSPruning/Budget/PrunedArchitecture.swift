@@ -54,6 +54,10 @@ public struct PrunedArchitecture: Codable, Sendable {
     public var tieBreak = PrunedArchitecture.tieBreakRule
     /// The criterion and its inputs.
     public var scores: ScoreProvenance
+    /// The networks the budget search counted (nil for uniform scaling, which searches a factor).
+    public var probes: [BudgetProbe]?
+    /// The score of the last channel kept beyond each layer's minimum: the global threshold.
+    public var threshold: Float?
 
     /// Prunes `scores` to `budget` (relative to the standard network of the scored architecture,
     /// input and classes): the standard network's fixed widths, and per prunable layer the
@@ -69,9 +73,12 @@ public struct PrunedArchitecture: Codable, Sendable {
         let budgetMACs = try budget.macs(standardMACs: standardMACs)
         let fit = try BudgetSearch.fit(scores: scores.scores, target: standard, budgetMACs: budgetMACs,
                                        minChannels: minChannels)
-        return assemble(standard: standard, searched: searched, pruned: fit.configuration, budget: budget,
-                        budgetMACs: budgetMACs, minChannels: minChannels, layersAtMinimum: fit.layersAtMinimum,
-                        keptChannels: fit.keptTotal, kept: fit.kept, provenance: scores.provenance)
+        var pruned = assemble(standard: standard, searched: searched, pruned: fit.configuration, budget: budget,
+                              budgetMACs: budgetMACs, minChannels: minChannels, layersAtMinimum: fit.layersAtMinimum,
+                              keptChannels: fit.keptTotal, kept: fit.kept, provenance: scores.provenance)
+        pruned.probes = fit.probes
+        pruned.threshold = fit.threshold
+        return pruned
     }
 
     /// Prunes the selected gates of `search` to `budget`.
