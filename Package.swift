@@ -59,6 +59,9 @@ let package = Package(
                                    "PFSTestSupport"]),
         .testTarget(name: "PFSReportTests",
                     dependencies: ["PFSReport", "PFSPruning", "PFSTraining", "PFSModels", "PFSData", "PFSTestSupport"]),
+        .testTarget(name: "PFSHardeningTests",
+                    dependencies: ["PFSPruning", "PFSTraining", "PFSModels", "PFSData", "PFSNN", "PFSTensor", "PFSTestSupport"],
+                    exclude: ["Corpus"]),
         .testTarget(name: "PFSBenchTests", dependencies: ["PFSBench", "PFSTensor"]),
     ],
     swiftLanguageModes: [.v5]

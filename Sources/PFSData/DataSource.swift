@@ -161,7 +161,9 @@ public struct DataSource: Sendable, CustomStringConvertible {
     ///   (100 lines) when present, else "class0" … "class99".
     /// - Folder: `root/train/CLASS/*` and `root/test/CLASS/*` when `root/train` exists (classes = the
     ///   sorted union of both parts' class folders, so labels agree); else `root/CLASS/*` is the
-    ///   training part and asking for the test part is an error saying so.
+    ///   training part and asking for the test part is an error saying so. In both layouts a class
+    ///   without training images (an empty class folder, or a class only `test/` has) is an error
+    ///   naming the folder; the test part may lack classes.
     /// - Bundled: `train.bin` / `test.bin` of the package resource; `source` is "bundled CIFAR-10 sample".
     public func load(_ part: DataPart, imageSize: (height: Int, width: Int)? = nil) throws(DataError) -> ImageDataset {
         if let size = imageSize, size.height < 1 || size.width < 1 {
@@ -174,7 +176,7 @@ public struct DataSource: Sendable, CustomStringConvertible {
                                             fallback: CIFAR.cifar10ClassNames)
             let file = FileIO.join(dir, part == .train ? "train.bin" : "test.bin")
             let data = try CIFAR.readBinary(file: file, variant: .cifar10, classNames: names)
-            return Self.resize(data.renamed(Self.bundledName), imageSize)
+            return try Self.resize(data.renamed(Self.bundledName), imageSize)
         }
         switch kind {
         case .cifar10:
@@ -193,12 +195,12 @@ public struct DataSource: Sendable, CustomStringConvertible {
                                     : "test_batch.bin or test.bin",
                                 got: "none")
             }
-            return Self.resize(try Self.readAll(files, in: path, variant: .cifar10, classNames: names), imageSize)
+            return try Self.resize(try Self.readAll(files, in: path, variant: .cifar10, classNames: names), imageSize)
         case .cifar100:
             let names = try Self.classNames(FileIO.join(path, "fine_label_names.txt"), count: 100,
                                             fallback: (0..<100).map { "class\($0)" })
             let file = part == .train ? "train.bin" : "test.bin"
-            return Self.resize(try Self.readAll([file], in: path, variant: .cifar100, classNames: names), imageSize)
+            return try Self.resize(try Self.readAll([file], in: path, variant: .cifar100, classNames: names), imageSize)
         case .folder:
             let trainDir = FileIO.join(path, "train"), testDir = FileIO.join(path, "test")
             if FileIO.kind(trainDir).isDirectory {
@@ -213,8 +215,10 @@ public struct DataSource: Sendable, CustomStringConvertible {
                     throw DataError(file: partDir, field: "\(part.rawValue) part",
                                     expected: "a folder of class folders beside \(trainDir)", got: "no such folder")
                 }
+                // Every class needs training images, in this layout as in root/CLASS; the test part
+                // may lack a class.
                 return try ImageFolder.load(root: partDir, classNames: classes.sorted(), imageSize: imageSize,
-                                            requireEveryClass: false)
+                                            requireEveryClass: part == .train)
             }
             guard part == .train else {
                 throw DataError(file: path, field: "test part",
@@ -249,8 +253,10 @@ public struct DataSource: Sendable, CustomStringConvertible {
         return names
     }
 
-    static func resize(_ data: ImageDataset, _ size: (height: Int, width: Int)?) -> ImageDataset {
+    static func resize(_ data: ImageDataset, _ size: (height: Int, width: Int)?) throws(DataError) -> ImageDataset {
         guard let size else { return data }
+        try ImageDataset.checkFits(count: data.count, channels: data.channels, height: size.height, width: size.width,
+                                   source: data.source)
         return data.resized(height: size.height, width: size.width)
     }
 }

@@ -171,3 +171,51 @@ func fisherYatesShuffle<T>(_ a: inout [T], using rng: inout RandomGenerator) {
         i -= 1
     }
 }
+
+extension ImageDataset {
+    /// The largest image side accepted (`--image-size`); larger sizes are refused before allocating.
+    public static let maximumSide = 1 << 15
+
+    /// Refuses, before allocating, a dataset of `count` images of C×H×W bytes that cannot be held in
+    /// memory (or has a side above ``maximumSide``), naming the size and what to change.
+    public static func checkFits(count: Int, channels: Int, height: Int, width: Int, source: String) throws(DataError) {
+        guard height >= 1, width >= 1, height <= maximumSide, width <= maximumSide else {
+            throw DataError(file: source, field: "image size", expected: "1 … \(maximumSide) pixels per side",
+                            got: "\(height)×\(width) (height×width)")
+        }
+        let bytes = Double(count) * Double(channels) * Double(height) * Double(width)
+        let available = Engine.availableMemory
+        if bytes > available / 2 {
+            throw DataError(file: source, field: "image size",
+                            expected: "images that fit in memory (\(Engine.describeBytes(available)) available)",
+                            got: "\(count) images of \(channels)×\(height)×\(width) = \(Engine.describeBytes(bytes)); "
+                                + "lower --image-size")
+        }
+    }
+
+    /// A fingerprint of the images and labels: `N×C×H×W` and a 64-bit FNV-1a hash of the shape,
+    /// the labels and every pixel byte, e.g. `50000×3×32×32 fnv1a:8c3f…`. Two datasets with equal
+    /// fingerprints hold the same images in the same order (up to hash collisions); a checkpoint
+    /// records its training set's, so a run is never resumed on other data.
+    public var fingerprint: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        let prime: UInt64 = 0x0000_0100_0000_01b3
+        @inline(__always) func mix(_ byte: UInt8) { hash = (hash ^ UInt64(byte)) &* prime }
+        for value in [labels.count, channels, height, width] + labels {
+            var v = UInt64(truncatingIfNeeded: value)
+            for _ in 0..<8 { mix(UInt8(truncatingIfNeeded: v)); v >>= 8 }
+        }
+        pixels.withUnsafeBytes { raw in
+            // Eight bytes per step (little-endian words), then the tail byte by byte: this is the
+            // fingerprint's own fixed definition, fast enough to run on every resume (~0.1 s for CIFAR-10).
+            let n = raw.count
+            var i = 0
+            while i + 8 <= n {
+                hash = (hash ^ UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))) &* prime
+                i += 8
+            }
+            while i < n { mix(raw[i]); i += 1 }
+        }
+        return "\(labels.count)×\(channels)×\(height)×\(width) fnv1a:" + String(hash, radix: 16)
+    }
+}

@@ -87,6 +87,7 @@ public enum ImageFolder {
                                 got: "\(image.width)×\(image.height)")
             }
         }
+        try ImageDataset.checkFits(count: files.count, channels: channels, height: height, width: width, source: root)
         let plane = height * width, perImage = channels * plane
         var pixels = [UInt8](repeating: 0, count: files.count * perImage)
         pixels.withUnsafeMutableBufferPointer { out in

@@ -34,6 +34,39 @@ public struct ChannelConfiguration: Codable, Equatable, Sendable {
     /// Every width the generator uses, in network order.
     public var widths: [Width]
 
+    /// The kind and version every configuration document says it is (`"format"` in its JSON).
+    public static let format = "pfs.configuration/1"
+    /// Widths, input sides and classes above these are refused by ``validate()``: no real network
+    /// has them, and they keep every size and MAC count far from integer overflow.
+    public static let maximumChannels = 1 << 20
+    public static let maximumInputSide = 1 << 15
+    public static let maximumClasses = 1 << 20
+
+    enum CodingKeys: String, CodingKey { case format, architecture, input, classes, widths }
+
+    /// Decodes a configuration; a `format` other than ``format`` is refused (none is accepted:
+    /// files of earlier versions had none).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let format = try c.decodeIfPresent(String.self, forKey: .format), format != Self.format {
+            throw DecodingError.dataCorruptedError(forKey: .format, in: c,
+                                                   debugDescription: "\"\(format)\" (expected \"\(Self.format)\")")
+        }
+        architecture = try c.decode(Architecture.self, forKey: .architecture)
+        input = try c.decode(InputShape.self, forKey: .input)
+        classes = try c.decode(Int.self, forKey: .classes)
+        widths = try c.decode([Width].self, forKey: .widths)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(Self.format, forKey: .format)
+        try c.encode(architecture, forKey: .architecture)
+        try c.encode(input, forKey: .input)
+        try c.encode(classes, forKey: .classes)
+        try c.encode(widths, forKey: .widths)
+    }
+
     /// A configuration as given; not validated.
     public init(architecture: Architecture, input: InputShape, classes: Int, widths: [Width]) {
         self.architecture = architecture
@@ -100,10 +133,13 @@ public struct ChannelConfiguration: Codable, Equatable, Sendable {
     /// prunable flag, widths below 1, widths the template ties (residual adds) that differ, and
     /// inputs too small for the layout. The error says which entry (index and name) and what was expected.
     public func validate() throws(ModelError) {
-        guard classes >= 1 else { throw ModelError(field: "classes", expected: "≥ 1", got: "\(classes)") }
-        for (field, value) in [("input.channels", input.channels), ("input.height", input.height),
-                               ("input.width", input.width)] where value < 1 {
-            throw ModelError(field: field, expected: "≥ 1", got: "\(value)")
+        guard classes >= 1 && classes <= Self.maximumClasses else {
+            throw ModelError(field: "classes", expected: "1 … \(Self.maximumClasses)", got: "\(classes)")
+        }
+        for (field, value, limit) in [("input.channels", input.channels, Self.maximumChannels),
+                                      ("input.height", input.height, Self.maximumInputSide),
+                                      ("input.width", input.width, Self.maximumInputSide)] where value < 1 || value > limit {
+            throw ModelError(field: field, expected: "1 … \(limit)", got: "\(value)")
         }
         let layout = ArchitectureLayout.of(architecture)
         let expected = layout.widths
@@ -130,8 +166,9 @@ public struct ChannelConfiguration: Codable, Equatable, Sendable {
                                  expected: "\(expected[i].prunable) (\(expected[i].prunable ? "a gated" : "a fixed") width of \(name))",
                                  got: "\(width.prunable)")
             }
-            guard width.channels >= 1 else {
-                throw ModelError(field: Self.entry(i, width.name), expected: "≥ 1 channels", got: "\(width.channels)")
+            guard width.channels >= 1 && width.channels <= Self.maximumChannels else {
+                throw ModelError(field: Self.entry(i, width.name), expected: "1 … \(Self.maximumChannels) channels",
+                                 got: "\(width.channels)")
             }
         }
         for tie in layout.ties where widths[tie.index].channels != widths[tie.sameAs].channels {
@@ -153,7 +190,7 @@ public struct ChannelConfiguration: Codable, Equatable, Sendable {
     /// Pretty-printed JSON with sorted keys.
     public func jsonData() -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do { return try encoder.encode(self) } catch { preconditionFailure("encoding a configuration failed: \(error)") }
     }
 
@@ -165,7 +202,7 @@ public struct ChannelConfiguration: Codable, Equatable, Sendable {
         } catch let error as ModelError {
             throw error.inFile(file)
         } catch let error as DecodingError {
-            throw Self.describe(error, file: file)
+            throw Self.describe(error, file: file, data: data)
         } catch {
             throw ModelError(file: file, field: "(document)", expected: "a channel configuration", got: "\(error)")
         }
@@ -173,8 +210,9 @@ public struct ChannelConfiguration: Codable, Equatable, Sendable {
         return configuration
     }
 
-    /// A decoding error as a ``ModelError`` naming the JSON path (e.g. `widths[2].channels`).
-    public static func describe(_ error: DecodingError, file: String) -> ModelError {
+    /// A decoding error as a ``ModelError`` naming the JSON path (e.g. `widths[2].channels`), or for
+    /// invalid JSON the line and column in `data`.
+    public static func describe(_ error: DecodingError, file: String, data: Data? = nil) -> ModelError {
         func path(_ keys: [CodingKey]) -> String {
             var text = ""
             for key in keys {
@@ -191,9 +229,13 @@ public struct ChannelConfiguration: Codable, Equatable, Sendable {
         case let .keyNotFound(key, context):
             return ModelError(file: file, field: path(context.codingPath + [key]), expected: "a value", got: "no such key")
         case let .dataCorrupted(context):
-            let underlying = (context.underlyingError as NSError?).map { " (\($0.localizedDescription))" } ?? ""
-            return ModelError(file: file, field: path(context.codingPath), expected: "valid JSON",
-                              got: context.debugDescription + underlying)
+            if context.codingPath.isEmpty {
+                return ModelError(file: file, field: "(document)", expected: "valid JSON",
+                                  got: JSONText.syntaxError(in: data, underlying: context.underlyingError)
+                                    ?? context.debugDescription)
+            }
+            return ModelError(file: file, field: path(context.codingPath), expected: "a valid value",
+                              got: context.debugDescription)
         @unknown default:
             return ModelError(file: file, field: "(document)", expected: "a channel configuration", got: "\(error)")
         }

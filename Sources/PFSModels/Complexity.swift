@@ -201,12 +201,12 @@ struct CostRecorder: ArchitectureVisitor {
         let inputShape = [c, h, w]
         let oh = extent(h, kernel: kernel, stride: stride, padding: padding, layer: name)
         let ow = extent(w, kernel: kernel, stride: stride, padding: padding, layer: name)
-        let weights = kernel * kernel * (depthwise ? 1 : c) * out
-        let macs = weights * oh * ow
+        let weights = checked([kernel, kernel, depthwise ? 1 : c, out], layer: name)
+        let macs = checked([weights, oh, ow], layer: name)
         layers.append(LayerCost(name: name(), kind: depthwise ? "depthwise" : "conv", inputShape: inputShape,
                                 outputShape: [out, oh, ow], macs: macs, params: weights))
-        totalMACs += macs
-        totalParams += weights
+        totalMACs = checked(sum: totalMACs, macs, layer: name)
+        totalParams = checked(sum: totalParams, weights, layer: name)
         (c, h, w) = (out, oh, ow)
     }
 
@@ -227,12 +227,38 @@ struct CostRecorder: ArchitectureVisitor {
     mutating func globalAveragePool(_ name: @autoclosure () -> String) { (h, w) = (1, 1) }
 
     mutating func linear(_ name: @autoclosure () -> String, out: Int) {
-        let params = c * out + out
-        layers.append(LayerCost(name: name(), kind: "linear", inputShape: [c], outputShape: [out], macs: c * out,
+        let macs = checked([c, out], layer: name)
+        let params = checked(sum: macs, out, layer: name)
+        layers.append(LayerCost(name: name(), kind: "linear", inputShape: [c], outputShape: [out], macs: macs,
                                 params: params))
-        totalMACs += c * out
-        totalParams += params
+        totalMACs = checked(sum: totalMACs, macs, layer: name)
+        totalParams = checked(sum: totalParams, params, layer: name)
         c = out
+    }
+
+    /// The product of `factors`, or 0 with a recorded problem when it overflows (widths and
+    /// inputs are bounded by validate(), but their products are not).
+    private mutating func checked(_ factors: [Int], layer: () -> String) -> Int {
+        var product = 1
+        for f in factors {
+            let (p, overflow) = product.multipliedReportingOverflow(by: f)
+            if overflow { recordOverflow(layer); return 0 }
+            product = p
+        }
+        return product
+    }
+
+    private mutating func checked(sum a: Int, _ b: Int, layer: () -> String) -> Int {
+        let (s, overflow) = a.addingReportingOverflow(b)
+        if overflow { recordOverflow(layer); return 0 }
+        return s
+    }
+
+    private mutating func recordOverflow(_ layer: () -> String) {
+        if problem == nil {
+            problem = ModelError(field: "widths", expected: "a network whose MACs and parameters fit in 64 bits",
+                                 got: "more at \(layer())")
+        }
     }
 
     mutating func beginResidual(_ name: @autoclosure () -> String) {

@@ -23,7 +23,7 @@ public enum PruningError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .setting(field, expected, got): return "\(field): expected \(expected), got \(got)"
         case let .infeasibleBudget(budget, minimum, minChannels):
             return "budget of \(budget) MACs is below what \(minChannels) channel(s) per layer allow "
-                + "(at least \(minimum) MACs); raise the budget or lower --min-channels"
+                + "(at least \(minimum) MACs); raise the budget" + (minChannels > 1 ? " or lower --min-channels" : "")
         case let .mismatch(file, field, expected, got): return "\(file): \(field): expected \(expected), got \(got)"
         case let .staleRun(directory, detail):
             return "\(directory): holds a training run of another architecture from an earlier pipeline run "
@@ -51,6 +51,6 @@ func attempt<T>(_ body: () throws -> T) throws(PruningError) -> T {
 /// the module's own value types cannot fail.
 func prettyJSON<T: Encodable>(_ value: T) -> Data {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     do { return try encoder.encode(value) } catch { preconditionFailure("encoding \(T.self) failed: \(error)") }
 }

@@ -66,3 +66,24 @@ public enum RunFixtures {
         return try Pipeline(settings: settings, directory: directory).run(searchData: try searchData(), trainData: trainData)
     }
 }
+
+extension RunFixtures {
+    /// Writes ``images`` (or `count` synthetic images) as `root/classK/NNN.png` (`train/` and
+    /// `test/` when `split`), for tests that run the `pfs` command on an image folder.
+    public static func writeImageFolder(at root: String, count: Int = 40, split: Bool = false) throws {
+        let data = count == images.count ? images : SyntheticData.dataset(count: count)
+        let plane = data.height * data.width
+        for part in split ? ["train/", "test/"] : [""] {
+            for i in 0..<data.count {
+                let folder = root + "/" + part + data.classNames[data.labels[i]]
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                var interleaved = [UInt8](repeating: 0, count: plane * data.channels)
+                for c in 0..<data.channels {
+                    for p in 0..<plane { interleaved[p * data.channels + c] = data.pixels[(i * data.channels + c) * plane + p] }
+                }
+                let png = PNGImage(width: data.width, height: data.height, channels: data.channels, pixels: interleaved).encode()
+                try Data(png).write(to: URL(fileURLWithPath: folder + String(format: "/%03d.png", i)))
+            }
+        }
+    }
+}

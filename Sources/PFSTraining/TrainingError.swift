@@ -23,6 +23,12 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
     case model(ModelError)
     /// The run was interrupted (SIGINT/SIGTERM) after saving a checkpoint at `file`.
     case interrupted(file: String)
+    /// Another run holds the directory (``RunDirectoryLock``); `holder` says which.
+    case locked(directory: String, holder: String)
+    /// Weights, statistics or outputs that are NaN or infinite.
+    case nonFinite(what: String, detail: String)
+    /// The run would need more memory than the machine has.
+    case memory(what: String, needed: Double, available: Double, remedy: String)
 
     public var description: String {
         switch self {
@@ -35,7 +41,21 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .engine(error): return error.description
         case let .data(error): return error.description
         case let .model(error): return error.description
-        case let .interrupted(file): return "interrupted; progress saved in \(file) (continue with --resume)"
+        case let .interrupted(file): return "interrupted; progress saved in \(file)"
+        case let .locked(directory, holder):
+            return "\(directory) is in use by another pfs run (\(holder)); wait for it to finish, or pass another --out"
+        case let .nonFinite(what, detail): return "\(what): expected finite values, got \(detail)"
+        case let .memory(what, needed, available, remedy):
+            return "\(what) needs about \(MemoryEstimate.describe(needed)) of memory, this machine has "
+                + "\(MemoryEstimate.describe(available)) available; \(remedy)"
+        }
+    }
+
+    /// Refuses a run whose ``MemoryEstimate`` exceeds the memory available.
+    public static func checkMemory(_ estimate: MemoryEstimate, what: String, remedy: String) throws(TrainingError) {
+        let available = MemoryEstimate.availableBytes
+        if estimate.totalBytes > available {
+            throw .memory(what: what, needed: estimate.totalBytes, available: available, remedy: remedy)
         }
     }
 

@@ -32,8 +32,9 @@ struct DataOptions: ParsableArguments {
     static func parseImageSize(_ imageSize: String?) throws -> (height: Int, width: Int)? {
         guard let imageSize else { return nil }
         let parts = imageSize.lowercased().split(separator: "x").map { Int($0) }
-        guard (parts.count == 1 || parts.count == 2), parts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-            throw ValidationError("--image-size: expected N or HxW with positive integers, got \(imageSize)")
+        guard (parts.count == 1 || parts.count == 2),
+              parts.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= ImageDataset.maximumSide }) else {
+            throw ValidationError("--image-size: expected N or HxW with sides of 1 … \(ImageDataset.maximumSide) pixels, got \(imageSize)")
         }
         return (parts[0]!, parts.count == 2 ? parts[1]! : parts[0]!)
     }
@@ -46,24 +47,46 @@ struct DataOptions: ParsableArguments {
     }
 }
 
-/// Which network: a standard architecture or a configuration file.
-struct ArchitectureOptions: ParsableArguments {
+/// A standard architecture, optionally widened.
+struct StandardArchitectureOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).",
-                               discussion: "Default resnet20 unless --config is given."))
+                               discussion: "Default resnet20."))
     var arch: Architecture?
-
-    @Option(help: "Channel configuration JSON (architecture.json of a run, or a pruned architecture from `pfs prune`).")
-    var config: String?
 
     @Option(help: "Multiply every width of --arch by this factor (base-width expansion).")
     var widthMultiplier: Double = 1
 
     func validate() throws {
-        if arch != nil && config != nil { throw ValidationError("give --arch or --config, not both") }
         guard widthMultiplier.isFinite && widthMultiplier > 0 else {
             throw ValidationError("--width-multiplier must be a positive number, got \(widthMultiplier)")
         }
-        if config != nil && widthMultiplier != 1 {
+    }
+
+    /// The standard configuration for data of `input` shape and `classes` classes.
+    func configuration(input: InputShape, classes: Int) throws -> ChannelConfiguration {
+        do {
+            return try ChannelConfiguration.standard(arch ?? .resnet20, input: input, classes: classes,
+                                                     widthMultiplier: widthMultiplier)
+        } catch {
+            if widthMultiplier != 1 { throw ValidationError("--width-multiplier \(widthMultiplier): \(error)") }
+            throw error
+        }
+    }
+}
+
+/// Which network: a standard architecture or a configuration file.
+struct ArchitectureOptions: ParsableArguments {
+    @OptionGroup var standard: StandardArchitectureOptions
+
+    @Option(help: "Channel configuration JSON (architecture.json of a run, or a pruned architecture from `pfs prune`).")
+    var config: String?
+
+    var arch: Architecture? { standard.arch }
+    var widthMultiplier: Double { standard.widthMultiplier }
+
+    func validate() throws {
+        if standard.arch != nil && config != nil { throw ValidationError("give --arch or --config, not both") }
+        if config != nil && standard.widthMultiplier != 1 {
             throw ValidationError("--width-multiplier applies to --arch, not to --config")
         }
     }
@@ -78,8 +101,7 @@ struct ArchitectureOptions: ParsableArguments {
             }
             return configuration
         }
-        return try ChannelConfiguration.standard(arch ?? .resnet20, input: input, classes: classes,
-                                                 widthMultiplier: widthMultiplier)
+        return try standard.configuration(input: input, classes: classes)
     }
 }
 
@@ -95,13 +117,19 @@ struct RecipeOptions: ParsableArguments {
     var schedule: ScheduleKind = .cosine
     @Option(help: "Label smoothing of the cross-entropy.") var labelSmoothing: Float = 0
     @Flag(help: "No random crop / flip.") var noAugment = false
-    @Option(help: "Seed of the weights, data order, augmentation and validation split.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Seed of the weights, data order, augmentation and validation split.",
+            transform: parseSeed)
+    var seed: UInt64 = 1
     @Flag(help: "Scratch-B: scale the epochs by (standard MACs / this network's MACs), the compute-matched budget.")
     var budgetMatched = false
 
     func validate() throws {
-        do { try recipe().validate() } catch { throw ValidationError("\(error)") }
+        do { try recipe().validate() } catch { throw ValidationError(flagWording(error, Self.flags)) }
     }
+
+    /// The flag behind each recipe field.
+    static let flags = ["epochs": "--epochs", "batch size": "--batch-size", "learning rate": "--lr", "momentum": "--momentum",
+                        "nesterov": "--nesterov", "weight decay": "--weight-decay", "label smoothing": "--label-smoothing"]
 
     func recipe() -> TrainingRecipe {
         var recipe = TrainingRecipe()
@@ -166,4 +194,21 @@ func parseSeedList(_ text: String) throws -> [UInt64] {
     }
     guard Set(values).count == values.count else { throw ValidationError("each seed once, got \(text)") }
     return values.map { $0! }
+}
+
+/// Parses a seed (`--seed`), with a message for negative or non-integer values.
+func parseSeed(_ text: String) throws -> UInt64 {
+    guard let value = UInt64(text.trimmingCharacters(in: .whitespaces)) else {
+        throw ValidationError("expected a whole number 0 … \(UInt64.max), got \(text)")
+    }
+    return value
+}
+
+/// A library error (`field: expected …, got …`) reworded with the flag the user typed.
+func flagWording(_ error: Error, _ flags: [String: String]) -> String {
+    let text = "\(error)"
+    for (field, flag) in flags where text.hasPrefix(field + ":") {
+        return flag + text.dropFirst(field.count)
+    }
+    return text
 }

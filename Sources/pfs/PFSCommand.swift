@@ -1,8 +1,24 @@
 import ArgumentParser
+import Foundation
 import PFSTensor
 
 @main
 struct PFSCommand: ParsableCommand {
+    /// Line-buffered output (messages keep their order in a log file), then the command; an
+    /// interrupted run ends with status 130 and the command that continues it.
+    static func main() {
+        setvbuf(stdout, nil, _IOLBF, 0)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let interrupted as InterruptedRun {
+            FileHandle.standardError.write(Data((interrupted.description + "\n").utf8))
+            Foundation.exit(130)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "pfs",
         abstract: "Pruning from Scratch: find, build and train pruned CNNs from random initialisation.",
@@ -36,5 +52,28 @@ struct EngineOptions: ParsableArguments {
     func apply() {
         if let threads { Engine.threads = threads }
         if let blas { Engine.gemm = blas }
+    }
+}
+
+/// A run stopped by Ctrl-C or SIGTERM after saving its progress.
+struct InterruptedRun: Error, CustomStringConvertible {
+    /// The command that continues it.
+    var resume: String
+    var description: String { "interrupted: progress saved; continue with:\n  \(resume)" }
+}
+
+/// The command line that continues an interrupted run: the same arguments, plus a flag when the
+/// command needs one to resume.
+enum ResumeHint {
+    static func command(adding flag: String?) -> String {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if let flag, !arguments.contains(flag) { arguments.append(flag) }
+        return (["pfs"] + arguments.map(quote)).joined(separator: " ")
+    }
+
+    /// Shell quoting where needed.
+    static func quote(_ argument: String) -> String {
+        let safe = argument.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }
+        return safe && !argument.isEmpty ? argument : "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }

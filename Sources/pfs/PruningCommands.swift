@@ -22,11 +22,20 @@ struct SearchCommand: ParsableCommand {
     @OptionGroup var gate: GateOptions
     @OptionGroup var engine: EngineOptions
 
-    @Option(help: "Seed of the random weights, the split and the data order.") var seed: UInt64 = 1
-    @Option(help: "Learn the gates on the weights of this trained checkpoint instead of a random init.")
+    @Option(parsing: .unconditional, help: "Seed of the random weights, the split and the data order.", transform: parseSeed)
+    var seed: UInt64 = 1
+    @Option(help: ArgumentHelp("Learn the gates on the weights of this trained checkpoint (run directory or file) instead of a "
+                               + "random init; the checkpoint names the network, so --arch, --config and "
+                               + "--width-multiplier do not apply."))
     var fromCheckpoint: String?
     @Option(help: "Gates file to write; the search keeps its checkpoint in search/ beside it.") var out: String?
     @Flag(help: "Continue the interrupted search of --out from its checkpoint.") var resume = false
+
+    func validate() throws {
+        if fromCheckpoint != nil && (architecture.arch != nil || architecture.config != nil || architecture.widthMultiplier != 1) {
+            throw ValidationError("--from-checkpoint: the checkpoint names the network; drop --arch, --config and --width-multiplier")
+        }
+    }
 
     func run() throws {
         engine.apply()
@@ -53,7 +62,13 @@ struct SearchCommand: ParsableCommand {
         }
         let display = SearchDisplay(epochs: settings.epochs)
         let result: GateSearchResult
-        do { result = try search.run(resume: resume, onEvent: display.handle) } catch { display.finish(); throw error }
+        do { result = try search.run(resume: resume, onEvent: display.handle) } catch {
+            display.finish()
+            if case .training(.interrupted) = error {
+                throw InterruptedRun(resume: ResumeHint.command(adding: "--resume"))
+            }
+            throw error
+        }
         display.finish()
         print("chosen \(describe(result.selection, r: settings.targetRatio))")
         print("time   \(clock(result.seconds)) for gate learning; saved \(file)")
@@ -71,11 +86,12 @@ struct PruneCommand: ParsableCommand {
 
     @Argument(help: "Gates file written by `pfs search`, or scores file written by `pfs score`.") var scores: String
     @OptionGroup var budget: BudgetOptions
+    @OptionGroup var minimum: MinimumChannelsOption
     @Option(help: "Output file (default: pruned.json beside the scores file).") var out: String?
 
     func run() throws {
         let channelScores = try ChannelScores.load(scores)
-        let pruned = try PrunedArchitecture.make(from: channelScores, budget: budget.budget, minChannels: budget.minChannels)
+        let pruned = try PrunedArchitecture.make(from: channelScores, budget: budget.budget, minChannels: minimum.minChannels)
         let file = out ?? ((scores as NSString).deletingLastPathComponent as NSString).appendingPathComponent("pruned.json")
         try pruned.save(to: file)
         print("\(pruned.architecture.rawValue): scores of \(channelScores.provenance.description)")
@@ -94,10 +110,11 @@ struct PipelineCommand: ParsableCommand {
             train/}, and summary.json.
             """)
 
-    @OptionGroup var architecture: ArchitectureOptions
+    @OptionGroup var architecture: StandardArchitectureOptions
     @OptionGroup var data: DataOptions
     @OptionGroup var gate: GateOptions
     @OptionGroup var budget: BudgetOptions
+    @OptionGroup var minimum: MinimumChannelsOption
     @OptionGroup var engine: EngineOptions
 
     @Option(help: "Comma-separated seeds: one candidate structure (and training run) per seed.", transform: parseSeedList)
@@ -113,9 +130,6 @@ struct PipelineCommand: ParsableCommand {
 
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        guard architecture.config == nil else {
-            throw ValidationError("pipeline starts from a standard architecture: use --arch (and --width-multiplier), not --config")
-        }
     }
 
     func run() throws {
@@ -126,7 +140,7 @@ struct PipelineCommand: ParsableCommand {
         settings.architecture = architecture.arch ?? .resnet20
         settings.gate = gate.settings(seed: seeds[0], widthMultiplier: architecture.widthMultiplier, bundled: bundled)
         settings.budget = budget.budget
-        settings.minChannels = budget.minChannels
+        settings.minChannels = minimum.minChannels
         settings.seeds = seeds
         settings.uniformBaseline = uniform
         settings.budgetMatched = budgetMatched
@@ -135,7 +149,7 @@ struct PipelineCommand: ParsableCommand {
         settings.recipe.learningRate = learningRate
         settings.recipe.weightDecay = weightDecay
         settings.recipe.schedule = schedule
-        try settings.recipe.validate()
+        do { try settings.recipe.validate() } catch { throw ValidationError(flagWording(error, RecipeOptions.flags)) }
         let directory = out ?? "runs/pipeline-\(settings.architecture.rawValue)"
 
         let searchData = try data.prepare(validationFraction: settings.gate.validationFraction, seed: seeds[0])
@@ -166,6 +180,7 @@ struct PipelineCommand: ParsableCommand {
         } catch {
             searchDisplay?.finish()
             trainDisplay?.finish()
+            if case .training(.interrupted) = error { throw InterruptedRun(resume: ResumeHint.command(adding: nil)) }
             throw error
         }
         trainDisplay?.finish()

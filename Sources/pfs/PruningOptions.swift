@@ -16,9 +16,14 @@ struct GateOptions: ParsableArguments {
 
     func validate() throws {
         do { try settings(seed: 1, widthMultiplier: 1, bundled: false).validate() } catch {
-            throw ValidationError("\(error)")
+            throw ValidationError(flagWording(error, Self.flags))
         }
     }
+
+    /// The flag behind each gate-learning setting.
+    static let flags = ["lambda": "--lambda", "target ratio r": "--target-ratio", "gate learning rate": "--gate-lr",
+                        "gate epochs": "--gate-epochs", "batch size": "--gate-batch-size",
+                        "validation fraction": "--validation-fraction"]
 
     func settings(seed: UInt64, widthMultiplier: Double, bundled: Bool) -> GateSearchSettings {
         var s = GateSearchSettings()
@@ -42,19 +47,25 @@ struct BudgetOptions: ParsableArguments {
     @Option(help: "Keep at most this many MACs per image (instead of --keep-macs).")
     var maxMacs: Int?
 
-    @Option(help: "Minimum channels kept in every prunable layer.")
-    var minChannels: Int = 1
-
     func validate() throws {
         if keepMacs != nil && maxMacs != nil { throw ValidationError("give --keep-macs or --max-macs, not both") }
         if let keepMacs, !(keepMacs > 0 && keepMacs <= 1) {
             throw ValidationError("--keep-macs must be a fraction in (0, 1] of the standard MACs, got \(keepMacs)")
         }
         if let maxMacs, maxMacs <= 0 { throw ValidationError("--max-macs must be a positive number of MACs, got \(maxMacs)") }
-        guard minChannels >= 1 else { throw ValidationError("--min-channels must be at least 1, got \(minChannels)") }
     }
 
     var budget: Budget { maxMacs.map { .maxMACs($0) } ?? .keepFraction(keepMacs ?? 0.5) }
+}
+
+/// The minimum width of every pruned layer (channel selection by scores only).
+struct MinimumChannelsOption: ParsableArguments {
+    @Option(help: "Minimum channels kept in every prunable layer.")
+    var minChannels: Int = 1
+
+    func validate() throws {
+        guard minChannels >= 1 else { throw ValidationError("--min-channels must be at least 1, got \(minChannels)") }
+    }
 }
 
 /// Shows gate learning: a live line, then one row per epoch.

@@ -25,7 +25,7 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Architecture (random).") var arch: Architecture?
     @Option(help: "Input as C×H×W (random; default 3x32x32).") var input: String = "3x32x32"
     @Option(help: "Number of classes (random).") var classes: Int = 10
-    @Option(help: "Seed of the random scores.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Seed of the random scores.", transform: parseSeed) var seed: UInt64 = 1
     @Option(help: "Scores file to write (default: scores-<criterion>.json).") var out: String?
 
     func validate() throws {
@@ -151,10 +151,7 @@ struct StudyCommand: ParsableCommand {
             display.finish()
             if case .training(.interrupted) = error {
                 _ = try? writeReport(of: directory)
-                print("\ninterrupted: every finished stage is saved in \(directory), and the run in progress has its "
-                      + "checkpoint. Run the same command again to continue:")
-                print("  pfs " + CommandLine.arguments.dropFirst().joined(separator: " "))
-                throw ExitCode(130)
+                throw InterruptedRun(resume: ResumeHint.command(adding: nil))
             }
             throw error
         }

@@ -84,6 +84,7 @@ struct TrainCommand: ParsableCommand {
         let result: TrainingResult
         do { result = try job.run(onEvent: display.handle) } catch {
             display.finish()
+            if case .interrupted = error { throw InterruptedRun(resume: ResumeHint.command(adding: "--resume")) }
             throw error
         }
         display.finish()
@@ -153,9 +154,13 @@ struct FlopsCommand: ParsableCommand {
     @Option(help: "Also write the channel configuration JSON to this file.")
     var save: String?
 
+    @Option(help: "Batch size of the memory estimate printed with the table.")
+    var batch: Int = 128
+
     func validate() throws {
         _ = try parsedInput()
         guard classes >= 1 else { throw ValidationError("--classes must be at least 1, got \(classes)") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
     }
 
     func parsedInput() throws -> InputShape? { try input.map(parseInputShape) }
@@ -174,11 +179,16 @@ struct FlopsCommand: ParsableCommand {
         let complexity = ComplexityCounter.count(configuration)
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(complexity), as: UTF8.self))
         } else {
             print("\(configuration.architecture.rawValue), input \(configuration.input), \(configuration.classes) classes")
-            print(complexity.table())
+            print(complexity.table(), terminator: "")
+            let training = MemoryEstimate.training(configuration, batch: batch, threads: Engine.threads)
+            let inference = MemoryEstimate.inference(configuration, batch: batch, threads: Engine.threads)
+            print("memory estimate at batch \(batch), \(Engine.threads) threads: training about "
+                  + "\(MemoryEstimate.describe(training.totalBytes)), inference about \(MemoryEstimate.describe(inference.totalBytes)) "
+                  + "(\(MemoryEstimate.describe(MemoryEstimate.availableBytes)) available)")
         }
         if let save { try AtomicFile.write(configuration.jsonData(), to: save) }
     }

@@ -86,7 +86,8 @@ import Testing
             let noTest = #expect(throws: DataError.self) { _ = try source.load(.test) }
             #expect(noTest?.file == flat && noTest?.field == "test part")
 
-            // train/ and test/ parts: classes are the union, so labels agree across the parts.
+            // train/ and test/ parts: classes are the union, so labels agree across the parts; every
+            // class needs training images (c, only in test/, is refused until train/c has one).
             let parts = join(root, "parts")
             try png(join(parts, "train/a/1.png"), value: 1)
             try png(join(parts, "train/b/1.png"), value: 2)
@@ -94,9 +95,12 @@ import Testing
             try png(join(parts, "test/c/1.png"), value: 4)
             #expect(try resolved(parts) == .folder)
             let split = DataSource(kind: .folder, path: parts)
+            let noTraining = #expect(throws: DataError.self) { _ = try split.load(.train) }
+            #expect(noTraining?.file == join(parts, "train/c"))
+            try png(join(parts, "train/c/1.png"), value: 5)
             let train = try split.load(.train), test = try split.load(.test, imageSize: (height: 4, width: 4))
             #expect(train.classNames == ["a", "b", "c"] && test.classNames == ["a", "b", "c"])
-            #expect(train.labels == [0, 1] && test.labels == [1, 2])
+            #expect(train.labels == [0, 1, 2] && test.labels == [1, 2])
             #expect(test.height == 4 && test.width == 4 && test.pixels.first == 3)
         }
     }

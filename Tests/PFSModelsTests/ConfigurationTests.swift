@@ -75,11 +75,11 @@ import Testing
         configuration.widths[3].channels = 0
         let zero = refusal { try configuration.validate() }
         #expect(zero?.field == "widths[3] (stage1.block3.conv1)")
-        #expect(zero?.expected == "≥ 1 channels" && zero?.got == "0")
+        #expect(zero?.expected == "1 … 1048576 channels" && zero?.got == "0")
 
         configuration.widths[3].channels = -4
         #expect(refusal { try configuration.validate() }?.description
-                == "widths[3] (stage1.block3.conv1): expected ≥ 1 channels, got -4")
+                == "widths[3] (stage1.block3.conv1): expected 1 … 1048576 channels, got -4")
 
         let viaPrunable = refusal { _ = try ChannelConfiguration.standard(.vgg16).withPrunableWidths(Array(repeating: 8, count: 12) + [0]) }
         #expect(viaPrunable?.field == "widths[12] (conv13)" && viaPrunable?.got == "0")
@@ -175,7 +175,7 @@ import Testing
         var invalid = try ChannelConfiguration.standard(.resnet20)
         invalid.widths[5].channels = 0
         let semantic = refusal { _ = try ChannelConfiguration.decode(invalid.jsonData(), file: "pruned.json") }
-        #expect(semantic?.description == "pruned.json: widths[5] (stage2.block1.conv1): expected ≥ 1 channels, got 0")
+        #expect(semantic?.description == "pruned.json: widths[5] (stage2.block1.conv1): expected 1 … 1048576 channels, got 0")
 
         #expect(refusal { _ = try ChannelConfiguration.decode(Data("{".utf8), file: "x.json") }?.file == "x.json")
     }

@@ -132,7 +132,7 @@ import Testing
         }
         recipe = TrainingRecipe()
         recipe.epochs = 0
-        #expect(throws: TrainingError.setting(field: "epochs", expected: "at least 1", got: "0")) { try recipe.validate() }
+        #expect(throws: TrainingError.setting(field: "epochs", expected: "1 … 100000", got: "0")) { try recipe.validate() }
         recipe = TrainingRecipe()
         recipe.momentum = 1
         #expect(throws: TrainingError.self) { try recipe.validate() }

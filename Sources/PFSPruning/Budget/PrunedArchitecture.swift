@@ -136,7 +136,7 @@ public struct PrunedArchitecture: Codable, Sendable {
                             got: format.map { "\"\($0)\"" } ?? "no format field")
         }
         do { return try JSONDecoder().decode(PrunedArchitecture.self, from: data) } catch {
-            throw .mismatch(file: file, field: "document", expected: "a pruned architecture", got: "\(error)")
+            throw .mismatch(file: file, field: "document", expected: "a pruned architecture", got: JSONText.describe(error, in: data))
         }
     }
 

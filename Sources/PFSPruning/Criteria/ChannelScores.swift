@@ -171,7 +171,7 @@ public struct ChannelScores: Codable, Sendable {
         }
         let scores: ChannelScores
         do { scores = try JSONDecoder().decode(ChannelScores.self, from: data) } catch {
-            throw .mismatch(file: file, field: "document", expected: "a scores file written by pfs score", got: "\(error)")
+            throw .mismatch(file: file, field: "document", expected: "a scores file written by pfs score", got: JSONText.describe(error, in: data))
         }
         do { try scores.configuration.validate() } catch {
             throw .mismatch(file: file, field: "configuration", expected: "a valid configuration", got: error.description)

@@ -50,6 +50,11 @@ public final class GateSearch {
             throw .mismatch(file: data.description, field: "data", expected: "\(configuration.input) images in "
                             + "\(configuration.classes) classes", got: "\(data.inputShape) in \(data.classes) classes")
         }
+        try attempt {
+            try TrainingError.checkMemory(MemoryEstimate.training(configuration, batch: settings.batchSize, threads: Engine.threads),
+                                          what: "gate learning on \(configuration.architecture.rawValue) at batch \(settings.batchSize)",
+                                          remedy: "lower --gate-batch-size or --width-multiplier")
+        }
         self.settings = settings
         self.source = source
         self.data = data
@@ -122,6 +127,8 @@ public final class GateSearch {
     /// continues from the checkpoint in ``runDirectory`` and the history in ``outputFile``.
     public func run(resume: Bool = false, onEvent: (GateSearchEvent) -> Void = { _ in }) throws(PruningError)
         -> GateSearchResult {
+        let lock = try runDirectory.map { (directory) throws(PruningError) in try attempt { try RunDirectoryLock.acquire(directory) } }
+        defer { lock?.release() }
         var result = GateSearchResult(configuration: network.configuration, settings: settings, source: source,
                                       data: data.description, history: [], selection: nil, complete: false, seconds: 0,
                                       trainingImagesPerEpoch: data.train.count)

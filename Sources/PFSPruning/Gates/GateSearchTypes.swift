@@ -168,17 +168,29 @@ public struct GateSearchResult: Codable, Sendable {
         let result: GateSearchResult
         do { result = try JSONDecoder().decode(GateSearchResult.self, from: data) } catch {
             throw .mismatch(file: file, field: "document", expected: "a gates file written by pfs search (\(format))",
-                            got: "\(error)")
+                            got: JSONText.describe(error, in: data))
         }
         guard result.format == format else {
             throw .mismatch(file: file, field: "format", expected: format, got: result.format)
         }
-        let widths = result.configuration.prunableWidths
-        for e in result.history {
+        do { try result.configuration.validate() } catch {
+            throw .mismatch(file: file, field: "configuration", expected: "a valid configuration", got: error.description)
+        }
+        let widths = result.configuration.prunableWidths, names = result.configuration.prunableNames
+        for (k, e) in result.history.enumerated() {
             guard e.gates.map(\.count) == widths else {
-                throw .mismatch(file: file, field: "history[epoch \(e.epoch)].gates",
+                throw .mismatch(file: file, field: "history[\(k)].gates (epoch \(e.epoch))",
                                 expected: "one gate per channel of \(widths)", got: "\(e.gates.map(\.count))")
             }
+            for (j, layer) in e.gates.enumerated() {
+                if let c = layer.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) {
+                    throw .mismatch(file: file, field: "history[\(k)].gates[\(j)][\(c)] (epoch \(e.epoch), \(names[j]))",
+                                    expected: "a gate value in [0, 1]", got: "\(layer[c])")
+                }
+            }
+        }
+        if let selection = result.selection, !result.history.contains(where: { $0.epoch == selection.epoch }) {
+            throw .mismatch(file: file, field: "selection.epoch", expected: "an epoch of the history", got: "\(selection.epoch)")
         }
         return result
     }

@@ -34,6 +34,9 @@ public struct PipelineCandidate: Codable, Sendable {
 
 /// The pipeline's summary (`summary.json`).
 public struct PipelineReport: Codable, Sendable {
+    public static let format = "pfs.pipeline-summary/1"
+    /// The document's kind and version (nil in summaries of earlier versions).
+    public var format: String? = PipelineReport.format
     public var data: String
     public var candidates: [PipelineCandidate]
     /// The uniformly narrowed baseline, when asked for.
@@ -69,6 +72,8 @@ public struct Pipeline {
             throw .setting(field: "seeds", expected: "distinct seeds", got: settings.seeds.map(String.init).joined(separator: ","))
         }
         let start = Date()
+        let lock = try attempt { try RunDirectoryLock.acquire(directory) }
+        defer { lock.release() }
         let standard = try attempt {
             try ChannelConfiguration.standard(settings.architecture, input: searchData.inputShape, classes: searchData.classes)
         }
@@ -121,7 +126,7 @@ public struct Pipeline {
         let report = PipelineReport(data: trainData.description, candidates: candidates, uniform: uniform,
                                     uniformFactor: factor, totalSeconds: Date().timeIntervalSince(start))
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let bytes = try attempt { try encoder.encode(report) }
         try attempt { try AtomicFile.write(bytes, to: (directory as NSString).appendingPathComponent("summary.json")) }
         return report

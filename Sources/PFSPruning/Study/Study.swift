@@ -49,6 +49,8 @@ public struct Study {
                     onEvent: (StudyEvent) -> Void = { _ in }) throws(PruningError) -> StudyReport {
         let start = Date()
         try plan.validate()
+        let lock = try attempt { try RunDirectoryLock.acquire(directory) }
+        defer { lock.release() }
         guard searchData.validation?.count ?? 0 > 0 else {
             throw .setting(field: "validationFraction", expected: "a validation split for the searches", got: "none")
         }
@@ -147,6 +149,7 @@ struct StudyStages {
         common["data.trainingImages"] = "\(trainData.train.count)"
         common["data.input"] = "\(trainData.inputShape)"
         common["data.classes"] = "\(trainData.classes)"
+        common["data.fingerprint"] = trainData.train.fingerprint
         self.common = common
         var split = common
         split["validationFraction"] = "\(plan.validationFraction)"

@@ -435,12 +435,12 @@ public struct StudyPlan: Codable, Equatable, Sendable {
     public static func decode(_ data: Data, file: String) throws(PruningError) -> StudyPlan {
         let plan: StudyPlan
         do { plan = try JSONDecoder().decode(StudyPlan.self, from: data) } catch let error as DecodingError {
-            let e = ChannelConfiguration.describe(error, file: file)
+            let e = ChannelConfiguration.describe(error, file: file, data: data)
             throw .mismatch(file: file, field: e.field, expected: e.expected, got: e.got)
         } catch let error as ModelError {
             throw .mismatch(file: file, field: error.field, expected: error.expected, got: error.got)
         } catch {
-            throw .mismatch(file: file, field: "(document)", expected: "a study plan (\(format))", got: "\(error)")
+            throw .mismatch(file: file, field: "(document)", expected: "a study plan (\(format))", got: JSONText.describe(error, in: data))
         }
         do { try plan.validate() } catch {
             if case let .setting(field, expected, got) = error { throw .mismatch(file: file, field: field, expected: expected, got: got) }

@@ -17,6 +17,27 @@ public enum Engine {
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }
 
+    /// Memory this process may use, in bytes: `PFS_MEMORY_LIMIT_MB` when set, else the kernel's
+    /// estimate of available memory (`MemAvailable` in /proc/meminfo), else the physical memory.
+    /// Runs whose estimated needs exceed it are refused before anything is allocated.
+    public static var availableMemory: Double {
+        let environment = ProcessInfo.processInfo.environment
+        if let text = environment["PFS_MEMORY_LIMIT_MB"], let mb = Double(text), mb > 0 { return mb * 1_048_576 }
+        if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) {
+            for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+                if let kb = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") {
+                    return kb * 1024
+                }
+            }
+        }
+        return Double(ProcessInfo.processInfo.physicalMemory)
+    }
+
+    /// `1.5 GiB` / `230 MiB`.
+    public static func describeBytes(_ bytes: Double) -> String {
+        bytes >= 1_073_741_824 ? String(format: "%.1f GiB", bytes / 1_073_741_824) : String(format: "%.0f MiB", bytes / 1_048_576)
+    }
+
     /// `true` for a debug build, `false` for an optimised one.
     public static var isDebugBuild: Bool {
         #if DEBUG

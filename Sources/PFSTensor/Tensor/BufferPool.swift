@@ -61,7 +61,19 @@ public final class BufferPool: @unchecked Sendable {
         }
         mapped += 1
         lock.unlock()
-        return Self.map(size)
+        if let p = Self.map(size) { return p }
+        trim()                        // idle buffers of other sizes may be what is missing
+        if let p = Self.map(size) { return p }
+        Self.outOfMemory(size)
+    }
+
+    /// Ends the process with a message instead of a trap when the OS refuses memory (runs are
+    /// checked against an estimate of their needs before they start, so this is rare): exit status 3.
+    static func outOfMemory(_ size: Int) -> Never {
+        let message = "pfs: out of memory: the system refused \(Engine.describeBytes(Double(size))) for a tensor "
+            + "(\(Engine.describeBytes(Engine.availableMemory)) available); lower --batch-size or the network's widths\n"
+        FileHandle.standardError.write(Data(message.utf8))
+        exit(3)
     }
 
     /// Takes back a buffer from ``allocate(bytes:)`` of the same `bytes`.
@@ -95,12 +107,10 @@ public final class BufferPool: @unchecked Sendable {
         for (size, list) in all { for p in list { Self.unmap(p, size) } }
     }
 
-    private static func map(_ size: Int) -> UnsafeMutableRawPointer {
+    private static func map(_ size: Int) -> UnsafeMutableRawPointer? {
         #if canImport(Glibc) || canImport(Darwin) || canImport(Musl)
         let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        guard let p, p != MAP_FAILED else {
-            fatalError("BufferPool: cannot map \(size) bytes (out of memory)")
-        }
+        guard let p, p != MAP_FAILED else { return nil }
         return p
         #else
         return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)

@@ -9,11 +9,7 @@ public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws(TrainingError) {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw .io(file: directory, action: "create the directory", reason: error.localizedDescription)
-        }
+        try FileIOErrors.createDirectory(directory)
         let temporary = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw .io(file: temporary, action: "create", reason: String(cString: strerror(errno))) }
@@ -50,8 +46,10 @@ public enum AtomicFile {
         guard FileManager.default.fileExists(atPath: path) else {
             throw .io(file: path, action: "read", reason: "no such file")
         }
-        do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw .io(file: path, action: "read", reason: error.localizedDescription)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = access(path, R_OK) != 0 ? String(cString: strerror(errno)) : "not a readable file"
+            throw .io(file: path, action: "read", reason: reason)
         }
+        return data
     }
 }

@@ -46,6 +46,8 @@ public struct TrainingState: Codable, Equatable, Sendable {
     public var data: String
     /// Number of training images per epoch.
     public var trainingImages: Int
+    /// ``PFSData/ImageDataset/fingerprint`` of the training images (nil in checkpoints of earlier versions).
+    public var dataFingerprint: String?
     /// Fully finished epochs.
     public var completedEpochs: Int = 0
     /// Batches already done in epoch `completedEpochs + 1` (non-zero only after an interruption).
@@ -61,11 +63,13 @@ public struct TrainingState: Codable, Equatable, Sendable {
     public var partialSeconds: Double = 0
     public var history: [EpochRecord] = []
 
-    public init(recipe: TrainingRecipe, normalization: Normalization, data: String, trainingImages: Int) {
+    public init(recipe: TrainingRecipe, normalization: Normalization, data: String, trainingImages: Int,
+                dataFingerprint: String? = nil) {
         self.recipe = recipe
         self.normalization = normalization
         self.data = data
         self.trainingImages = trainingImages
+        self.dataFingerprint = dataFingerprint
     }
 
     public var isFinished: Bool { completedEpochs >= recipe.epochs }
@@ -159,7 +163,7 @@ public enum Checkpoint {
             do {
                 state = try JSONDecoder().decode(TrainingState.self, from: Data(text.utf8))
             } catch {
-                throw .format(file: file, field: "metadata pfs.state", expected: "a training state", got: "\(error)")
+                throw .format(file: file, field: "metadata pfs.state", expected: "a training state", got: JSONText.describe(error, in: Data(text.utf8)))
             }
         }
         return Contents(file: file, configuration: configuration, tensors: contents.tensors, state: state)
@@ -191,6 +195,9 @@ public enum Checkpoint {
             }
             guard t.shape == shape else {
                 throw .mismatch(file: file, field: "tensor \(name)", expected: "shape \(shape)", got: "shape \(t.shape)")
+            }
+            if let bad = t.scalars.firstIndex(where: { !$0.isFinite }) {
+                throw .nonFinite(what: "\(file): tensor \(name)", detail: "\(t.scalars[bad]) at element \(bad)")
             }
             return t
         }
@@ -229,7 +236,7 @@ public enum Checkpoint {
     public static func saveMetrics(_ history: [EpochRecord], to file: String) throws(TrainingError) {
         var data = Data()
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         for record in history {
             guard let line = try? encoder.encode(record) else { continue }
             data.append(line)
@@ -240,7 +247,7 @@ public enum Checkpoint {
 
     static func encodeJSON<T: Encodable>(_ value: T) throws(TrainingError) -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do { return try encoder.encode(value) } catch {
             throw .format(file: "(memory)", field: "\(T.self)", expected: "encodable", got: "\(error)")
         }

@@ -86,7 +86,16 @@ public enum SafeTensors {
                               expected: "[begin, end] within the \(bufferLength)-byte data section",
                               got: "\(entry["data_offsets"] ?? "nothing")")
             }
-            let count = Shape.count(shape)
+            // The element count, refusing shapes whose size overflows rather than trapping.
+            var count = 1
+            for d in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: d)
+                guard !overflow, product <= bufferLength else {
+                    throw .format(file: file, field: "tensor \(name) shape", expected: "a shape that fits the data section",
+                                  got: Shape.describe(shape))
+                }
+                count = product
+            }
             guard offsets[1] - offsets[0] == count * 4 else {
                 throw .format(file: file, field: "tensor \(name) data_offsets",
                               expected: "\(count * 4) bytes for shape \(Shape.describe(shape))",

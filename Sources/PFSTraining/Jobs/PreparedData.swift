@@ -62,17 +62,49 @@ public struct PreparedData: Sendable {
     }
 }
 
-/// Reads a channel configuration from a JSON file: either a bare configuration (as `pfs flops
-/// --save` or `architecture.json` write it) or a document with a `configuration` member (a pruned
-/// architecture written by `pfs prune`).
+/// Reads a channel configuration from a JSON file: a configuration (`pfs.configuration/1`, as
+/// `architecture.json` and `pfs flops --save` write it, or one of an earlier version without a
+/// `format`) or a pruned architecture (`pfs.pruned-architecture/…`, written by `pfs prune`, whose
+/// `configuration` member is the network). Any other pfs document — a gates or scores file, a
+/// study plan — is refused by name, with what to do instead.
 public enum ConfigurationFile {
     public static func read(_ path: String) throws(TrainingError) -> ChannelConfiguration {
         let data = try AtomicFile.read(path)
-        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-           let inner = object["configuration"], JSONSerialization.isValidJSONObject(inner),
-           let innerData = try? JSONSerialization.data(withJSONObject: inner) {
-            return try wrap { try ChannelConfiguration.decode(innerData, file: path + " (configuration)") }
+        let object: [String: Any]
+        do {
+            guard let dictionary = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw TrainingError.format(file: path, field: "(document)", expected: "a JSON object (a network configuration)",
+                                           got: "another JSON value")
+            }
+            object = dictionary
+        } catch let error as TrainingError {
+            throw error
+        } catch {
+            throw .format(file: path, field: "(document)", expected: "valid JSON (a network configuration)",
+                          got: JSONText.describe(error, in: data))
         }
-        return try wrap { try ChannelConfiguration.decode(data, file: path) }
+        let format = object["format"] as? String
+        switch format {
+        case nil, ChannelConfiguration.format?:
+            return try wrap { try ChannelConfiguration.decode(data, file: path) }
+        case let kind? where kind.hasPrefix("pfs.pruned-architecture/"):
+            guard let inner = object["configuration"], JSONSerialization.isValidJSONObject(inner),
+                  let innerData = try? JSONSerialization.data(withJSONObject: inner) else {
+                throw .format(file: path, field: "configuration", expected: "the pruned network's configuration", got: "none")
+            }
+            return try wrap { try ChannelConfiguration.decode(innerData, file: path + " (configuration)") }
+        case let kind?:
+            let remedy: String
+            switch kind {
+            case "pfs.gates/1": remedy = "a gates file written by pfs search; cut it to a budget first: pfs prune \(path)"
+            case "pfs.channel-scores/1": remedy = "a scores file written by pfs score; cut it to a budget first: pfs prune \(path)"
+            case "pfs.study-plan/1": remedy = "a study plan; run it with pfs study --plan \(path)"
+            default: remedy = "a \(kind) document"
+            }
+            throw .format(file: path, field: "format",
+                          expected: "a network configuration (\(ChannelConfiguration.format), architecture.json or pfs flops "
+                            + "--save) or a pruned architecture (pfs prune)", got: remedy)
+        }
     }
 }
+

@@ -6,6 +6,9 @@ import PFSTensor
 
 /// What a finished training job reports (also written as `result.json` in the run directory).
 public struct TrainingResult: Codable, Sendable {
+    public static let format = "pfs.training-result/1"
+    /// The document's kind and version (nil in results of earlier versions).
+    public var format: String? = TrainingResult.format
     public var configuration: ChannelConfiguration
     /// MACs per image (conv + linear, SPEC §5) and parameters of the trained network.
     public var macs: Int
@@ -52,6 +55,8 @@ public struct TrainingJob {
     /// Runs the job. Without `resume`, an existing checkpoint in the run directory is refused
     /// rather than overwritten.
     public func run(onEvent: (TrainingEvent) -> Void = { _ in }) throws(TrainingError) -> TrainingResult {
+        let lock = try RunDirectoryLock.acquire(runDirectory)
+        defer { lock.release() }
         let checkpointFile = (runDirectory as NSString).appendingPathComponent(Checkpoint.fileName)
         let exists = FileManager.default.fileExists(atPath: checkpointFile)
         if !resume && exists {
@@ -61,6 +66,9 @@ public struct TrainingJob {
         if resume && !exists {
             throw .io(file: checkpointFile, action: "resume from", reason: "no checkpoint there")
         }
+        try TrainingError.checkMemory(MemoryEstimate.training(configuration, batch: recipe.batchSize, threads: Engine.threads),
+                                      what: "training \(configuration.architecture.rawValue) at batch \(recipe.batchSize)",
+                                      remedy: "lower --batch-size or the network's widths")
         let network = try wrap { try ModelBuilder.build(configuration, seed: recipe.seed) }
         let trainer = try Trainer(network: network, recipe: recipe, train: data.train, validation: data.validation,
                                   normalization: data.normalization, dataDescription: data.description,
@@ -81,7 +89,7 @@ public struct TrainingJob {
             trainingImages: data.train.count, history: state.history, validation: validation, test: test,
             trainingSeconds: state.history.reduce(0) { $0 + $1.seconds })
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let bytes = try wrap { try encoder.encode(result) }
         try AtomicFile.write(bytes, to: (runDirectory as NSString).appendingPathComponent(Self.resultFileName))
         return result
@@ -92,8 +100,14 @@ public struct TrainingJob {
         let file = (runDirectory as NSString).appendingPathComponent(resultFileName)
         guard FileManager.default.fileExists(atPath: file) else { return nil }
         let data = try AtomicFile.read(file)
-        do { return try JSONDecoder().decode(TrainingResult.self, from: data) } catch {
-            throw .format(file: file, field: "document", expected: "a training result written by pfs", got: "\(error)")
+        let result: TrainingResult
+        do { result = try JSONDecoder().decode(TrainingResult.self, from: data) } catch {
+            throw .format(file: file, field: "document", expected: "a training result written by pfs (\(TrainingResult.format))",
+                          got: JSONText.describe(error, in: data))
         }
+        if let format = result.format, format != TrainingResult.format {
+            throw .format(file: file, field: "format", expected: TrainingResult.format, got: format)
+        }
+        return result
     }
 }

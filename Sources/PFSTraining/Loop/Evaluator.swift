@@ -19,6 +19,20 @@ public enum Evaluator {
     /// statistics and no backward caches (``Mode/inference``) unless `mode` says otherwise.
     public static func evaluate(_ network: Layer, on dataset: ImageDataset, normalization: Normalization,
                                 batchSize: Int = 250, mode: Mode = .inference) throws(TrainingError) -> Evaluation {
+        if let network = network as? Network {
+            let input = network.configuration.input
+            guard dataset.channels == input.channels, dataset.height == input.height, dataset.width == input.width else {
+                throw .mismatch(file: dataset.source, field: "image shape",
+                                expected: "\(input) (the network's input)",
+                                got: "\(dataset.channels)×\(dataset.height)×\(dataset.width)")
+            }
+            guard dataset.classCount == network.configuration.classes else {
+                throw .mismatch(file: dataset.source, field: "classes",
+                                expected: "\(network.configuration.classes) (the network's outputs)", got: "\(dataset.classCount)")
+            }
+            try TrainingError.checkMemory(MemoryEstimate.inference(network.configuration, batch: batchSize, threads: Engine.threads),
+                                          what: "evaluating \(network.name) at batch \(batchSize)", remedy: "lower --batch-size")
+        }
         let loader = try wrap {
             try BatchLoader(dataset: dataset, batchSize: batchSize, shuffle: false, augmentation: .none,
                             normalization: normalization, seed: 0, epoch: 0)
@@ -32,6 +46,10 @@ public enum Evaluator {
             lossSum += Double(l) * Double(n)
             correct += Int((SoftmaxCrossEntropy.accuracy(logits: logits, labels: batch.labels) * Double(n)).rounded())
             images += n
+        }
+        guard lossSum.isFinite else {
+            throw .nonFinite(what: "the network's outputs on \(dataset.source)",
+                             detail: "the loss is \(lossSum); the weights or the data hold NaN or infinite values")
         }
         return Evaluation(loss: images > 0 ? lossSum / Double(images) : 0,
                           accuracy: images > 0 ? Double(correct) / Double(images) : 0, correct: correct, images: images)

@@ -8,8 +8,15 @@ public enum StopSignal {
     /// Whether a stop was requested since ``install()`` or the last ``reset()``.
     public static var isRequested: Bool { flag != 0 }
 
-    /// Installs the handlers (call once, from the command line tool).
+    /// Installs the handlers (call once, from the command line tool). The two signals are also
+    /// unblocked: a blocked mask is inherited across exec, and a parent (a test runner, a job
+    /// system) that blocks them would otherwise make Ctrl-C and `kill` do nothing.
     public static func install() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         for sig in [SIGINT, SIGTERM] {
             signal(sig) { received in
                 StopSignal.flag = 1

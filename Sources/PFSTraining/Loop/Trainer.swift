@@ -88,7 +88,7 @@ public final class Trainer {
             }
         }
         state = TrainingState(recipe: recipe, normalization: normalization, data: dataDescription,
-                              trainingImages: train.count)
+                              trainingImages: train.count, dataFingerprint: train.fingerprint)
     }
 
     /// Continues from a checkpoint of the same run: loads weights, BatchNorm statistics, momentum
@@ -105,6 +105,12 @@ public final class Trainer {
         guard saved.trainingImages == state.trainingImages else {
             throw .mismatch(file: contents.file, field: "training images", expected: "\(state.trainingImages)",
                             got: "\(saved.trainingImages)")
+        }
+        if let theirs = saved.dataFingerprint, let mine = state.dataFingerprint, theirs != mine {
+            throw .mismatch(file: contents.file, field: "training data",
+                            expected: "the data the run was started with: \(saved.data) (\(theirs))",
+                            got: "\(state.data) (\(mine)) — other images or another order; resume with the "
+                                + "original --data, or start a new run in another --out")
         }
         try Checkpoint.restore(contents, into: network, optimizer: optimizer)
         state = saved

@@ -32,13 +32,18 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// Bounds far beyond any real run, so that step counts and Scratch-B epochs cannot overflow.
+    public static let maximumEpochs = 100_000
+    public static let maximumBatchSize = 1 << 20
+
     /// Throws a ``TrainingError/setting(field:expected:got:)`` naming the first bad field.
     public func validate() throws(TrainingError) {
         func check(_ ok: Bool, _ field: String, _ expected: String, _ got: String) throws(TrainingError) {
             if !ok { throw .setting(field: field, expected: expected, got: got) }
         }
-        try check(epochs >= 1, "epochs", "at least 1", "\(epochs)")
-        try check(batchSize >= 1, "batch size", "at least 1", "\(batchSize)")
+        try check(epochs >= 1 && epochs <= Self.maximumEpochs, "epochs", "1 … \(Self.maximumEpochs)", "\(epochs)")
+        try check(batchSize >= 1 && batchSize <= Self.maximumBatchSize, "batch size", "1 … \(Self.maximumBatchSize)",
+                  "\(batchSize)")
         try check(learningRate.isFinite && learningRate > 0, "learning rate", "a positive number", "\(learningRate)")
         try check(momentum.isFinite && momentum >= 0 && momentum < 1, "momentum", "a number in [0, 1)", "\(momentum)")
         try check(!nesterov || momentum > 0, "nesterov", "a positive momentum", "momentum \(momentum)")
@@ -61,7 +66,8 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
     /// `epochs` epochs of a network of `fullMACs`, rounded to the nearest epoch.
     public static func budgetMatchedEpochs(_ epochs: Int, fullMACs: Int, prunedMACs: Int) -> Int {
         guard prunedMACs > 0 else { return epochs }
-        return max(1, Int((Double(epochs) * Double(fullMACs) / Double(prunedMACs)).rounded()))
+        let scaled = (Double(epochs) * Double(fullMACs) / Double(prunedMACs)).rounded()
+        return max(1, scaled.isFinite ? Int(min(scaled, Double(Int32.max))) : epochs)
     }
 
     /// This recipe with Scratch-B applied for `configuration`: epochs scaled by the MACs of the
