@@ -15,12 +15,11 @@ enum FileIO {
         let k = kind(path)
         guard k.exists else { throw DataError(file: path, field: "file", expected: expected, got: "no such file") }
         guard !k.isDirectory else { throw DataError(file: path, field: "file", expected: expected, got: "a directory") }
-        do {
-            return try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw DataError(file: path, field: "file", expected: "\(expected) that can be read",
-                            got: "read error (\(error.localizedDescription))")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = access(path, R_OK) != 0 ? String(cString: strerror(errno)) : "a read error"
+            throw DataError(file: path, field: "file", expected: "\(expected) that can be read", got: reason)
         }
+        return data
     }
 
     /// Names of the entries of a directory (not hidden ones), sorted; `[]` when unreadable.
