@@ -12,6 +12,7 @@ import PackageDescription
 //   PFSTraining    training and evaluation loops, safetensors checkpoints, resume, metrics log
 //   PFSPruning     gate learning on frozen random weights, FLOPs-budget search, pruned architectures
 //   PFSReport      self-contained HTML reports with SVG charts of any run directory
+//   PFSExport      PyTorch module + torchrun DDP recipe, ONNX (own protobuf writer), weights imported back
 //   PFSBench       benchmark harness behind `pfs bench`
 //   pfs            thin command-line front end (parses and delegates)
 //   PFSTestSupport finite-difference gradient checking, comparison helpers and synthetic data for the tests
@@ -26,6 +27,7 @@ let package = Package(
         .library(name: "PFSTraining", targets: ["PFSTraining"]),
         .library(name: "PFSPruning", targets: ["PFSPruning"]),
         .library(name: "PFSReport", targets: ["PFSReport"]),
+        .library(name: "PFSExport", targets: ["PFSExport"]),
         .executable(name: "pfs", targets: ["pfs"]),
     ],
     dependencies: [
@@ -40,11 +42,12 @@ let package = Package(
         .target(name: "PFSTraining", dependencies: ["PFSTensor", "PFSNN", "PFSData", "PFSModels"]),
         .target(name: "PFSPruning", dependencies: ["PFSTensor", "PFSNN", "PFSData", "PFSModels", "PFSTraining"]),
         .target(name: "PFSReport", dependencies: ["PFSModels", "PFSTraining", "PFSPruning"]),
+        .target(name: "PFSExport", dependencies: ["PFSModels", "PFSNN", "PFSTraining"]),
         .target(name: "PFSBench", dependencies: ["PFSTensor", "PFSNN", "PFSData", "PFSModels", "PFSTraining", "PFSPruning"]),
         .executableTarget(
             name: "pfs",
             dependencies: [
-                "PFSTensor", "PFSNN", "PFSData", "PFSModels", "PFSTraining", "PFSPruning", "PFSReport", "PFSBench",
+                "PFSTensor", "PFSNN", "PFSData", "PFSModels", "PFSTraining", "PFSPruning", "PFSReport", "PFSExport", "PFSBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "PFSTestSupport", dependencies: ["PFSTensor", "PFSNN", "PFSData", "PFSModels", "PFSTraining", "PFSPruning"]),
@@ -62,6 +65,9 @@ let package = Package(
         .testTarget(name: "PFSHardeningTests",
                     dependencies: ["PFSPruning", "PFSTraining", "PFSModels", "PFSData", "PFSNN", "PFSTensor", "PFSTestSupport"],
                     exclude: ["Corpus"]),
+        .testTarget(name: "PFSExportTests",
+                    dependencies: ["PFSExport", "PFSTraining", "PFSModels", "PFSNN", "PFSTensor", "PFSData", "PFSTestSupport"],
+                    exclude: ["Python"]),
         .testTarget(name: "PFSBenchTests", dependencies: ["PFSBench", "PFSTensor"]),
     ],
     swiftLanguageModes: [.v5]

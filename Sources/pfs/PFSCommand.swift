@@ -24,7 +24,7 @@ struct PFSCommand: ParsableCommand {
         abstract: "Pruning from Scratch: find, build and train pruned CNNs from random initialisation.",
         version: "0.1.0",
         subcommands: [PipelineCommand.self, StudyCommand.self, SearchCommand.self, ScoreCommand.self, PruneCommand.self,
-                      ScaleCommand.self, ReportCommand.self,
+                      ScaleCommand.self, ReportCommand.self, ExportCommand.self, ImportCommand.self,
                       TrainCommand.self, EvalCommand.self, FlopsCommand.self, InfoCommand.self, BenchCommand.self])
 }
 

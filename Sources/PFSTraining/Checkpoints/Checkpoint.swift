@@ -103,6 +103,13 @@ public enum Checkpoint {
         public var tensors: [String: Tensor]
         /// Present for checkpoints written during training.
         public var state: TrainingState?
+
+        public init(file: String, configuration: ChannelConfiguration, tensors: [String: Tensor], state: TrainingState?) {
+            self.file = file
+            self.configuration = configuration
+            self.tensors = tensors
+            self.state = state
+        }
     }
 
     /// The checkpoint file of `path`: `path` itself when it is a file, `path/checkpoint.safetensors`

@@ -8,22 +8,45 @@ import PFSTensor
 ///                           "__metadata__": {"key": "string value", ...}}, padded with spaces]
 ///     [data: each tensor's little-endian bytes at data_offsets, relative to the end of the header]
 ///
-/// Only float32 tensors are written and read; that is all the engine stores.
+/// The engine stores float32 tensors (`F32`). 64-bit integer tensors (`I64`) are also written and
+/// read, for PyTorch's BatchNorm counters (`num_batches_tracked`) in exported and imported weights;
+/// other types are refused by name.
 public enum SafeTensors {
     /// A decoded file: tensors by name, their order in the file, and the string metadata.
     public struct Contents {
         public var tensors: [String: Tensor]
         public var order: [String]
         public var metadata: [String: String]
+        /// `I64` tensors, flattened.
+        public var integers: [String: (shape: [Int], values: [Int64])] = [:]
     }
 
-    /// Serialises `tensors` (in the given order) and `metadata`.
-    public static func encode(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:]) -> Data {
+    /// An `I64` tensor to write.
+    public struct IntegerTensor {
+        public var name: String
+        public var shape: [Int]
+        public var values: [Int64]
+
+        public init(name: String, shape: [Int], values: [Int64]) {
+            self.name = name
+            self.shape = shape
+            self.values = values
+        }
+    }
+
+    /// Serialises `tensors` (in the given order), `integers` after them, and `metadata`.
+    public static func encode(_ tensors: [(name: String, tensor: Tensor)], integers: [IntegerTensor] = [],
+                              metadata: [String: String] = [:]) -> Data {
         var header: [String: Any] = [:]
         var offset = 0
         for (name, tensor) in tensors {
             let bytes = tensor.count * MemoryLayout<Float>.size
             header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+            offset += bytes
+        }
+        for t in integers {
+            let bytes = t.values.count * 8
+            header[t.name] = ["dtype": "I64", "shape": t.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
             offset += bytes
         }
         if !metadata.isEmpty { header["__metadata__"] = metadata }
@@ -39,6 +62,9 @@ public enum SafeTensors {
                 out.append(UnsafeBufferPointer(start: UnsafeRawPointer(buffer.baseAddress!)
                     .assumingMemoryBound(to: UInt8.self), count: buffer.count * 4))
             }
+        }
+        for t in integers {
+            for v in t.values { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         }
         return out
     }
@@ -72,9 +98,11 @@ public enum SafeTensors {
             guard let entry = value as? [String: Any] else {
                 throw .format(file: file, field: "tensor \(name)", expected: "an object", got: "\(type(of: value))")
             }
-            guard let dtype = entry["dtype"] as? String, dtype == "F32" else {
-                throw .format(file: file, field: "tensor \(name) dtype", expected: "F32", got: "\(entry["dtype"] ?? "nothing")")
+            guard let dtype = entry["dtype"] as? String, dtype == "F32" || dtype == "I64" else {
+                throw .format(file: file, field: "tensor \(name) dtype", expected: "F32 (or I64 counters)",
+                              got: "\(entry["dtype"] ?? "nothing")")
             }
+            let elementSize = dtype == "F32" ? 4 : 8
             guard let shape = (entry["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
                   shape.count == (entry["shape"] as? [Any])?.count, shape.allSatisfy({ $0 >= 0 }) else {
                 throw .format(file: file, field: "tensor \(name) shape", expected: "a list of non-negative integers",
@@ -96,10 +124,21 @@ public enum SafeTensors {
                 }
                 count = product
             }
-            guard offsets[1] - offsets[0] == count * 4 else {
+            guard offsets[1] - offsets[0] == count * elementSize else {
                 throw .format(file: file, field: "tensor \(name) data_offsets",
-                              expected: "\(count * 4) bytes for shape \(Shape.describe(shape))",
+                              expected: "\(count * elementSize) bytes for shape \(Shape.describe(shape))",
                               got: "\(offsets[1] - offsets[0]) bytes")
+            }
+            if dtype == "I64" {
+                var values = [Int64](repeating: 0, count: count)
+                data.withUnsafeBytes { raw in
+                    for i in 0..<count {
+                        values[i] = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: dataStart + offsets[0] + 8 * i, as: Int64.self))
+                    }
+                }
+                contents.integers[name] = (shape, values)
+                spans.append((offsets[0], offsets[1], name))
+                continue
             }
             var tensor = Tensor(unsafeUninitializedShape: shape)
             tensor.withUnsafeMutableBufferPointer { out in
