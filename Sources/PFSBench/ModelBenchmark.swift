@@ -56,10 +56,16 @@ public struct ModelBenchmark {
     }
 
     public func run(_ architecture: Architecture, mode: Mode) throws -> Row {
-        let configuration = try ChannelConfiguration.standard(architecture)
+        try run(try ChannelConfiguration.standard(architecture), mode: mode)
+    }
+
+    /// Times the network of any configuration (a pruned one, say) on random inputs of its shape.
+    public func run(_ configuration: ChannelConfiguration, mode: Mode) throws -> Row {
+        let architecture = configuration.architecture
         var rng = RandomGenerator(seed: 1)
-        let x = Tensor.randomNormal([batch, 3, 32, 32], using: &rng)
-        let labels = (0..<batch).map { _ in rng.int(below: 10) }
+        let input = configuration.input
+        let x = Tensor.randomNormal([batch, input.channels, input.height, input.width], using: &rng)
+        let labels = (0..<batch).map { _ in rng.int(below: configuration.classes) }
         let step: () throws -> Void
         switch mode {
         case .fwd:
@@ -78,9 +84,10 @@ public struct ModelBenchmark {
             }
         case .gate:
             // GateSearch needs a dataset with a validation part; the step itself uses `x`.
-            let pixels = (0..<(20 * 3 * 32 * 32)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-            let images = try ImageDataset(pixels: pixels, labels: (0..<20).map { $0 % 10 }, channels: 3, height: 32,
-                                          width: 32, classNames: (0..<10).map { "c\($0)" }, source: "benchmark")
+            let pixels = (0..<(20 * input.channels * input.height * input.width)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let images = try ImageDataset(pixels: pixels, labels: (0..<20).map { $0 % configuration.classes },
+                                          channels: input.channels, height: input.height, width: input.width,
+                                          classNames: (0..<configuration.classes).map { "c\($0)" }, source: "benchmark")
             let data = PreparedData(train: images, validation: images, test: nil, normalization: .cifar10,
                                     description: "benchmark")
             let search = try GateSearch(configuration: configuration, settings: GateSearchSettings(),
@@ -113,12 +120,13 @@ public struct ModelBenchmark {
 
 extension BenchmarkSuite {
     /// One model and mode, with the fraction of the SGEMM peak measured in the same run.
-    public static func model(_ architecture: Architecture, mode: ModelBenchmark.Mode, batch: Int, minSeconds: Double,
+    public static func model(_ configuration: ChannelConfiguration, mode: ModelBenchmark.Mode, batch: Int, minSeconds: Double,
                              progress: ProgressHandler = { _, _, _ in }) throws -> BenchmarkReport {
+        let architecture = configuration.architecture
         progress(0, 2, "SGEMM peak")
         let peak = GEMMBenchmark(backend: Engine.gemm, threads: Engine.threads, minSeconds: 1).peak()
         progress(1, 2, "\(architecture.rawValue) \(mode.rawValue) batch \(batch)")
-        let r = try ModelBenchmark(batch: batch, minSeconds: minSeconds).run(architecture, mode: mode)
+        let r = try ModelBenchmark(batch: batch, minSeconds: minSeconds).run(configuration, mode: mode)
         progress(2, 2, "done")
         let memory = r.peakMemoryBytes.map { format(Double($0) / 1_048_576, 0) } ?? "-"
         let row = [architecture.rawValue, mode.rawValue, "\(batch)", format(r.imagesPerSecond),

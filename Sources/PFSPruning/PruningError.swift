@@ -54,3 +54,9 @@ func prettyJSON<T: Encodable>(_ value: T) -> Data {
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     do { return try encoder.encode(value) } catch { preconditionFailure("encoding \(T.self) failed: \(error)") }
 }
+
+/// The `format` a JSON document says it is (kind and version, e.g. `pfs.gates/1`), or nil.
+func documentFormat(_ data: Data) -> String? {
+    struct Header: Decodable { var format: String? }
+    return (try? JSONDecoder().decode(Header.self, from: data))?.format
+}

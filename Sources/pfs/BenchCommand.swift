@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PFSBench
+import PFSTraining
 import PFSModels
 import PFSTensor
 
@@ -31,7 +32,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Whole-network benchmark of this architecture (instead of --op).")
     var model: Architecture?
 
-    @Option(help: "With --model: fwd, train or gate.")
+    @Option(help: "Whole-network benchmark of this configuration file (a pruned architecture, say) instead of --model.")
+    var config: String?
+
+    @Option(help: "With --model or --config: fwd, train or gate.")
     var mode: ModelBenchmark.Mode = .train
 
     @Option(help: "Minimum timed seconds per measurement (at least 5 runs each; default 1, or 10 with --model).")
@@ -51,14 +55,16 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         if let seconds, !(seconds > 0) { throw ValidationError("--seconds must be positive, got \(seconds)") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        if model != nil && config != nil { throw ValidationError("give --model or --config, not both") }
     }
 
     func run() throws {
         engine.apply()
         let bar = ProgressLine()
         let report: BenchmarkReport
-        if let model {
-            report = try BenchmarkSuite.model(model, mode: mode, batch: batch, minSeconds: seconds ?? 10,
+        if model != nil || config != nil {
+            let configuration = try config.map(ConfigurationFile.read) ?? ChannelConfiguration.standard(model!)
+            report = try BenchmarkSuite.model(configuration, mode: mode, batch: batch, minSeconds: seconds ?? 10,
                                               progress: bar.update)
         } else {
             switch op {

@@ -129,8 +129,7 @@ public struct PrunedArchitecture: Codable, Sendable {
     /// Reads a pruned architecture written by `pfs prune` (this version).
     public static func load(_ file: String) throws(PruningError) -> PrunedArchitecture {
         let data = try attempt { try AtomicFile.read(file) }
-        struct Header: Decodable { var format: String? }
-        let format = (try? JSONDecoder().decode(Header.self, from: data))?.format
+        let format = documentFormat(data)
         guard format == Self.format else {
             throw .mismatch(file: file, field: "format", expected: "\(Self.format) (written by pfs prune)",
                             got: format.map { "\"\($0)\"" } ?? "no format field")

@@ -160,8 +160,7 @@ public struct ChannelScores: Codable, Sendable {
     /// Reads a scores file, or a gates file (its selected gates become the scores).
     public static func load(_ file: String) throws(PruningError) -> ChannelScores {
         let data = try attempt { try AtomicFile.read(file) }
-        struct Header: Decodable { var format: String? }
-        let format = (try? JSONDecoder().decode(Header.self, from: data))?.format
+        let format = documentFormat(data)
         if format == GateSearchResult.format {
             return try ChannelScores(search: try GateSearchResult.load(file), gatesFile: file)
         }
