@@ -94,5 +94,7 @@ import Testing
                                              got: "1.5")) {
             _ = try Pipeline(settings: settings, directory: "unused").run(searchData: prepared, trainData: prepared)
         }
+        // Refused before the directory is touched (it would have been created to lock it).
+        #expect(!FileManager.default.fileExists(atPath: "unused"))
     }
 }

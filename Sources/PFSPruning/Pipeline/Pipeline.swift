@@ -72,14 +72,14 @@ public struct Pipeline {
             throw .setting(field: "seeds", expected: "distinct seeds", got: settings.seeds.map(String.init).joined(separator: ","))
         }
         let start = Date()
-        let lock = try attempt { try RunDirectoryLock.acquire(directory) }
-        defer { lock.release() }
         let standard = try attempt {
             try ChannelConfiguration.standard(settings.architecture, input: searchData.inputShape, classes: searchData.classes)
         }
         let searched = settings.gate.widthMultiplier == 1 ? standard : standard.scaled(by: settings.gate.widthMultiplier)
-        // Check the budget before spending any time.
+        // Check the budget before spending any time or touching the directory.
         _ = try settings.budget.macs(standardMACs: ComplexityCounter.totalMACs(standard))
+        let lock = try attempt { try RunDirectoryLock.acquire(directory) }
+        defer { lock.release() }
         var candidates: [PipelineCandidate] = []
         for seed in settings.seeds {
             let seedDirectory = (directory as NSString).appendingPathComponent("seed\(seed)")
