@@ -40,7 +40,13 @@ def main():
     p.add_argument("--cases", default="resnet20:128,resnet56:128,vgg16:128,vgg16:64",
                    help="comma-separated model:batch")
     p.add_argument("--modes", default="fwd,train,gate")
+    p.add_argument("--isa", choices=["native", "avx2"], default="native",
+                   help="avx2: both sides limited to AVX2 + FMA (PFS_ISA=avx2; ATEN_CPU_CAPABILITY=avx2 and "
+                        "ONEDNN_MAX_CPU_ISA=AVX2 for PyTorch), to measure an AVX2-only CPU on an AVX-512 one")
     a = p.parse_args()
+    if a.isa == "avx2":
+        os.environ.update({"PFS_ISA": "avx2", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                           "MKL_ENABLE_INSTRUCTIONS": "AVX2"})
     rows = []
     for case in a.cases.split(","):
         model, batch = case.split(":")
@@ -59,7 +65,9 @@ def main():
     head = ["model", "batch", "mode", "pfs img/s", "torch NCHW", "torch ch-last", "pfs / best torch",
             "pfs MB", "torch MB"]
     widths = [max(len(x) for x in col) for col in zip(head, *rows)]
-    print(f"medians, {a.threads} thread(s); ratio > 1 means pfs is faster")
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?") \
+        if os.path.exists("/proc/cpuinfo") else "?"
+    print(f"{cpu}; instruction set: {a.isa}; medians, {a.threads} thread(s); ratio > 1 means pfs is faster")
     for i, r in enumerate([head] + rows):
         print("  ".join(c.rjust(w) if j > 2 else c.ljust(w) for j, (c, w) in enumerate(zip(r, widths))))
         if i == 0:

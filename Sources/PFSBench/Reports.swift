@@ -34,11 +34,12 @@ public typealias ProgressHandler = (_ done: Int, _ total: Int, _ label: String) 
 public enum BenchmarkSuite {
     static func context() -> [String: Any] {
         ["peer": "pfs", "backend": Engine.gemm.rawValue, "threads": Engine.threads,
-         "build": Engine.isDebugBuild ? "debug" : "release"]
+         "build": Engine.isDebugBuild ? "debug" : "release", "isa": Engine.kernels.isa.rawValue,
+         "cpu": CPUInfo.current().model]
     }
 
     static var setting: String {
-        "backend \(Engine.gemm), \(Engine.threads) thread(s), "
+        "backend \(Engine.gemm), kernels \(Engine.kernels), \(Engine.threads) thread(s), "
             + (Engine.isDebugBuild ? "DEBUG build (numbers meaningless; use -c release)" : "release build")
     }
 

@@ -30,6 +30,16 @@ int pfs_cpu_has_avx512(void) {
     return (b & (1u << 16)) ? 1 : 0;                       // AVX512F
 }
 
+int pfs_cpu_isa(void) {
+    if (pfs_cpu_has_avx512()) return 2;
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    if (!(c & (1u << 27)) || !(c & (1u << 12))) return 0;  // OSXSAVE, FMA
+    if ((pfs_xgetbv0() & 0x6) != 0x6) return 0;            // XMM, YMM state
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & (1u << 5)) ? 1 : 0;                        // AVX2
+}
+
 // MARK: forward (and input gradient)
 
 #define PFS_FMA8(v, k, a)                                          \
@@ -277,6 +287,8 @@ int pfs_conv3x3_col2im(const float *col, long ld, int cin, long plane, int ntaps
 #else
 
 int pfs_cpu_has_avx512(void) { return 0; }
+
+int pfs_cpu_isa(void) { return 0; }
 
 int pfs_conv3x3_forward(const float *in, long channelStride, int cin, long plane, int ntaps, const long *offsets,
                         const unsigned short *masks, const float *weights, int cout, float *out) {

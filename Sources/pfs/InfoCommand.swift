@@ -30,6 +30,7 @@ struct InfoCommand: ParsableCommand {
             rows.append(("SGEMM backend", "built-in blocked SGEMM, 6×8 register tile (\(reason))"))
         }
         rows.append(("engine threads", "\(Engine.threads)"))
+        rows.append(("kernels", "\(Engine.kernels) (CPU supports \(InstructionSet.detected.rawValue); PFS_ISA narrows)"))
         let width = rows.map(\.0.count).max() ?? 0
         for (key, value) in rows {
             print(key + String(repeating: " ", count: width - key.count) + "  " + value)

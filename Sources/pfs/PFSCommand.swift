@@ -52,6 +52,9 @@ struct EngineOptions: ParsableArguments {
     func apply() {
         if let threads { Engine.threads = threads }
         if let blas { Engine.gemm = blas }
+        for problem in Engine.kernelEnvironment.problems {
+            FileHandle.standardError.write(Data("warning: \(problem)\n".utf8))
+        }
     }
 }
 

@@ -75,11 +75,12 @@ import Testing
                     b: r(g.outChannels), dy: r(g.batch * g.outChannels * g.outPlane))
     }
 
-    static func fastForward(_ c: Case, _ d: Data, backend: GEMMBackend, threads: Int) -> [Float] {
+    static func fastForward(_ c: Case, _ d: Data, backend: GEMMBackend, threads: Int,
+                            kernels: KernelSettings = Engine.kernels) -> [Float] {
         var y = [Float](repeating: .nan, count: c.g.batch * c.g.outChannels * c.g.outPlane)
         let ws = Workspace()
         Convolution.forward(c.g, input: d.x, weight: d.w, bias: c.bias ? d.b : nil, output: &y,
-                            workspace: ws, threads: threads, backend: backend)
+                            workspace: ws, threads: threads, backend: backend, kernels: kernels)
         return y
     }
 
@@ -96,24 +97,20 @@ import Testing
         let want = Self.referenceForward(c, d)
         for backend in backendsUnderTest() {
             for threads in [1, 2] {
-                Self.forEachDirectFamily { family in
-                    let got = Self.fastForward(c, d, backend: backend, threads: threads)
-                    #expect(Compare.relativeError(got, want) < 1e-5, "\(c) \(backend) threads \(threads) \(family)")
+                for kernels in Self.kernelVariants {
+                    let got = Self.fastForward(c, d, backend: backend, threads: threads, kernels: kernels)
+                    #expect(Compare.relativeError(got, want) < 1e-5, "\(c) \(backend) threads \(threads) \(kernels)")
                 }
             }
         }
     }
 
-    /// Runs `body` with the channel-vector kernels on and then off (pixel-vector kernels only), where
-    /// the CPU has the direct kernels; once as configured elsewhere.
-    static func forEachDirectFamily(_ body: (String) -> Void) {
-        guard DirectConvolution.isAvailable else { body("im2col"); return }
-        let saved = DirectConvolution.channelKernelEnabled
-        defer { DirectConvolution.channelKernelEnabled = saved }
-        for channels in [true, false] {
-            DirectConvolution.channelKernelEnabled = channels
-            body(channels ? "channel-vector" : "pixel-vector")
-        }
+    /// Every kernel family this CPU can run: each instruction set it supports (portable: im2col +
+    /// SGEMM everywhere; AVX2: the 8-lane pixel-vector kernels), and on AVX-512 with the
+    /// channel-vector kernels on and off.
+    static let kernelVariants: [KernelSettings] = InstructionSet.supported.flatMap { isa -> [KernelSettings] in
+        isa == .avx512 ? [KernelSettings(isa: isa), KernelSettings(isa: isa, channelConvolution: false)]
+                       : [KernelSettings(isa: isa)]
     }
 
     @Test(arguments: cases)
@@ -125,13 +122,14 @@ import Testing
                                       gradWeight: &dwRef, gradBias: &dbRef)
         for backend in backendsUnderTest() {
             for threads in [1, 2] {
-                Self.forEachDirectFamily { family in
+                for kernels in Self.kernelVariants {
                     var dx = [Float](repeating: .nan, count: d.x.count)
                     var dw = [Float](repeating: 0.5, count: d.w.count)   // accumulated into
                     var db = [Float](repeating: 0.25, count: g.outChannels)
                     Convolution.backward(g, input: d.x, weight: d.w, gradOutput: d.dy, gradInput: &dx, gradWeight: &dw,
-                                         gradBias: &db, workspace: Workspace(), threads: threads, backend: backend)
-                    let tag = "\(c) \(backend) threads \(threads) \(family)"
+                                         gradBias: &db, workspace: Workspace(), threads: threads, backend: backend,
+                                         kernels: kernels)
+                    let tag = "\(c) \(backend) threads \(threads) \(kernels)"
                     #expect(Compare.relativeError(dx, dxRef) < 1e-5, "dX \(tag)")
                     #expect(Compare.relativeError(dw.map { $0 - 0.5 }, dwRef) < 1e-5, "dW \(tag)")
                     #expect(Compare.relativeError(db.map { $0 - 0.25 }, dbRef) < 1e-5, "db \(tag)")
@@ -193,36 +191,42 @@ import Testing
         #expect(dw.macs == 2 * 9 * 1 * 32 * 8 * 8)
     }
 
-    /// Where the CPU has AVX-512, the 3×3 stride-1 pad-1 cases above run on the direct kernels (all
-    /// three passes), so the reference comparisons check them; elsewhere they check im2col.
-    @Test func directKernelIsChosenWhereItApplies() {
+    /// With AVX2 or AVX-512, the 3×3 pad-1 cases above run on the direct kernels (all three
+    /// passes), so the reference comparisons check them; with `.portable`, im2col.
+    @Test(arguments: InstructionSet.supported)
+    func directKernelIsChosenWhereItApplies(isa: InstructionSet) {
+        let kernels = KernelSettings(isa: isa), direct = isa >= .avx2
         for g in [Self.geometry(2, 3, 5, 17, 10, k: (3, 3), s: 1, p: 1), Self.geometry(2, 3, 8, 8, 4, k: (3, 3), s: 1, p: 1)] {
-            #expect(DirectConvolution.applies(to: g) == DirectConvolution.isAvailable, "\(g)")
-            #expect(Convolution.algorithm(for: g) == (DirectConvolution.isAvailable ? .direct : .im2col), "\(g)")
+            #expect(DirectConvolution.applies(to: g, kernels: kernels) == direct, "\(g)")
+            #expect(Convolution.algorithm(for: g, kernels: kernels) == (direct ? .direct : .im2col), "\(g)")
+            #expect(!DirectConvolution.applies(to: g, kernels: KernelSettings(isa: isa, directConvolution: false)))
         }
-        #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 4, 4, 4, k: (3, 3), s: 1, p: 1)))    // 16-pixel planes
+        #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 4, 4, 4, k: (3, 3), s: 1, p: 1), kernels: kernels))  // 16-pixel planes
         let wide = Self.geometry(2, 128, 8, 8, 128, k: (3, 3), s: 1, p: 1)
         #expect(DirectConvolution.prefersGEMMWeightGradient(wide))
-        #expect(Convolution.weightGradientAlgorithm(for: wide) == .im2col)   // on SGEMM with or without AVX-512
-        #expect(Convolution.algorithm(for: wide) == (DirectConvolution.isAvailable ? .direct : .im2col))
+        #expect(Convolution.weightGradientAlgorithm(for: wide, kernels: kernels) == .im2col)   // on SGEMM with any ISA
+        #expect(Convolution.algorithm(for: wide, kernels: kernels) == (direct ? .direct : .im2col))
         #expect(!DirectConvolution.prefersGEMMWeightGradient(Self.geometry(2, 64, 8, 8, 64, k: (3, 3), s: 1, p: 1)))
-        #expect(DirectConvolution.applies(to: Self.geometry(2, 3, 16, 16, 4, k: (3, 3), s: 2, p: 1)) == DirectConvolution.isAvailable)
-        #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 17, 17, 4, k: (3, 3), s: 2, p: 1)))  // odd input
-        #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 12, 12, 4, k: (3, 3), s: 2, p: 1)))  // 36 outputs
-        #expect(!DirectConvolution.applies(to: Self.geometry(5, 3, 6, 7, 4, k: (5, 5), s: 1, p: 2)))    // 5×5
-        #expect(!DirectConvolution.applies(to: Self.geometry(2, 4, 17, 17, 4, k: (3, 3), s: 1, p: 1, groups: 2)))
+        #expect(DirectConvolution.applies(to: Self.geometry(2, 3, 16, 16, 4, k: (3, 3), s: 2, p: 1), kernels: kernels) == direct)
+        #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 17, 17, 4, k: (3, 3), s: 2, p: 1), kernels: kernels))  // odd input
+        #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 12, 12, 4, k: (3, 3), s: 2, p: 1), kernels: kernels))  // 36 outputs
+        #expect(!DirectConvolution.applies(to: Self.geometry(5, 3, 6, 7, 4, k: (5, 5), s: 1, p: 2), kernels: kernels))    // 5×5
+        #expect(!DirectConvolution.applies(to: Self.geometry(2, 4, 17, 17, 4, k: (3, 3), s: 1, p: 1, groups: 2), kernels: kernels))
         // Which stride-1 passes take the channel-vector kernel (the cases of `cases` above).
-        let enabled = DirectConvolution.channelKernelEnabled
+        // Which stride-1 passes take the channel-vector kernel (the cases of `cases` above): only on
+        // AVX-512, and not when switched off.
+        let channels = isa == .avx512
         let square = Self.geometry(3, 35, 8, 8, 37, k: (3, 3), s: 1, p: 1)
-        #expect(DirectConvolution.usesChannelKernel(square, inputs: 35) == enabled)
-        #expect(DirectConvolution.usesChannelKernel(square, inputs: 37) == enabled)
+        #expect(DirectConvolution.usesChannelKernel(square, inputs: 35, kernels: kernels) == channels)
+        #expect(DirectConvolution.usesChannelKernel(square, inputs: 37, kernels: kernels) == channels)
+        #expect(!DirectConvolution.usesChannelKernel(square, inputs: 37, kernels: KernelSettings(isa: isa, channelConvolution: false)))
         let flat = Self.geometry(2, 32, 3, 32, 17, k: (3, 3), s: 1, p: 1)
-        #expect(DirectConvolution.usesChannelKernel(flat, inputs: 32) == enabled)
-        #expect(!DirectConvolution.usesChannelKernel(flat, inputs: 17))                                   // few inputs
-        #expect(!DirectConvolution.usesChannelKernel(Self.geometry(2, 40, 7, 8, 40, k: (3, 3), s: 1, p: 1), inputs: 40))  // odd rows of 8
-        #expect(!DirectConvolution.usesChannelKernel(Self.geometry(2, 40, 9, 9, 40, k: (3, 3), s: 1, p: 1), inputs: 40))  // rows of 9
-        #expect(!DirectConvolution.usesChannelKernel(Self.geometry(2, 40, 16, 16, 40, k: (3, 3), s: 2, p: 1), inputs: 40)) // stride 2
+        #expect(DirectConvolution.usesChannelKernel(flat, inputs: 32, kernels: kernels) == channels)
+        #expect(!DirectConvolution.usesChannelKernel(flat, inputs: 17, kernels: kernels))                  // few inputs
+        #expect(!DirectConvolution.usesChannelKernel(Self.geometry(2, 40, 7, 8, 40, k: (3, 3), s: 1, p: 1), inputs: 40, kernels: kernels))  // odd rows of 8
+        #expect(!DirectConvolution.usesChannelKernel(Self.geometry(2, 40, 9, 9, 40, k: (3, 3), s: 1, p: 1), inputs: 40, kernels: kernels))  // rows of 9
+        #expect(!DirectConvolution.usesChannelKernel(Self.geometry(2, 40, 16, 16, 40, k: (3, 3), s: 2, p: 1), inputs: 40, kernels: kernels)) // stride 2
         // 4×4 planes stay on SGEMM even with channels enough for the channel-vector kernel.
-        #expect(!DirectConvolution.applies(to: Self.geometry(3, 33, 4, 4, 40, k: (3, 3), s: 1, p: 1)))
+        #expect(!DirectConvolution.applies(to: Self.geometry(3, 33, 4, 4, 40, k: (3, 3), s: 1, p: 1), kernels: kernels))
     }
 }

@@ -13,6 +13,10 @@ extern "C" {
 /// 1 when the CPU and the OS support AVX-512 F (ZMM state enabled in XCR0), else 0.
 int pfs_cpu_has_avx512(void);
 
+/// The widest vector instruction set the CPU and the OS support for these kernels: 2 = AVX-512 F,
+/// 1 = AVX2 + FMA (YMM state enabled), 0 = neither (or not x86-64).
+int pfs_cpu_isa(void);
+
 /// Direct 3×3 convolution of one image, AVX-512, described by a tap table.
 ///
 /// Output pixel p (of `plane` pixels) of output channel o is Σ_c Σ_t w[o, c, t] · in[c][p + offsets[t]]
@@ -100,8 +104,46 @@ int pfs_vk_sum_centered_dot(const float *dy, const float *y, float ceiling, cons
 int pfs_vk_combine(const float *dy, const float *y, float ceiling, const float *x, float *out, long n,
                    float a, float b, float c);
 
-/// Each function above returns 1 on x86-64, and 0 without doing anything elsewhere. Call them only
-/// after `pfs_cpu_has_avx512()` returned 1: they do not check (CPUID traps to the hypervisor on
+/// AVX2 + FMA versions (direct_conv_avx2.c, vector_kernels_avx2.c), for CPUs without AVX-512.
+/// The convolution kernels take the tap table's lanes as `laneMasks` instead of 16-bit masks:
+/// 8 int32 (−1 where the tap reads the image, else 0) for every 8-pixel vector of the plane
+/// rounded up to 32 pixels and every tap, at ((p / 8)·ntaps + t)·8. Same results as above up to
+/// the order of the additions. Call them only after `pfs_cpu_isa()` returned 1 or more.
+int pfs_conv3x3_forward_avx2(const float *in, long channelStride, int cin, long plane, int ntaps,
+                             const long *offsets, const int *laneMasks, const float *weights, int cout, float *out);
+/// Floats a padded copy needs after its last channel: the stride-1 AVX2 kernels read up to 7
+/// floats past the last padded row (in lanes they do not store or that meet a zero dY).
+#define PFS_PAD_SLACK 16
+/// (cin, height, width) planes `channelStride` apart → (cin, height + 2, width + 2) with a zero
+/// border, then PFS_PAD_SLACK zeros (plain C).
+int pfs_conv3x3_pad_avx2(const float *in, long channelStride, int cin, int height, int width, float *padded);
+/// Stride-1 pad-1 forward (or input gradient) of one image from its padded copy, no masks: weights
+/// as for `pfs_conv3x3_forward` (blocks of 8 output channels, 9 taps), `out` (cout, height·width).
+int pfs_conv3x3_forward_padded_avx2(const float *padded, int cin, int height, int width, const float *weights,
+                                    int cout, float *out);
+/// Stride-1 pad-1 weight gradient from `images` padded copies `paddedImage` floats apart (the last
+/// one followed by PFS_PAD_SLACK zeros) and dY (cout, height·width) per image, `gradStride` apart:
+/// dw (cin, 9, cout) is accumulated into.
+int pfs_conv3x3_weight_gradient_padded_avx2(const float *padded, long paddedImage, const float *gradOut,
+                                            long gradStride, int images, int cin, int height, int width, int cout,
+                                            float *dw);
+int pfs_conv3x3_weight_gradient_avx2(const float *in, long inStride, long channelStride, const long *offsets,
+                                     const int *laneMasks, const float *gradOut, long gradStride, int images,
+                                     int cin, long plane, int cout, float *dw);
+int pfs_conv3x3_im2col_avx2(const float *in, long channelStride, int cin, long plane, int ntaps,
+                            const long *offsets, const int *laneMasks, float *col, long ld);
+int pfs_conv3x3_col2im_avx2(const float *col, long ld, int cin, long plane, int ntaps, const long *offsets,
+                            const int *laneMasks, float *out, long channelStride);
+int pfs_vk_affine_avx2(const float *x, const float *a, float *y, long n, float scale, float shift,
+                       int clamp, float ceiling);
+int pfs_vk_sum_deviations_avx2(const float *x, long n, float *sum, float *ssd);
+int pfs_vk_sum_centered_dot_avx2(const float *dy, const float *y, float ceiling, const float *x, long n,
+                                 float mean, float *sum, float *dot);
+int pfs_vk_combine_avx2(const float *dy, const float *y, float ceiling, const float *x, float *out, long n,
+                        float a, float b, float c);
+
+/// Each function above returns 1 on x86-64, and 0 without doing anything elsewhere. Call the
+/// AVX-512 ones only after `pfs_cpu_has_avx512()` returned 1: they do not check (CPUID traps to the hypervisor on
 /// virtual machines, and they run once per image and layer).
 
 #ifdef __cplusplus

@@ -164,7 +164,11 @@ public enum OpenBLASCoreType {
         if let user = environment("OPENBLAS_CORETYPE"), !user.isEmpty { return .environment(user) }
         if environment("PFS_BLAS_CORETYPE")?.lowercased() == "library" { return .library }
         #if arch(x86_64) && os(Linux)
-        guard let name = choose(flags: CPUInfo.current().flags) else { return .library }
+        // Under PFS_ISA=avx2 the BLAS takes its AVX2 kernels too, so that a forced run stands for an
+        // AVX2-only machine.
+        var flags = CPUInfo.current().flags
+        if Engine.kernels.isa < .avx512 { flags = flags.filter { !$0.hasPrefix("avx512") } }
+        guard let name = choose(flags: flags) else { return .library }
         setenv("OPENBLAS_CORETYPE", name, 1)
         return .pfs(name)
         #else

@@ -1,4 +1,4 @@
-/// Fast 2-D convolution: im2col + SGEMM, parallel over the batch (3×3 stride-1 layers on AVX-512
+/// Fast 2-D convolution: im2col + SGEMM, parallel over the batch (3×3 pad-1 layers on AVX2/AVX-512
 /// and depthwise layers have direct kernels instead, see ``algorithm(for:)``).
 ///
 /// All pointers are NCHW (input, output) and (C_out, C_in/groups, kH, kW) (weight).
@@ -17,16 +17,17 @@ public enum Convolution {
     /// The kernel ``forward(_:input:weight:bias:output:workspace:threads:backend:)`` and the input
     /// gradient of ``backward(_:input:weight:gradOutput:gradInput:gradWeight:gradBias:workspace:threads:backend:)``
     /// run for this geometry (the weight gradient: ``weightGradientAlgorithm(for:)``).
-    public static func algorithm(for g: Conv2dGeometry) -> ConvolutionAlgorithm {
+    public static func algorithm(for g: Conv2dGeometry, kernels: KernelSettings = Engine.kernels) -> ConvolutionAlgorithm {
         if g.isDepthwise { return .depthwise }
-        if DirectConvolution.applies(to: g) { return .direct }
+        if DirectConvolution.applies(to: g, kernels: kernels) { return .direct }
         return g.isPointwise ? .pointwise : .im2col
     }
 
     /// The kernel the weight gradient runs on: as ``algorithm(for:)``, except that direct layers
     /// with small planes and many channels compute it with im2col + SGEMM.
-    public static func weightGradientAlgorithm(for g: Conv2dGeometry) -> ConvolutionAlgorithm {
-        let algorithm = algorithm(for: g)
+    public static func weightGradientAlgorithm(for g: Conv2dGeometry,
+                                               kernels: KernelSettings = Engine.kernels) -> ConvolutionAlgorithm {
+        let algorithm = algorithm(for: g, kernels: kernels)
         return algorithm == .direct && DirectConvolution.prefersGEMMWeightGradient(g) ? .im2col : algorithm
     }
 
@@ -46,15 +47,16 @@ public enum Convolution {
     public static func forward(
         _ g: Conv2dGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-        workspace: Workspace, threads: Int = Engine.threads, backend: GEMMBackend = Engine.gemm
+        workspace: Workspace, threads: Int = Engine.threads, backend: GEMMBackend = Engine.gemm,
+        kernels: KernelSettings = Engine.kernels
     ) {
         if g.isDepthwise {
             DepthwiseConvolution.forward(g, input: input, weight: weight, bias: bias, output: output, threads: threads)
             return
         }
-        if DirectConvolution.applies(to: g) {
+        if DirectConvolution.applies(to: g, kernels: kernels) {
             DirectConvolution.forward(g, input: input, weight: weight, output: output, workspace: workspace,
-                                      threads: threads)
+                                      threads: threads, kernels: kernels)
             if let bias { addBias(g, bias, to: output, threads: threads) }
             return
         }
@@ -77,7 +79,8 @@ public enum Convolution {
                     let b: UnsafePointer<Float>
                     if direct { b = x } else {
                         for i in 0..<count {
-                            gatherColumns(x + i * inImage, cinG, g, into: col + i * p, ld: width, scratch: scratch)
+                            gatherColumns(x + i * inImage, cinG, g, into: col + i * p, ld: width, scratch: scratch,
+                                          isa: kernels.isa)
                         }
                         b = UnsafePointer(col)
                     }
@@ -122,7 +125,8 @@ public enum Convolution {
         gradOutput: UnsafePointer<Float>,
         gradInput: UnsafeMutablePointer<Float>?, gradWeight: UnsafeMutablePointer<Float>?,
         gradBias: UnsafeMutablePointer<Float>?,
-        workspace: Workspace, threads: Int = Engine.threads, backend: GEMMBackend = Engine.gemm
+        workspace: Workspace, threads: Int = Engine.threads, backend: GEMMBackend = Engine.gemm,
+        kernels: KernelSettings = Engine.kernels
     ) -> GradientWork {
         var work = GradientWork()
         if g.isDepthwise {
@@ -131,26 +135,29 @@ public enum Convolution {
                                                      gradInput: gradInput, gradWeight: gradWeight,
                                                      workspace: workspace, threads: threads)
             }
-        } else if DirectConvolution.applies(to: g) {
+        } else if DirectConvolution.applies(to: g, kernels: kernels) {
             if let gradWeight {
-                if weightGradientAlgorithm(for: g) == .direct {
+                if weightGradientAlgorithm(for: g, kernels: kernels) == .direct {
                     work.weightGradientMACs = DirectConvolution.weightGradient(g, input: input, gradOutput: gradOutput,
                                                                                gradWeight: gradWeight,
-                                                                               workspace: workspace, threads: threads)
+                                                                               workspace: workspace, threads: threads,
+                                                                               kernels: kernels)
                 } else {
                     work.weightGradientMACs = gemmBackward(g, input: input, weight: weight, gradOutput: gradOutput,
                                                            gradInput: nil, gradWeight: gradWeight, workspace: workspace,
-                                                           threads: threads, backend: backend).weightGradientMACs
+                                                           threads: threads, backend: backend,
+                                                           isa: kernels.isa).weightGradientMACs
                 }
             }
             if let gradInput {
                 work.inputGradientMACs = DirectConvolution.inputGradient(g, weight: weight, gradOutput: gradOutput,
                                                                          gradInput: gradInput, workspace: workspace,
-                                                                         threads: threads)
+                                                                         threads: threads, kernels: kernels)
             }
         } else if gradInput != nil || gradWeight != nil {
             work = gemmBackward(g, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
-                                gradWeight: gradWeight, workspace: workspace, threads: threads, backend: backend)
+                                gradWeight: gradWeight, workspace: workspace, threads: threads, backend: backend,
+                                isa: kernels.isa)
         }
         if let gradBias {
             let p = g.outPlane
@@ -169,7 +176,8 @@ public enum Convolution {
     static func gemmBackward(
         _ g: Conv2dGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?,
-        gradWeight: UnsafeMutablePointer<Float>?, workspace: Workspace, threads: Int, backend: GEMMBackend
+        gradWeight: UnsafeMutablePointer<Float>?, workspace: Workspace, threads: Int, backend: GEMMBackend,
+        isa: InstructionSet
     ) -> GradientWork {
         let k = g.patchSize, p = g.outPlane, cinG = g.inPerGroup, coutG = g.outPerGroup
         let inImage = g.inChannels * g.inPlane, outImage = g.outChannels * p
@@ -212,7 +220,8 @@ public enum Convolution {
                         let b: UnsafePointer<Float>
                         if direct { b = x } else {
                             for i in 0..<count {
-                                gatherColumns(x + i * inImage, cinG, g, into: col + i * p, ld: width, scratch: scratch)
+                                gatherColumns(x + i * inImage, cinG, g, into: col + i * p, ld: width, scratch: scratch,
+                                              isa: isa)
                             }
                             b = UnsafePointer(col)
                         }
@@ -229,7 +238,8 @@ public enum Convolution {
                             GEMM.sgemm(.transposed, .none, m: k, n: width, k: coutG, alpha: 1, a: w, lda: k,
                                        b: dy, ldb: ldy, beta: 0, c: dcol, ldc: width, backend: backend)
                             for i in 0..<count {
-                                scatterColumns(dcol + i * p, ld: width, cinG, g, into: dx + i * inImage, scratch: scratch)
+                                scatterColumns(dcol + i * p, ld: width, cinG, g, into: dx + i * inImage, scratch: scratch,
+                                               isa: isa)
                             }
                         }
                         dataMACs += k * width * coutG
@@ -244,25 +254,27 @@ public enum Convolution {
     /// Writes one image's column block (K × P) at `col` with row stride `ld`.
     @inline(__always)
     static func gatherColumns(_ image: UnsafePointer<Float>, _ channels: Int, _ g: Conv2dGeometry,
-                              into col: UnsafeMutablePointer<Float>, ld: Int, scratch: UnsafeMutablePointer<Float>) {
+                              into col: UnsafeMutablePointer<Float>, ld: Int, scratch: UnsafeMutablePointer<Float>,
+                              isa: InstructionSet) {
         if g.isPointwise {
             copyRows(channels, g.outPlane, from: image, ld: g.inPlane, to: col, ld: ld)
         } else {
-            Im2Col.im2col(image, channels: channels, g, into: col, ld: ld, scratch: scratch)
+            Im2Col.im2col(image, channels: channels, g, into: col, ld: ld, scratch: scratch, isa: isa)
         }
     }
 
     /// Adds one image's column block (K × P, row stride `ld`) back into the image.
     @inline(__always)
     static func scatterColumns(_ col: UnsafePointer<Float>, ld: Int, _ channels: Int, _ g: Conv2dGeometry,
-                               into image: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+                               into image: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                               isa: InstructionSet) {
         if g.isPointwise {
             for r in 0..<channels {
                 let src = col + r * ld, dst = image + r * g.inPlane
                 VectorKernels.add(dst, src, into: dst, count: g.outPlane)
             }
         } else {
-            Im2Col.col2im(col, ld: ld, channels: channels, g, into: image, scratch: scratch)
+            Im2Col.col2im(col, ld: ld, channels: channels, g, into: image, scratch: scratch, isa: isa)
         }
     }
 
@@ -328,7 +340,7 @@ final class WorkerCounters {
 
 /// The kernel a convolution runs on, chosen from its geometry (and the CPU).
 public enum ConvolutionAlgorithm: String, Sendable {
-    /// 3×3, padding 1, stride 1 or 2, on AVX-512: the direct kernels of `PFSKernelsC`, all three passes.
+    /// 3×3, padding 1, stride 1 or 2, on AVX2 or AVX-512: the direct kernels of `PFSKernelsC`, all three passes.
     case direct
     /// One filter per channel: the direct depthwise loops.
     case depthwise

@@ -2,7 +2,8 @@ import Foundation
 import PFSKernelsC
 
 /// 3×3 convolutions with padding 1 and stride 1 or 2 (every convolution of VGG and all 3×3 ones of
-/// the CIFAR ResNets) computed directly with AVX-512, without a column matrix: see `PFSKernelsC`.
+/// the CIFAR ResNets) computed directly with AVX-512 or AVX2 + FMA, without a column matrix: see
+/// `PFSKernelsC`.
 ///
 /// Every tap is a flat run of pixels read under a per-vector lane mask that stands for the zero
 /// padding (a ``TapTable``):
@@ -13,14 +14,12 @@ import PFSKernelsC
 ///   plane at the output's resolution, offset by 0 or −1 row or column. The input gradient of phase
 ///   (a, b) is a 1-, 2- or 4-tap operation on dY, written back interleaved.
 ///
-/// Used only when the CPU has AVX-512 and `PFS_DIRECT_CONV` is not `0`; elsewhere the
-/// im2col + SGEMM path of ``Convolution`` runs unchanged.
+/// Every function takes the ``KernelSettings`` to obey: on AVX-512 all kernel families run (the
+/// channel-vector ones where they pay off), on AVX2 the pixel-vector kernels with 8-lane vectors;
+/// with neither (or `PFS_DIRECT_CONV=0`) the im2col + SGEMM path of ``Convolution`` runs unchanged.
 enum DirectConvolution {
-    /// Whether the kernels may be used in this process.
-    static let isAvailable: Bool = pfs_cpu_has_avx512() != 0 && environment("PFS_DIRECT_CONV") != "0"
-
-    static func applies(to g: Conv2dGeometry) -> Bool {
-        guard isAvailable && g.kernelH == 3 && g.kernelW == 3 && g.padH == 1 && g.padW == 1 && g.groups == 1,
+    static func applies(to g: Conv2dGeometry, kernels: KernelSettings) -> Bool {
+        guard kernels.usesDirectConvolution && g.kernelH == 3 && g.kernelW == 3 && g.padH == 1 && g.padW == 1 && g.groups == 1,
               g.outPlane >= minimumPlane else { return false }
         if g.strideH == 1 && g.strideW == 1 { return true }
         return g.strideH == 2 && g.strideW == 2 && g.height % 2 == 0 && g.width % 2 == 0
@@ -56,7 +55,11 @@ enum DirectConvolution {
         /// Source index (ki·3 + kj) of each tap in the (C_out, C_in, 3, 3) weights.
         var taps: [Int]
         var offsets: [Int]
+        /// AVX-512 lanes: bit i of masks[v·taps + t] for pixel 16v + i.
         var masks: [UInt16]
+        /// AVX2 lanes: laneMasks[(v·taps + t)·8 + i] = −1 for pixel 8v + i where tap t reads the
+        /// image, else 0 (the same masks, spread to one int32 per lane).
+        var laneMasks: [Int32]
 
         /// `tap(t)` gives tap t's source index, offset and whether output pixel (y, x) reads the image.
         init(plane height: Int, _ width: Int, taps: [Int], tap: (Int) -> (offset: Int, valid: (Int, Int) -> Bool)) {
@@ -69,6 +72,14 @@ enum DirectConvolution {
                 let y = p / width, x = p % width
                 for (t, d) in described.enumerated() where d.valid(y, x) {
                     masks[p / 16 * taps.count + t] |= UInt16(1) << UInt16(p % 16)
+                }
+            }
+            let n = taps.count
+            laneMasks = [Int32](repeating: 0, count: vectors * 2 * n * 8)
+            for v in 0..<(vectors * 2) {
+                for t in 0..<n {
+                    let bits = masks[v / 2 * n + t] >> UInt16(8 * (v % 2))
+                    for i in 0..<8 where bits & (1 << UInt16(i)) != 0 { laneMasks[(v * n + t) * 8 + i] = -1 }
                 }
             }
         }
@@ -120,9 +131,9 @@ enum DirectConvolution {
     }
 
     /// The tap table with which im2col/col2im of a 3×3 stride-1 pad-1 geometry (any groups) can
-    /// copy each column row in one masked pass (`pfs_conv3x3_im2col`), or `nil` without AVX-512.
-    static func columnTable(for g: Conv2dGeometry) -> TapTable? {
-        guard isAvailable, g.kernelH == 3, g.kernelW == 3, g.strideH == 1, g.strideW == 1, g.padH == 1, g.padW == 1
+    /// copy each column row in one masked pass (`pfs_conv3x3_im2col`), or `nil` without AVX2.
+    static func columnTable(for g: Conv2dGeometry, isa: InstructionSet) -> TapTable? {
+        guard isa >= .avx2, g.kernelH == 3, g.kernelW == 3, g.strideH == 1, g.strideW == 1, g.padH == 1, g.padW == 1
         else { return nil }
         return table(.strideOne, height: g.height, width: g.width)
     }
@@ -167,16 +178,11 @@ enum DirectConvolution {
     /// channels per vector, input values broadcast from a padded copy) instead of the pixel-vector
     /// one. It needs blocks of 16 pixels (rows of 16k pixels, or two rows of 8) and pays off with
     /// enough input channels to amortise the padded copy and the final transposes.
-    static func usesChannelKernel(_ g: Conv2dGeometry, inputs: Int) -> Bool {
-        channelKernelEnabled && g.strideH == 1 && g.strideW == 1 && inputs >= channelKernelMinimumInputs
+    static func usesChannelKernel(_ g: Conv2dGeometry, inputs: Int, kernels: KernelSettings) -> Bool {
+        kernels.usesChannelConvolution && g.strideH == 1 && g.strideW == 1 && inputs >= channelKernelMinimumInputs
             && (g.width % 16 == 0 || (g.width == 8 && g.height % 2 == 0))
     }
 
-    /// Whether the channel-vector kernels may run (`PFS_CHANNEL_CONV=0` turns them off, leaving
-    /// every direct pass to the pixel-vector kernels); tests switch it to cover both families.
-    nonisolated(unsafe) static var channelKernelEnabled = environment("PFS_CHANNEL_CONV") != "0"
-    /// Whether the channel-vector weight gradient may run (`PFS_CHANNEL_WGRAD=0` turns it off).
-    nonisolated(unsafe) static var channelWeightGradientEnabled = environment("PFS_CHANNEL_WGRAD") != "0"
     static let channelKernelMinimumInputs = 32
 
     /// Images per call of the channel-vector kernel: their padded copies (`inputs`·(H + 2)·(W + 2)
@@ -205,29 +211,86 @@ enum DirectConvolution {
     /// Floats of one worker's padded-image scratch for `inputs` channels.
     static func paddedCount(_ g: Conv2dGeometry, inputs: Int) -> Int { inputs * (g.outHeight + 2) * (g.outWidth + 2) }
 
+    // MARK: AVX2 stride 1 on padded copies
+
+    /// The stride-1 forward (or input gradient) on AVX2: each image is copied with its zero border
+    /// (`inputs` channels), then every tap is a plain load at a fixed offset
+    /// (`pfs_conv3x3_forward_padded_avx2`). `weights` packed in blocks of 8, taps in kernel order.
+    private static func runPaddedKernel(_ g: Conv2dGeometry, weights: Tensor, source: UnsafePointer<Float>,
+                                        inImage: Int, inputs: Int, destination: UnsafeMutablePointer<Float>,
+                                        outImage: Int, outputs: Int, workspace: Workspace, workers: Int) {
+        let h = g.outHeight, w = g.outWidth
+        workspace.reserve(workers: workers, slots: [paddedCount(g, inputs: inputs) + Int(PFS_PAD_SLACK)])
+        weights.withUnsafeBufferPointer { packed in
+            Parallel.forChunks(g.batch, threads: workers) { worker, images in
+                let padded = workspace.buffer(worker: worker, slot: 0)
+                for n in images {
+                    _ = pfs_conv3x3_pad_avx2(source + n * inImage, h * w, Int32(inputs), Int32(h), Int32(w), padded)
+                    let done = pfs_conv3x3_forward_padded_avx2(padded, Int32(inputs), Int32(h), Int32(w),
+                                                               packed.baseAddress!, Int32(outputs),
+                                                               destination + n * outImage)
+                    precondition(done == 1, "DirectConvolution: the AVX2 kernel refused to run")
+                }
+            }
+        }
+    }
+
+    /// Each worker's partial (C_in, 3·3, C_out) in workspace slot 0 from padded copies of its
+    /// images, `tile` at a time (`pfs_conv3x3_weight_gradient_padded_avx2`), stride 1 on AVX2.
+    private static func paddedWeightGradient(_ g: Conv2dGeometry, input: UnsafePointer<Float>,
+                                             gradOutput: UnsafePointer<Float>, workspace: Workspace, workers: Int,
+                                             tile: Int) {
+        let h = g.outHeight, w = g.outWidth, plane = h * w, cin = g.inChannels, cout = g.outChannels
+        let paddedImage = paddedCount(g, inputs: cin) + Int(PFS_PAD_SLACK), weightCount = cout * cin * 9
+        workspace.reserve(workers: workers, slots: [weightCount, tile * paddedImage])
+        Parallel.forChunks(g.batch, threads: workers) { worker, images in
+            let partial = workspace.buffer(worker: worker, slot: 0)
+            let padded = workspace.buffer(worker: worker, slot: 1)
+            partial.update(repeating: 0, count: weightCount)
+            for first in stride(from: images.lowerBound, to: images.upperBound, by: tile) {
+                let count = min(tile, images.upperBound - first)
+                for i in 0..<count {
+                    _ = pfs_conv3x3_pad_avx2(input + (first + i) * cin * plane, plane, Int32(cin), Int32(h), Int32(w),
+                                             padded + i * paddedImage)
+                }
+                let done = pfs_conv3x3_weight_gradient_padded_avx2(padded, paddedImage, gradOutput + first * cout * plane,
+                                                                   cout * plane, Int32(count), Int32(cin), Int32(h),
+                                                                   Int32(w), Int32(cout), partial)
+                precondition(done == 1, "DirectConvolution: the AVX2 kernel refused to run")
+            }
+        }
+    }
+
     // MARK: passes
 
     /// One call of the forward kernel: `outputs` channels of one image into `destination` from
     /// `inputs` channels starting at `source`, `channelStride` floats apart.
     private static func runKernel(_ table: TapTable, weights: UnsafePointer<Float>, source: UnsafePointer<Float>,
                                   channelStride: Int, inputs: Int, outputs: Int, plane: Int,
-                                  destination: UnsafeMutablePointer<Float>) {
+                                  destination: UnsafeMutablePointer<Float>, isa: InstructionSet) {
         let done = table.offsets.withUnsafeBufferPointer { offsets in
-            table.masks.withUnsafeBufferPointer { masks in
-                pfs_conv3x3_forward(source, channelStride, Int32(inputs), plane, Int32(table.taps.count),
-                                    offsets.baseAddress!, masks.baseAddress!, weights, Int32(outputs), destination)
-            }
+            isa == .avx512
+                ? table.masks.withUnsafeBufferPointer { masks in
+                    pfs_conv3x3_forward(source, channelStride, Int32(inputs), plane, Int32(table.taps.count),
+                                        offsets.baseAddress!, masks.baseAddress!, weights, Int32(outputs), destination)
+                }
+                : table.laneMasks.withUnsafeBufferPointer { lanes in
+                    pfs_conv3x3_forward_avx2(source, channelStride, Int32(inputs), plane, Int32(table.taps.count),
+                                             offsets.baseAddress!, lanes.baseAddress!, weights, Int32(outputs),
+                                             destination)
+                }
         }
-        precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+        precondition(done == 1, "DirectConvolution: the \(isa) kernel refused to run")
     }
 
     /// Y = conv(X, W) for a geometry that ``applies(to:)``.
     static func forward(_ g: Conv2dGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                        output: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) {
+                        output: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int,
+                        kernels: KernelSettings) {
         let strideTwo = g.strideH == 2, plane = g.outPlane, cin = g.inChannels, cout = g.outChannels
         let workers = Parallel.workers(for: g.batch, threads: threads)
         let inImage = cin * g.inPlane, outImage = cout * plane
-        if usesChannelKernel(g, inputs: cin) {
+        if usesChannelKernel(g, inputs: cin, kernels: kernels) {
             let packed = packWeights(weight, cout: cout, cin: cin, transposed: false, taps: Array(0..<9), block: 16)
             let group = channelKernelImages(g, inputs: cin)
             workspace.reserve(workers: workers, slots: [group * paddedCount(g, inputs: cin)])
@@ -238,6 +301,12 @@ enum DirectConvolution {
                                      padded: workspace.buffer(worker: worker, slot: 0))
                 }
             }
+            return
+        }
+        if !strideTwo && kernels.isa == .avx2 {
+            let packed = packWeights(weight, cout: cout, cin: cin, transposed: false, taps: Array(0..<9))
+            runPaddedKernel(g, weights: packed, source: input, inImage: inImage, inputs: cin, destination: output,
+                            outImage: outImage, outputs: cout, workspace: workspace, workers: workers)
             return
         }
         let table = table(strideTwo ? .strideTwo : .strideOne, height: g.outHeight, width: g.outWidth)
@@ -253,7 +322,8 @@ enum DirectConvolution {
                         source = UnsafePointer(phases)
                     }
                     runKernel(table, weights: w.baseAddress!, source: source, channelStride: strideTwo ? 4 * plane : plane,
-                              inputs: cin, outputs: cout, plane: plane, destination: output + n * outImage)
+                              inputs: cin, outputs: cout, plane: plane, destination: output + n * outImage,
+                              isa: kernels.isa)
                 }
             }
         }
@@ -261,11 +331,12 @@ enum DirectConvolution {
 
     /// dX (overwritten) from dY for a geometry that ``applies(to:)``. Returns the MACs done.
     static func inputGradient(_ g: Conv2dGeometry, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
-                              gradInput: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) -> Int {
+                              gradInput: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int,
+                              kernels: KernelSettings) -> Int {
         let cin = g.inChannels, cout = g.outChannels, plane = g.outPlane
         let inImage = cin * g.inPlane, outImage = cout * plane
         let workers = Parallel.workers(for: g.batch, threads: threads)
-        if usesChannelKernel(g, inputs: cout) {
+        if usesChannelKernel(g, inputs: cout, kernels: kernels) {
             // The transposed convolution (flipped taps) on the channel-vector kernel.
             let packed = packWeights(weight, cout: cout, cin: cin, transposed: true, taps: (0..<9).reversed(), block: 16)
             let group = channelKernelImages(g, inputs: cout)
@@ -279,6 +350,13 @@ enum DirectConvolution {
             }
             return g.macs
         }
+        if g.strideH == 1 && kernels.isa == .avx2 {
+            let packed = packWeights(weight, cout: cout, cin: cin, transposed: true, taps: (0..<9).reversed())
+            runPaddedKernel(g, weights: packed, source: gradOutput, inImage: outImage, inputs: cout,
+                            destination: gradInput, outImage: inImage, outputs: cin, workspace: workspace,
+                            workers: workers)
+            return g.macs
+        }
         if g.strideH == 1 {
             // The transposed convolution: flipped taps (tap t takes the weights' tap 8 − t).
             let table = table(.strideOne, height: g.outHeight, width: g.outWidth)
@@ -287,7 +365,8 @@ enum DirectConvolution {
                 Parallel.forChunks(g.batch, threads: workers) { _, images in
                     for n in images {
                         runKernel(table, weights: w.baseAddress!, source: gradOutput + n * outImage, channelStride: plane,
-                                  inputs: cout, outputs: cin, plane: plane, destination: gradInput + n * inImage)
+                                  inputs: cout, outputs: cin, plane: plane, destination: gradInput + n * inImage,
+                                  isa: kernels.isa)
                     }
                 }
             }
@@ -304,7 +383,8 @@ enum DirectConvolution {
                 for (k, table) in tables.enumerated() {
                     packed[k].withUnsafeBufferPointer { w in
                         runKernel(table, weights: w.baseAddress!, source: gradOutput + n * outImage, channelStride: plane,
-                                  inputs: cout, outputs: cin, plane: plane, destination: buffer + k * cin * plane)
+                                  inputs: cout, outputs: cin, plane: plane, destination: buffer + k * cin * plane,
+                                  isa: kernels.isa)
                     }
                 }
                 mergePhases(buffer, channels: cin, g, into: gradInput + n * inImage)
@@ -317,14 +397,21 @@ enum DirectConvolution {
     /// Each worker sums its images into its own partial, (C_in, 3·3, C_out), and the partials are
     /// added in worker order, so the result does not depend on scheduling. Returns the MACs done.
     static func weightGradient(_ g: Conv2dGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
-                               gradWeight: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int) -> Int {
+                               gradWeight: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int,
+                               kernels: KernelSettings) -> Int {
         let strideTwo = g.strideH == 2, plane = g.outPlane, cin = g.inChannels, cout = g.outChannels
         let tile = max(1, min(g.batch, weightGradientPixels / plane))
         let inImage = cin * g.inPlane, weightCount = cout * cin * 9
         let workers = Parallel.workers(for: g.batch, threads: threads)
-        if usesChannelWeightGradient(g) {
+        if usesChannelWeightGradient(g, kernels: kernels) {
             channelWeightGradient(g, input: input, gradOutput: gradOutput, workspace: workspace, workers: workers,
                                   tile: tile)
+            addTransposedPartials(workspace, workers: workers, cin: cin, cout: cout, into: gradWeight)
+            return g.macs
+        }
+        if !strideTwo && kernels.isa == .avx2 {
+            paddedWeightGradient(g, input: input, gradOutput: gradOutput, workspace: workspace, workers: workers,
+                                 tile: tile)
             addTransposedPartials(workspace, workers: workers, cin: cin, cout: cout, into: gradWeight)
             return g.macs
         }
@@ -332,6 +419,7 @@ enum DirectConvolution {
         workspace.reserve(workers: workers, slots: [weightCount, strideTwo ? tile * inImage : 0])
         table.offsets.withUnsafeBufferPointer { offsets in
         table.masks.withUnsafeBufferPointer { masks in
+        table.laneMasks.withUnsafeBufferPointer { lanes in
             Parallel.forChunks(g.batch, threads: workers) { worker, images in
                 let partial = workspace.buffer(worker: worker, slot: 0)
                 let phases = workspace.buffer(worker: worker, slot: 1)
@@ -343,22 +431,26 @@ enum DirectConvolution {
                         for i in 0..<count { splitPhases(source + i * inImage, channels: cin, g, into: phases + i * inImage) }
                         source = UnsafePointer(phases)
                     }
-                    let done = pfs_conv3x3_weight_gradient(source, inImage, strideTwo ? 4 * plane : plane,
-                                                           offsets.baseAddress!, masks.baseAddress!,
-                                                           gradOutput + first * cout * plane, cout * plane,
-                                                           Int32(count), Int32(cin), plane, Int32(cout), partial)
-                    precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+                    let channelStride = strideTwo ? 4 * plane : plane, gradImages = gradOutput + first * cout * plane
+                    let done = kernels.isa == .avx512
+                        ? pfs_conv3x3_weight_gradient(source, inImage, channelStride, offsets.baseAddress!,
+                                                      masks.baseAddress!, gradImages, cout * plane, Int32(count),
+                                                      Int32(cin), plane, Int32(cout), partial)
+                        : pfs_conv3x3_weight_gradient_avx2(source, inImage, channelStride, offsets.baseAddress!,
+                                                           lanes.baseAddress!, gradImages, cout * plane, Int32(count),
+                                                           Int32(cin), plane, Int32(cout), partial)
+                    precondition(done == 1, "DirectConvolution: the \(kernels.isa) kernel refused to run")
                 }
             }
-        }}
+        }}}
         addTransposedPartials(workspace, workers: workers, cin: cin, cout: cout, into: gradWeight)
         return g.macs
     }
 
     /// Whether the weight gradient runs on the channel-vector kernel
     /// (`pfs_conv3x3_weight_gradient_channels`): stride 1, any plane.
-    static func usesChannelWeightGradient(_ g: Conv2dGeometry) -> Bool {
-        channelKernelEnabled && channelWeightGradientEnabled && g.strideH == 1 && g.strideW == 1
+    static func usesChannelWeightGradient(_ g: Conv2dGeometry, kernels: KernelSettings) -> Bool {
+        kernels.usesChannelConvolution && kernels.channelWeightGradient && g.strideH == 1 && g.strideW == 1
     }
 
     /// Each worker's partial (C_in, 3·3, C_out) in workspace slot 0 from its images, `tile` at a

@@ -49,16 +49,22 @@ enum Im2Col {
     /// Fills `col` (patchSize × outPlane, row stride `ld`) from `image` (channels × H × W).
     /// `scratch` holds ``scratchCount(_:channels:)`` floats.
     static func im2col(_ image: UnsafePointer<Float>, channels: Int, _ g: Conv2dGeometry,
-                       into col: UnsafeMutablePointer<Float>, ld: Int, scratch: UnsafeMutablePointer<Float>) {
-        if let table = DirectConvolution.columnTable(for: g) {
-            // 3×3 stride 1 pad 1 with AVX-512 (VGG's 4×4 and 2×2 layers): one masked copy per row.
+                       into col: UnsafeMutablePointer<Float>, ld: Int, scratch: UnsafeMutablePointer<Float>,
+                       isa: InstructionSet = Engine.kernels.isa) {
+        if let table = DirectConvolution.columnTable(for: g, isa: isa) {
+            // 3×3 stride 1 pad 1 with AVX2/AVX-512 (VGG's 4×4 and 2×2 layers): one masked copy per row.
             let done = table.offsets.withUnsafeBufferPointer { offsets in
-                table.masks.withUnsafeBufferPointer { masks in
-                    pfs_conv3x3_im2col(image, g.inPlane, Int32(channels), g.outPlane, 9, offsets.baseAddress!,
-                                       masks.baseAddress!, col, ld)
-                }
+                isa == .avx512
+                    ? table.masks.withUnsafeBufferPointer { masks in
+                        pfs_conv3x3_im2col(image, g.inPlane, Int32(channels), g.outPlane, 9, offsets.baseAddress!,
+                                           masks.baseAddress!, col, ld)
+                    }
+                    : table.laneMasks.withUnsafeBufferPointer { lanes in
+                        pfs_conv3x3_im2col_avx2(image, g.inPlane, Int32(channels), g.outPlane, 9, offsets.baseAddress!,
+                                                lanes.baseAddress!, col, ld)
+                    }
             }
-            precondition(done == 1, "Im2Col: the AVX-512 kernel refused to run")
+            precondition(done == 1, "Im2Col: the \(isa) kernel refused to run")
             return
         }
         let source = padded(image, channels: channels, g, scratch: scratch)
@@ -86,15 +92,21 @@ enum Im2Col {
     /// Adds the columns `col` (patchSize × outPlane, row stride `ld`) back into `image`
     /// (channels × H × W), accumulating in a zeroed padded `scratch` first when there is padding.
     static func col2im(_ col: UnsafePointer<Float>, ld: Int, channels: Int, _ g: Conv2dGeometry,
-                       into image: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        if let table = DirectConvolution.columnTable(for: g) {
+                       into image: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                       isa: InstructionSet = Engine.kernels.isa) {
+        if let table = DirectConvolution.columnTable(for: g, isa: isa) {
             let done = table.offsets.withUnsafeBufferPointer { offsets in
-                table.masks.withUnsafeBufferPointer { masks in
-                    pfs_conv3x3_col2im(col, ld, Int32(channels), g.outPlane, 9, offsets.baseAddress!, masks.baseAddress!,
-                                       image, g.inPlane)
-                }
+                isa == .avx512
+                    ? table.masks.withUnsafeBufferPointer { masks in
+                        pfs_conv3x3_col2im(col, ld, Int32(channels), g.outPlane, 9, offsets.baseAddress!,
+                                           masks.baseAddress!, image, g.inPlane)
+                    }
+                    : table.laneMasks.withUnsafeBufferPointer { lanes in
+                        pfs_conv3x3_col2im_avx2(col, ld, Int32(channels), g.outPlane, 9, offsets.baseAddress!,
+                                                lanes.baseAddress!, image, g.inPlane)
+                    }
             }
-            precondition(done == 1, "Im2Col: the AVX-512 kernel refused to run")
+            precondition(done == 1, "Im2Col: the \(isa) kernel refused to run")
             return
         }
         let h = g.height, w = g.width, ph = g.padH, pw = g.padW

@@ -12,11 +12,9 @@ public enum VectorKernels {
     public typealias Vector = SIMD16<Float>
     @usableFromInline static let width = 16
 
-    /// The BatchNorm/clamp loops below run on their AVX-512 versions in `PFSKernelsC` where the CPU
-    /// has it (Swift compiles `SIMD16<Float>` to 128-bit SSE without a target-CPU flag).
-    /// Tests turn it off to check the portable loops on a machine that has AVX-512.
-    static let avx512Available = pfs_cpu_has_avx512() != 0
-    nonisolated(unsafe) static var usesAVX512 = avx512Available
+    // The BatchNorm/clamp loops below take an `isa` (default: ``Engine/kernels``): with AVX-512 or
+    // AVX2 they run on their versions in `PFSKernelsC` (Swift compiles `SIMD16<Float>` to 128-bit
+    // SSE without a target-CPU flag), with `.portable` on the Swift loops. Tests pass each one.
 
     @inline(__always) @usableFromInline
     static func load(_ p: UnsafePointer<Float>) -> Vector {
@@ -62,10 +60,11 @@ public enum VectorKernels {
 
     /// (Σ x[i], Σ (x[i] − m)²) for i < count with m = Σ x[i] / count: one plane's BatchNorm
     /// statistics, the second loop over data the first left in L1.
-    public static func sumAndDeviations(_ x: UnsafePointer<Float>, count: Int) -> (sum: Float, deviations: Float) {
-        if usesAVX512 {
+    public static func sumAndDeviations(_ x: UnsafePointer<Float>, count: Int,
+                                        isa: InstructionSet = Engine.kernels.isa) -> (sum: Float, deviations: Float) {
+        if isa != .portable {
             var s: Float = 0, d: Float = 0
-            _ = pfs_vk_sum_deviations(x, count, &s, &d)
+            _ = isa == .avx512 ? pfs_vk_sum_deviations(x, count, &s, &d) : pfs_vk_sum_deviations_avx2(x, count, &s, &d)
             return (s, d)
         }
         let s = sum(x, count: count)
@@ -92,10 +91,12 @@ public enum VectorKernels {
     /// of a clamp from its output: g[i] = dy[i] where 0 < y[i] < ceiling, else 0.
     public static func sumAndCenteredDot(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
                                          mean: Float, clampOutput y: UnsafePointer<Float>? = nil,
-                                         ceiling: Float = .infinity) -> (sum: Float, dot: Float) {
-        if usesAVX512 {
+                                         ceiling: Float = .infinity,
+                                         isa: InstructionSet = Engine.kernels.isa) -> (sum: Float, dot: Float) {
+        if isa != .portable {
             var s: Float = 0, d: Float = 0
-            _ = pfs_vk_sum_centered_dot(dy, y, ceiling, x, count, mean, &s, &d)
+            _ = isa == .avx512 ? pfs_vk_sum_centered_dot(dy, y, ceiling, x, count, mean, &s, &d)
+                               : pfs_vk_sum_centered_dot_avx2(dy, y, ceiling, x, count, mean, &s, &d)
             return (s, d)
         }
         let m = Vector(repeating: mean), zero = Vector(), top = Vector(repeating: ceiling)
@@ -159,8 +160,12 @@ public enum VectorKernels {
     /// residual's shortcut, and the clamp after it in one pass. `y` may coincide with `x` or `a`.
     public static func affineClamp(_ x: UnsafePointer<Float>, adding a: UnsafePointer<Float>? = nil,
                                    into y: UnsafeMutablePointer<Float>, count: Int, scale: Float, shift: Float,
-                                   ceiling: Float) {
-        if usesAVX512 { _ = pfs_vk_affine(x, a, y, count, scale, shift, 1, ceiling); return }
+                                   ceiling: Float, isa: InstructionSet = Engine.kernels.isa) {
+        if isa != .portable {
+            _ = isa == .avx512 ? pfs_vk_affine(x, a, y, count, scale, shift, 1, ceiling)
+                               : pfs_vk_affine_avx2(x, a, y, count, scale, shift, 1, ceiling)
+            return
+        }
         let s = Vector(repeating: scale), t = Vector(repeating: shift), zero = Vector(), top = Vector(repeating: ceiling)
         var i = 0
         while i + 16 <= count {
@@ -173,14 +178,16 @@ public enum VectorKernels {
         while i < count { y[i] = min(max(scale * x[i] + shift + (a?[i] ?? 0), 0), ceiling); i += 1 }
     }
 
-
-
     /// out[i] = a·g[i] + b·x[i] + c with g[i] = dy[i] where 0 < y[i] < ceiling (else 0).
     /// `out` may coincide with `dy` or `x`.
     public static func maskedCombine(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>, ceiling: Float,
                                      _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int,
-                                     a: Float, b: Float, c: Float) {
-        if usesAVX512 { _ = pfs_vk_combine(dy, y, ceiling, x, out, count, a, b, c); return }
+                                     a: Float, b: Float, c: Float, isa: InstructionSet = Engine.kernels.isa) {
+        if isa != .portable {
+            _ = isa == .avx512 ? pfs_vk_combine(dy, y, ceiling, x, out, count, a, b, c)
+                               : pfs_vk_combine_avx2(dy, y, ceiling, x, out, count, a, b, c)
+            return
+        }
         let va = Vector(repeating: a), vb = Vector(repeating: b), vc = Vector(repeating: c)
         let zero = Vector(), top = Vector(repeating: ceiling)
         var i = 0
@@ -199,8 +206,12 @@ public enum VectorKernels {
 
     /// y[i] = scale·x[i] + shift. `x` and `y` may be the same buffer.
     public static func affine(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
-                              scale: Float, shift: Float) {
-        if usesAVX512 { _ = pfs_vk_affine(x, nil, y, count, scale, shift, 0, 0); return }
+                              scale: Float, shift: Float, isa: InstructionSet = Engine.kernels.isa) {
+        if isa != .portable {
+            _ = isa == .avx512 ? pfs_vk_affine(x, nil, y, count, scale, shift, 0, 0)
+                               : pfs_vk_affine_avx2(x, nil, y, count, scale, shift, 0, 0)
+            return
+        }
         let s = Vector(repeating: scale), t = Vector(repeating: shift)
         var i = 0
         while i + 16 <= count { store(load(x + i) * s + t, y + i); i += 16 }
@@ -209,8 +220,12 @@ public enum VectorKernels {
 
     /// out[i] = a·x[i] + b·y[i] + c. `out` may coincide with `x` or `y`.
     public static func combine(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
-                               count: Int, a: Float, b: Float, c: Float) {
-        if usesAVX512 { _ = pfs_vk_combine(x, nil, .infinity, y, out, count, a, b, c); return }
+                               count: Int, a: Float, b: Float, c: Float, isa: InstructionSet = Engine.kernels.isa) {
+        if isa != .portable {
+            _ = isa == .avx512 ? pfs_vk_combine(x, nil, .infinity, y, out, count, a, b, c)
+                               : pfs_vk_combine_avx2(x, nil, .infinity, y, out, count, a, b, c)
+            return
+        }
         let va = Vector(repeating: a), vb = Vector(repeating: b), vc = Vector(repeating: c)
         var i = 0
         while i + 16 <= count { store(load(x + i) * va + load(y + i) * vb + vc, out + i); i += 16 }

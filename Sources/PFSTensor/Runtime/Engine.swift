@@ -12,6 +12,14 @@ public enum Engine {
     /// be loaded, unless the environment variable `PFS_BLAS=builtin` forces the built-in kernel.
     nonisolated(unsafe) public static var gemm: GEMMBackend = GEMMBackend.preferred()
 
+    /// The kernel settings `PFS_ISA`, `PFS_DIRECT_CONV`, `PFS_CHANNEL_CONV` and `PFS_CHANNEL_WGRAD`
+    /// ask for, read once (``KernelSettings/fromEnvironment(_:)``), with what was wrong with them
+    /// (the `pfs` front end prints those as warnings).
+    public static let kernelEnvironment = KernelSettings.fromEnvironment()
+
+    /// The settings the kernels use unless a caller passes others.
+    public static var kernels: KernelSettings { kernelEnvironment.settings }
+
     static func defaultThreads() -> Int {
         if let s = ProcessInfo.processInfo.environment["PFS_THREADS"], let n = Int(s), n >= 1 { return n }
         return max(1, ProcessInfo.processInfo.activeProcessorCount)

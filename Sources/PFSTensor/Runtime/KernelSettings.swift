@@ -1,0 +1,114 @@
+import Foundation
+import PFSKernelsC
+
+/// The vector instruction set the engine's own kernels (direct convolutions, BatchNorm/clamp
+/// loops) are compiled for. Chosen at run time from the CPU; a narrower one can be forced with
+/// `PFS_ISA` so that an AVX-512 machine also runs, tests and benchmarks the AVX2 path.
+public enum InstructionSet: String, CaseIterable, Comparable, Sendable, CustomStringConvertible {
+    /// Portable Swift loops (`SIMD16<Float>`) and im2col + SGEMM for every convolution.
+    case portable
+    /// AVX2 + FMA: 8-lane kernels (AMD Zen 2–4, Intel client CPUs since Haswell).
+    case avx2
+    /// AVX-512 F: 16-lane kernels with mask registers, and the channel-vector convolutions.
+    case avx512
+
+    /// The widest one this CPU and OS support.
+    public static let detected: InstructionSet = {
+        switch pfs_cpu_isa() {
+        case 2: return .avx512
+        case 1: return .avx2
+        default: return .portable
+        }
+    }()
+
+    /// Every instruction set this machine can run, narrowest first (tests run each).
+    public static var supported: [InstructionSet] { allCases.filter { $0 <= detected } }
+
+    public static func < (a: InstructionSet, b: InstructionSet) -> Bool { a.rank < b.rank }
+    private var rank: Int { InstructionSet.allCases.firstIndex(of: self)! }
+
+    public var description: String {
+        switch self {
+        case .portable: return "portable"
+        case .avx2: return "AVX2+FMA"
+        case .avx512: return "AVX-512"
+        }
+    }
+}
+
+/// Which of the engine's kernels may run: one value, read from the environment in one place
+/// (``fromEnvironment(_:)``) and passed down to the convolution and elementwise kernels, which take
+/// it as a parameter (tests pass each variant explicitly instead of changing a global).
+///
+/// | variable | effect |
+/// |---|---|
+/// | `PFS_ISA=avx512\|avx2\|portable` | use at most this instruction set (never more than the CPU has) |
+/// | `PFS_DIRECT_CONV=0` | every convolution on im2col + SGEMM |
+/// | `PFS_CHANNEL_CONV=0` | no channel-vector direct kernels (AVX-512 only) |
+/// | `PFS_CHANNEL_WGRAD=0` | no channel-vector weight gradient (AVX-512 only) |
+public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
+    /// The instruction set of the kernels (at most ``InstructionSet/detected``).
+    public var isa: InstructionSet
+    /// Whether 3×3 pad-1 convolutions may run on the direct kernels (needs AVX2 or AVX-512).
+    public var directConvolution: Bool
+    /// Whether the channel-vector direct kernels may run (AVX-512 only).
+    public var channelConvolution: Bool
+    /// Whether the channel-vector weight gradient may run (AVX-512 only).
+    public var channelWeightGradient: Bool
+
+    /// Settings for `isa` (capped at what the CPU supports) with every kernel family allowed.
+    public init(isa: InstructionSet = .detected, directConvolution: Bool = true, channelConvolution: Bool = true,
+                channelWeightGradient: Bool = true) {
+        self.isa = min(isa, InstructionSet.detected)
+        self.directConvolution = directConvolution
+        self.channelConvolution = channelConvolution
+        self.channelWeightGradient = channelWeightGradient
+    }
+
+    /// A problem with a `PFS_*` kernel variable (the value is ignored and the default used).
+    public struct Problem: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    /// The settings the environment asks for, and what was wrong with it (an unknown `PFS_ISA`
+    /// value, or an instruction set this CPU lacks, which is then capped).
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> (settings: KernelSettings, problems: [Problem]) {
+        var problems: [Problem] = []
+        var isa = InstructionSet.detected
+        if let text = environment["PFS_ISA"], !text.isEmpty {
+            if let asked = InstructionSet(rawValue: text.lowercased()) {
+                if asked > InstructionSet.detected {
+                    problems.append(Problem(description: "PFS_ISA=\(text): this CPU supports at most \(InstructionSet.detected.rawValue); using \(InstructionSet.detected.rawValue)"))
+                }
+                isa = asked
+            } else {
+                let names = InstructionSet.allCases.map(\.rawValue).joined(separator: ", ")
+                problems.append(Problem(description: "PFS_ISA=\(text) is not one of \(names); using \(InstructionSet.detected.rawValue)"))
+            }
+        }
+        let settings = KernelSettings(isa: isa, directConvolution: environment["PFS_DIRECT_CONV"] != "0",
+                                      channelConvolution: environment["PFS_CHANNEL_CONV"] != "0",
+                                      channelWeightGradient: environment["PFS_CHANNEL_WGRAD"] != "0")
+        return (settings, problems)
+    }
+
+    /// Whether the direct 3×3 kernels run under these settings.
+    public var usesDirectConvolution: Bool { directConvolution && isa >= .avx2 }
+    /// Whether the channel-vector direct kernels run under these settings.
+    public var usesChannelConvolution: Bool { usesDirectConvolution && channelConvolution && isa == .avx512 }
+
+    /// `AVX2+FMA, direct conv` …, for `pfs info` and benchmark reports.
+    public var description: String {
+        var parts = [isa.description]
+        if isa >= .avx2 {
+            parts.append(directConvolution ? "direct 3×3 conv" : "direct conv off")
+            if isa == .avx512 && directConvolution {
+                parts.append(channelConvolution ? (channelWeightGradient ? "channel-vector kernels"
+                                                                        : "channel-vector kernels (not for dW)")
+                                                : "channel-vector kernels off")
+            }
+        }
+        return parts.joined(separator: ", ")
+    }
+}
