@@ -91,7 +91,8 @@ struct PruneCommand: ParsableCommand {
 
     func run() throws {
         let channelScores = try ChannelScores.load(scores)
-        let pruned = try PrunedArchitecture.make(from: channelScores, budget: budget.budget, minChannels: minimum.minChannels)
+        let pruned = try PrunedArchitecture.make(from: channelScores, budget: budget.budget, minChannels: minimum.minChannels,
+                                                 roundTo: minimum.roundTo)
         let file = out ?? ((scores as NSString).deletingLastPathComponent as NSString).appendingPathComponent("pruned.json")
         try pruned.save(to: file)
         print("\(pruned.architecture.rawValue): scores of \(channelScores.provenance.description)")
@@ -141,6 +142,7 @@ struct PipelineCommand: ParsableCommand {
         settings.gate = gate.settings(seed: seeds[0], widthMultiplier: architecture.widthMultiplier, bundled: bundled)
         settings.budget = budget.budget
         settings.minChannels = minimum.minChannels
+        settings.roundTo = minimum.roundTo
         settings.seeds = seeds
         settings.uniformBaseline = uniform
         settings.budgetMatched = budgetMatched

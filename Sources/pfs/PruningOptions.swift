@@ -58,13 +58,20 @@ struct BudgetOptions: ParsableArguments {
     var budget: Budget { maxMacs.map { .maxMACs($0) } ?? .keepFraction(keepMacs ?? 0.5) }
 }
 
-/// The minimum width of every pruned layer (channel selection by scores only).
+/// The minimum width of every pruned layer and the multiple widths are rounded to (channel
+/// selection by scores only).
 struct MinimumChannelsOption: ParsableArguments {
     @Option(help: "Minimum channels kept in every prunable layer.")
     var minChannels: Int = 1
 
+    @Option(help: ArgumentHelp(
+        "Keep every pruned width a multiple of N (or the full width), e.g. 8 for vector-friendly layers.",
+        discussion: "Still exact and never over the budget: each layer's count is rounded up within the search."))
+    var roundTo: Int = 1
+
     func validate() throws {
         guard minChannels >= 1 else { throw ValidationError("--min-channels must be at least 1, got \(minChannels)") }
+        guard (1...1024).contains(roundTo) else { throw ValidationError("--round-to must be between 1 and 1024, got \(roundTo)") }
     }
 }
 

@@ -73,6 +73,42 @@ import Testing
         }
     }
 
+    /// `roundTo`: every width a multiple of N or full, the largest such network in the global
+    /// order that fits (brute force over k with the rounded counts), kept channels the layer's best.
+    @Test(arguments: [4, 8])
+    func roundedWidthsAreMultiplesAndStillTheLargestFit(roundTo: Int) throws {
+        let target = try ChannelConfiguration.standard(.resnet20)
+        var rng = RandomGenerator(seed: 5)
+        let gates = target.prunableWidths.map { c in (0..<c).map { _ in rng.uniform() < 0.3 ? 0 : rng.uniform() } }
+        let total = gates.reduce(0) { $0 + $1.count }, forced = gates.count
+        func rounded(_ c: [Int]) -> [Int] {
+            c.indices.map { min(gates[$0].count, Int((Double(c[$0]) / Double(roundTo)).rounded(.up)) * roundTo) }
+        }
+        let macsByK = try (0...(total - forced)).map { extra in
+            ComplexityCounter.totalMACs(try target.withPrunableWidths(rounded(Self.naiveCounts(gates, extra: extra, minChannels: 1))))
+        }
+        let full = ComplexityCounter.totalMACs(target)
+        for fraction in [0.5, 0.7] {
+            let budget = Int(Double(full) * fraction)
+            let fit = try BudgetSearch.fit(scores: gates, target: target, budgetMACs: budget, roundTo: roundTo)
+            let bestExtra = macsByK.lastIndex { $0 <= budget }!
+            #expect(fit.counts == rounded(Self.naiveCounts(gates, extra: bestExtra, minChannels: 1)), "\(fraction)")
+            #expect(fit.achievedMACs <= budget && fit.achievedMACs == macsByK[bestExtra])
+            for (j, count) in fit.counts.enumerated() {
+                #expect(count % roundTo == 0 || count == gates[j].count, "layer \(j): \(count)")
+                // The kept channels are the layer's best `count` by score (ties by index).
+                let order = gates[j].indices.sorted { gates[j][$0] != gates[j][$1] ? gates[j][$0] > gates[j][$1] : $0 < $1 }
+                #expect(fit.kept[j] == Array(order.prefix(count)).sorted())
+            }
+        }
+        #expect(throws: PruningError.self) { _ = try BudgetSearch.fit(scores: gates, target: target, budgetMACs: full, roundTo: 0) }
+        // A budget below N channels per layer names --round-to.
+        let tooSmall = #expect(throws: PruningError.self) {
+            _ = try BudgetSearch.fit(scores: gates, target: target, budgetMACs: full / 4, roundTo: 16)
+        }
+        #expect(tooSmall?.description.contains("round-to") == true)
+    }
+
     @Test func neverExceedsTheBudgetAndRespectsTheMinimum() throws {
         let target = try ChannelConfiguration.standard(.resnet56)
         var rng = RandomGenerator(seed: 9)

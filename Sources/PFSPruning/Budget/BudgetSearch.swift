@@ -91,6 +91,11 @@ public struct BudgetProbe: Codable, Equatable, Sendable {
 /// **Minimum channels.** Each layer keeps its first `min(minChannels, C_j)` channels whatever
 /// their gates; keeping `k` channels means these plus the best `k − forced` others in global order.
 ///
+/// **Hardware-friendly widths.** With `roundTo` N > 1 every layer's count is rounded up to a
+/// multiple of N (or its full width), the extra channels being the next ones in that layer's
+/// order: counts(k) stays non-decreasing in k, so the same bisection still finds the largest
+/// fitting k, and vector kernels see whole 8- or 16-channel blocks.
+///
 /// **Search.** MACs of G(counts(k)) never decrease with k, so an integer bisection over
 /// k ∈ [forced, total] finds the largest k with MACs ≤ budget exactly, in ⌈log2(total)⌉ + 1
 /// MAC counts. The achieved MACs never exceed the budget.
@@ -102,7 +107,7 @@ public enum BudgetSearch {
     /// prunable widths of the result are the kept counts (which may exceed the standard ones
     /// after width expansion).
     public static func fit(scores gates: [[Float]], target: ChannelConfiguration, budgetMACs: Int,
-                           minChannels: Int = 1) throws(PruningError) -> BudgetFit {
+                           minChannels: Int = 1, roundTo: Int = 1) throws(PruningError) -> BudgetFit {
         let names = target.prunableNames
         guard gates.count == names.count else {
             throw .mismatch(file: "scores", field: "layers", expected: "\(names.count) prunable layers of "
@@ -111,6 +116,7 @@ public enum BudgetSearch {
         guard minChannels >= 1 else {
             throw .setting(field: "min-channels", expected: "at least 1", got: "\(minChannels)")
         }
+        guard roundTo >= 1 else { throw .setting(field: "round-to", expected: "at least 1", got: "\(roundTo)") }
         guard budgetMACs > 0 else { throw .setting(field: "budget", expected: "a positive number of MACs", got: "\(budgetMACs)") }
         for (j, layer) in gates.enumerated() {
             guard !layer.isEmpty else {
@@ -139,37 +145,46 @@ public enum BudgetSearch {
         }
         let forcedTotal = forced.reduce(0, +)
 
+        func rounded(_ c: [Int]) -> [Int] {
+            roundTo == 1 ? c : c.indices.map { min(gates[$0].count, (c[$0] + roundTo - 1) / roundTo * roundTo) }
+        }
         func counts(_ extra: Int) -> [Int] {
             var c = forced
             for i in 0..<extra { c[candidates[i].layer] += 1 }
-            return c
+            return rounded(c)
         }
         func macs(_ c: [Int]) throws(PruningError) -> Int {
             let configuration = try attempt { try target.withPrunableWidths(c) }
             return ComplexityCounter.totalMACs(configuration)
         }
 
-        let minimum = try macs(forced)
+        let smallest = rounded(forced)
+        let minimum = try macs(smallest)
         guard minimum <= budgetMACs else {
+            if roundTo > 1 {
+                throw .setting(field: "round-to", expected: "widths whose smallest network fits the budget of "
+                               + "\(budgetMACs) MACs", got: "\(roundTo), whose smallest network needs \(minimum) MACs")
+            }
             throw .infeasibleBudget(budgetMACs: budgetMACs, minimumMACs: minimum, minChannels: minChannels)
         }
-        var probes = [BudgetProbe(keptChannels: forcedTotal, macs: minimum, fits: true)]
+        var probes = [BudgetProbe(keptChannels: smallest.reduce(0, +), macs: minimum, fits: true)]
         // Invariant: MACs(lo) ≤ budget; MACs(hi + 1) > budget or hi = all.
         var lo = 0, hi = candidates.count
         while lo < hi {
             let mid = (lo + hi + 1) / 2
-            let m = try macs(counts(mid))
-            probes.append(BudgetProbe(keptChannels: forcedTotal + mid, macs: m, fits: m <= budgetMACs))
+            let c = counts(mid), m = try macs(c)
+            probes.append(BudgetProbe(keptChannels: c.reduce(0, +), macs: m, fits: m <= budgetMACs))
             if m <= budgetMACs { lo = mid } else { hi = mid - 1 }
         }
         let final = counts(lo)
-        var kept = layerOrder.enumerated().map { Array($0.element.prefix(forced[$0.offset])) }
-        for i in 0..<lo { kept[candidates[i].layer].append(candidates[i].channel) }
+        // A layer's candidates enter the global order in its own order, so its kept channels are
+        // the first `final[j]` of that order (rounding takes the next ones of the same order).
+        let kept = layerOrder.enumerated().map { Array($0.element.prefix(final[$0.offset])).sorted() }
         let configuration = try attempt { try target.withPrunableWidths(final) }
-        return BudgetFit(configuration: configuration, counts: final, kept: kept.map { $0.sorted() },
-                         keptTotal: forcedTotal + lo, budgetMACs: budgetMACs,
+        return BudgetFit(configuration: configuration, counts: final, kept: kept,
+                         keptTotal: final.reduce(0, +), budgetMACs: budgetMACs,
                          achievedMACs: ComplexityCounter.totalMACs(configuration),
-                         layersAtMinimum: names.indices.filter { final[$0] == forced[$0] && forced[$0] < gates[$0].count }
+                         layersAtMinimum: names.indices.filter { final[$0] == smallest[$0] && smallest[$0] < gates[$0].count }
                              .map { names[$0] },
                          probes: probes, threshold: lo > 0 ? candidates[lo - 1].value : nil)
     }
@@ -178,8 +193,10 @@ public enum BudgetSearch {
 extension BudgetSearch {
     /// MACs of `target` with every prunable width at `min(minChannels, its width)`: the smallest
     /// network any criterion can reach, and so the lowest feasible budget.
-    public static func minimumMACs(target: ChannelConfiguration, minChannels: Int) throws(PruningError) -> Int {
-        let widths = target.prunableWidths.map { min(max(minChannels, 1), $0) }
+    public static func minimumMACs(target: ChannelConfiguration, minChannels: Int, roundTo: Int = 1)
+        throws(PruningError) -> Int {
+        let n = max(roundTo, 1)
+        let widths = target.prunableWidths.map { min((max(minChannels, 1) + n - 1) / n * n, $0) }
         return ComplexityCounter.totalMACs(try attempt { try target.withPrunableWidths(widths) })
     }
 }

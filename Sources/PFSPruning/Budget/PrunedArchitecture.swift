@@ -44,6 +44,8 @@ public struct PrunedArchitecture: Codable, Sendable {
     public var params: Counts
     public var budget: BudgetRecord
     public var minChannels: Int
+    /// Every pruned width a multiple of this (or the layer's full width); nil or 1: any width.
+    public var roundTo: Int?
     public var layersAtMinimum: [String]
     public var keptChannels: Int
     public var searchedChannels: Int
@@ -62,8 +64,8 @@ public struct PrunedArchitecture: Codable, Sendable {
     /// Prunes `scores` to `budget` (relative to the standard network of the scored architecture,
     /// input and classes): the standard network's fixed widths, and per prunable layer the
     /// channels the exact budget search keeps.
-    public static func make(from scores: ChannelScores, budget: Budget, minChannels: Int = 1) throws(PruningError)
-        -> PrunedArchitecture {
+    public static func make(from scores: ChannelScores, budget: Budget, minChannels: Int = 1,
+                            roundTo: Int = 1) throws(PruningError) -> PrunedArchitecture {
         let searched = scores.configuration
         try scores.validate(file: scores.provenance.gatesFile ?? "scores")
         let standard = try attempt {
@@ -72,19 +74,21 @@ public struct PrunedArchitecture: Codable, Sendable {
         let standardMACs = ComplexityCounter.totalMACs(standard)
         let budgetMACs = try budget.macs(standardMACs: standardMACs)
         let fit = try BudgetSearch.fit(scores: scores.scores, target: standard, budgetMACs: budgetMACs,
-                                       minChannels: minChannels)
+                                       minChannels: minChannels, roundTo: roundTo)
         var pruned = assemble(standard: standard, searched: searched, pruned: fit.configuration, budget: budget,
                               budgetMACs: budgetMACs, minChannels: minChannels, layersAtMinimum: fit.layersAtMinimum,
                               keptChannels: fit.keptTotal, kept: fit.kept, provenance: scores.provenance)
         pruned.probes = fit.probes
         pruned.threshold = fit.threshold
+        pruned.roundTo = roundTo > 1 ? roundTo : nil
         return pruned
     }
 
     /// Prunes the selected gates of `search` to `budget`.
     public static func make(from search: GateSearchResult, gatesFile: String?, budget: Budget,
-                            minChannels: Int = 1) throws(PruningError) -> PrunedArchitecture {
-        try make(from: try ChannelScores(search: search, gatesFile: gatesFile), budget: budget, minChannels: minChannels)
+                            minChannels: Int = 1, roundTo: Int = 1) throws(PruningError) -> PrunedArchitecture {
+        try make(from: try ChannelScores(search: search, gatesFile: gatesFile), budget: budget, minChannels: minChannels,
+                 roundTo: roundTo)
     }
 
     /// The uniformly narrowed network of `budget` (``UniformScaling``) as a pruned architecture.
@@ -157,6 +161,7 @@ public struct PrunedArchitecture: Codable, Sendable {
         lines.append("params  standard \(Complexity.grouped(params.standard)), pruned \(Complexity.grouped(params.pruned))")
         lines.append("budget  target \(Complexity.grouped(budget.targetMACs)) MACs, achieved \(Complexity.grouped(budget.achievedMACs)), "
                      + "gap \(Complexity.grouped(budget.gapMACs)) (\(String(format: "%.4f%%", budget.gapFraction * 100)))")
+        if let roundTo { lines.append("widths  multiples of \(roundTo) (or the full width): --round-to \(roundTo)") }
         if !layersAtMinimum.isEmpty {
             lines.append("at the minimum of \(minChannels) channel(s): \(layersAtMinimum.joined(separator: ", "))")
         }

@@ -9,6 +9,8 @@ public struct PipelineSettings: Sendable {
     public var gate = GateSearchSettings()
     public var budget: Budget = .keepFraction(0.5)
     public var minChannels = 1
+    /// Pruned widths rounded up to multiples of this (``BudgetSearch``); 1: any width.
+    public var roundTo = 1
     public var recipe = TrainingRecipe()
     /// One candidate structure per seed (the seed of the random weights of gate learning, and of
     /// the training run of that candidate).
@@ -100,7 +102,7 @@ public struct Pipeline {
             onEvent(.stage(seed: seed, name: "prune"))
             let t1 = Date()
             let pruned = try PrunedArchitecture.make(from: result, gatesFile: gatesFile, budget: settings.budget,
-                                                     minChannels: settings.minChannels)
+                                                     minChannels: settings.minChannels, roundTo: settings.roundTo)
             let trainDirectory = (seedDirectory as NSString).appendingPathComponent("train")
             try refuseStaleRun(in: trainDirectory, for: pruned.configuration)
             try pruned.save(to: (seedDirectory as NSString).appendingPathComponent("pruned.json"))
