@@ -6,6 +6,9 @@ peer (../shared/peer/torch_cifar.py bench, NCHW and channels-last), alternately,
   python3 Benchmarks/compare_models.py --python /tmp/torchpeer/bin/python \
       --peer ../shared/peer/torch_cifar.py --cases resnet20:128,resnet56:128,vgg16:128,vgg16:64
 
+Any configuration file of a CIFAR ResNet or VGG (a pruned network from `pfs prune`, say) is
+compared too, with `--configs pruned.json:128,...`: the peer builds the same widths from the file.
+
 For each case and mode it prints the median images/s of pfs, of PyTorch in each layout, the ratio
 pfs / best PyTorch (> 1 means pfs is faster) and both peak memories. Every process runs one case,
 so peak memory is that case's. The order alternates pfs/torch to spread machine noise over both.
@@ -40,6 +43,8 @@ def main():
     p.add_argument("--cases", default="resnet20:128,resnet56:128,vgg16:128,vgg16:64",
                    help="comma-separated model:batch")
     p.add_argument("--modes", default="fwd,train,gate")
+    p.add_argument("--configs", default="",
+                   help="comma-separated FILE:batch of configuration files (CIFAR ResNet or VGG)")
     p.add_argument("--isa", choices=["native", "avx2"], default="native",
                    help="avx2: both sides limited to AVX2 + FMA (PFS_ISA=avx2; ATEN_CPU_CAPABILITY=avx2 and "
                         "ONEDNN_MAX_CPU_ISA=AVX2 for PyTorch), to measure an AVX2-only CPU on an AVX-512 one")
@@ -48,20 +53,30 @@ def main():
         os.environ.update({"PFS_ISA": "avx2", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
                            "MKL_ENABLE_INSTRUCTIONS": "AVX2"})
     rows = []
-    for case in a.cases.split(","):
+
+    def measure(name, batch, mode, ours_cmd, peer_cmd):
+        """One row: pfs, then the peer in NCHW and channels-last, same batch, threads and seconds."""
+        common = ["--batch", batch, "--threads", str(a.threads), "--seconds", str(a.seconds)]
+        ours = run_json(ours_cmd + ["--mode", mode, "--json"] + common)
+        nchw = run_json(peer_cmd + ["--mode", mode] + common)
+        cl = run_json(peer_cmd + ["--mode", mode] + common + ["--channels-last"])
+        best = max(nchw["img_s_median"], cl["img_s_median"])
+        peer_mem = min(x.get("max_rss_mb", float("inf")) for x in (nchw, cl))
+        rows.append([name, batch, mode, f"{ours['img_s_median']:.1f}", f"{nchw['img_s_median']:.1f}",
+                     f"{cl['img_s_median']:.1f}", f"{ours['img_s_median'] / best:.2f}",
+                     f"{ours.get('max_rss_mb', 0):.0f}", f"{peer_mem:.0f}"])
+        print("  ".join(rows[-1]), file=sys.stderr, flush=True)
+
+    for case in filter(None, a.configs.split(",")):
+        path, batch = case.rsplit(":", 1)
+        for mode in a.modes.split(","):
+            measure(os.path.basename(path), batch, mode, [a.pfs, "bench", "--config", path],
+                    [a.python, a.peer, "bench", "--config", path])
+    for case in filter(None, a.cases.split(",")):
         model, batch = case.split(":")
         for mode in a.modes.split(","):
-            common = ["--batch", batch, "--threads", str(a.threads), "--seconds", str(a.seconds)]
-            ours = run_json([a.pfs, "bench", "--model", model, "--mode", mode, "--json"] + common)
-            peer_cmd = [a.python, a.peer, "bench", "--model", model, "--mode", mode] + common
-            nchw = run_json(peer_cmd)
-            cl = run_json(peer_cmd + ["--channels-last"])
-            best = max(nchw["img_s_median"], cl["img_s_median"])
-            peer_mem = min(x.get("max_rss_mb", float("inf")) for x in (nchw, cl))
-            rows.append([model, batch, mode, f"{ours['img_s_median']:.1f}", f"{nchw['img_s_median']:.1f}",
-                         f"{cl['img_s_median']:.1f}", f"{ours['img_s_median'] / best:.2f}",
-                         f"{ours.get('max_rss_mb', 0):.0f}", f"{peer_mem:.0f}"])
-            print("  ".join(rows[-1]), file=sys.stderr, flush=True)
+            measure(model, batch, mode, [a.pfs, "bench", "--model", model],
+                    [a.python, a.peer, "bench", "--model", model])
     head = ["model", "batch", "mode", "pfs img/s", "torch NCHW", "torch ch-last", "pfs / best torch",
             "pfs MB", "torch MB"]
     widths = [max(len(x) for x in col) for col in zip(head, *rows)]
