@@ -1,36 +1,25 @@
 // Direct 3x3 convolutions with AVX2 + FMA (see include/PFSKernelsC.h): the pixel-vector kernels of
 // direct_conv.c for CPUs without AVX-512 (AMD Zen 2-4, Intel client chips).
 //
-// Same tap tables, but AVX2 has no mask registers: a tap's lanes come as a vector of 8 int32 (all
-// ones where the tap reads the image), prepared once per table by the caller (`laneMasks`:
-// 8 ints for every 8-pixel vector of the plane rounded up to 32 pixels and every tap, vector-major),
-// and `vmaskmovps` reads nothing in the other lanes, so padding still needs no copy. With 16
-// vector registers a block is 4 output channels x 16 pixels (8 accumulators, two inputs and a
-// broadcast weight live at once), and the weight gradient 4 output channels x 3 taps.
+// Stride 1 works on a zero-padded copy of each image: every tap is a plain load at a fixed offset,
+// 8 pixels per vector, lanes past a row's end computed and not stored (no masks: AVX2's masked
+// loads cost an extra micro-op each). Stride 2 keeps the tap tables of direct_conv.c on phase
+// planes; AVX2 has no mask registers, so a tap's lanes come as 8 int32 (all ones where the tap
+// reads the image), prepared once per table by the caller (`laneMasks`: 8 ints for every 8-pixel
+// vector of the plane rounded up to 32 pixels and every tap, vector-major), and `vmaskmovps`
+// reads nothing in the other lanes. With 16 vector registers a forward block is 4 output
+// channels x 16 pixels (8 accumulators, two inputs and a broadcast weight live at once), and a
+// weight-gradient block 4 output channels x 3 taps (12 accumulators).
 #include "PFSKernelsC.h"
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
+#include "lanes.h"
 #include <string.h>
-
-// Lanes i < n of an 8-lane vector (none for n <= 0, all from n = 8 on), as a mask.
-__attribute__((target("avx2"), always_inline))
-static inline __m256i lanes8(long n) {
-    const int k = n <= 0 ? 0 : n >= 8 ? 8 : (int)n;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 __attribute__((target("avx2"), always_inline))
 static inline __m256i tap_mask(const int *laneMasks, long vector8, int ntaps, int t) {
     return _mm256_loadu_si256((const __m256i *)(laneMasks + (vector8 * ntaps + t) * 8));
-}
-
-// Σ of the 8 lanes, in a fixed order.
-__attribute__((target("avx2"), always_inline))
-static inline float hsum8(__m256 v) {
-    const __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    const __m128 d = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    return _mm_cvtss_f32(_mm_add_ss(d, _mm_shuffle_ps(d, d, 0x55)));
 }
 
 // MARK: forward (and input gradient)
@@ -62,7 +51,7 @@ static void forward_block4(const float *in, long channelStride, int cin, long pl
             }
         }
         float *o = out + (long)o0 * plane + p0;
-        const __m256i m = lanes8(plane - p0), m2 = lanes8(plane - p0 - 8);
+        const __m256i m = pfs_lanes8(plane - p0), m2 = pfs_lanes8(plane - p0 - 8);
         const __m256 a[4] = {a0, a1, a2, a3}, b[4] = {b0, b1, b2, b3};
         for (int j = 0; j < nstore; ++j) {
             _mm256_maskstore_ps(o + (long)j * plane, m, a[j]);
@@ -140,7 +129,7 @@ static inline void padded_block4(const float *padded, long pw, long pp, int cin,
 #undef PFS_PTAP
     }
     const __m256 a[4] = {a0, a1, a2, a3}, b[4] = {b0, b1, b2, b3};
-    const __m256i mp = lanes8(p.count), mq = lanes8(q.count);
+    const __m256i mp = pfs_lanes8(p.count), mq = pfs_lanes8(q.count);
     for (int j = 0; j < nstore; ++j) {
         float *o = out + (long)j * plane;
         if (p.count == 8) _mm256_storeu_ps(o + p.target, a[j]); else _mm256_maskstore_ps(o + p.target, mp, a[j]);
@@ -176,7 +165,7 @@ static void weight_block4(const float *in, long inStride, long channelStride, co
                           const int *laneMasks, const float *gradOut, long gradStride, int images, long plane, int c,
                           int t0, int o0, int nout, int cout, float *dw) {
     const long full = plane / 8 * 8, off0 = offsets[t0], off1 = offsets[t0 + 1], off2 = offsets[t0 + 2];
-    const __m256i tail = lanes8(plane - full);
+    const __m256i tail = pfs_lanes8(plane - full);
     __m256 g00 = _mm256_setzero_ps(), g01 = _mm256_setzero_ps(), g02 = _mm256_setzero_ps();
     __m256 g10 = _mm256_setzero_ps(), g11 = _mm256_setzero_ps(), g12 = _mm256_setzero_ps();
     __m256 g20 = _mm256_setzero_ps(), g21 = _mm256_setzero_ps(), g22 = _mm256_setzero_ps();
@@ -206,7 +195,7 @@ static void weight_block4(const float *in, long inStride, long channelStride, co
     const __m256 g[4][3] = {{g00, g01, g02}, {g10, g11, g12}, {g20, g21, g22}, {g30, g31, g32}};
     for (int k = 0; k < 3; ++k) {
         float *row = dw + ((long)c * 9 + t0 + k) * cout + o0;
-        for (int j = 0; j < nout; ++j) row[j] += hsum8(g[j][k]);
+        for (int j = 0; j < nout; ++j) row[j] += pfs_sum8(g[j][k]);
     }
 }
 
@@ -266,7 +255,7 @@ static void padded_weight_block4(const float *padded, long paddedImage, const fl
             int x0 = 0;
             for (; x0 < whole; x0 += 8) PFS_PWG_STEP(PFS_PLOAD)
             if (x0 < width) {
-                const __m256i tail = lanes8(width - x0);
+                const __m256i tail = pfs_lanes8(width - x0);
                 PFS_PWG_STEP(PFS_PLOAD_TAIL)
             }
         }
@@ -278,7 +267,7 @@ static void padded_weight_block4(const float *padded, long paddedImage, const fl
     const __m256 g[4][3] = {{g00, g01, g02}, {g10, g11, g12}, {g20, g21, g22}, {g30, g31, g32}};
     for (int k = 0; k < 3; ++k) {
         float *row = dw + ((long)c * 9 + ki * 3 + k) * cout + o0;
-        for (int j = 0; j < nout; ++j) row[j] += hsum8(g[j][k]);
+        for (int j = 0; j < nout; ++j) row[j] += pfs_sum8(g[j][k]);
     }
 }
 
@@ -308,7 +297,7 @@ int pfs_conv3x3_im2col_avx2(const float *in, long channelStride, int cin, long p
             float *dst = col + ((long)c * ntaps + t) * ld;
             for (long p0 = 0; p0 < plane; p0 += 8) {
                 const __m256 v = _mm256_maskload_ps(src + p0, tap_mask(laneMasks, p0 / 8, ntaps, t));
-                _mm256_maskstore_ps(dst + p0, lanes8(plane - p0), v);
+                _mm256_maskstore_ps(dst + p0, pfs_lanes8(plane - p0), v);
             }
         }
     }

@@ -5,19 +5,7 @@
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
-
-__attribute__((target("avx2"), always_inline))
-static inline __m256i vk8_lanes(long n) {
-    const int k = n <= 0 ? 0 : n >= 8 ? 8 : (int)n;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-__attribute__((target("avx2"), always_inline))
-static inline float vk8_sum(__m256 v) {
-    const __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    const __m128 d = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    return _mm_cvtss_f32(_mm_add_ss(d, _mm_shuffle_ps(d, d, 0x55)));
-}
+#include "lanes.h"
 
 // min(max(v, 0), top), NaN unchanged.
 __attribute__((target("avx2"), always_inline))
@@ -46,7 +34,7 @@ int pfs_vk_affine_avx2(const float *x, const float *a, float *y, long n, float s
         _mm256_storeu_ps(y + i, v);
     }
     if (i < n) {
-        const __m256i m = vk8_lanes(n - i);
+        const __m256i m = pfs_lanes8(n - i);
         __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_maskload_ps(x + i, m), s), t);
         if (a) v = _mm256_add_ps(v, _mm256_maskload_ps(a + i, m));
         if (clamp) v = vk8_clamp(v, top);
@@ -65,8 +53,8 @@ int pfs_vk_sum_deviations_avx2(const float *x, long n, float *sum, float *ssd) {
         s2 = _mm256_add_ps(s2, _mm256_loadu_ps(x + i + 16));
         s3 = _mm256_add_ps(s3, _mm256_loadu_ps(x + i + 24));
     }
-    for (; i < n; i += 8) s0 = _mm256_add_ps(s0, _mm256_maskload_ps(x + i, vk8_lanes(n - i)));
-    const float total = vk8_sum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i += 8) s0 = _mm256_add_ps(s0, _mm256_maskload_ps(x + i, pfs_lanes8(n - i)));
+    const float total = pfs_sum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
     // Masked-off lanes of the tail must contribute 0, not mean².
     const __m256 mu = _mm256_set1_ps(n > 0 ? total / (float)n : 0.0f);
     __m256 d0 = _mm256_setzero_ps(), d1 = _mm256_setzero_ps();
@@ -76,12 +64,12 @@ int pfs_vk_sum_deviations_avx2(const float *x, long n, float *sum, float *ssd) {
         d1 = _mm256_fmadd_ps(v1, v1, d1);
     }
     for (; i < n; i += 8) {
-        const __m256i m = vk8_lanes(n - i);
+        const __m256i m = pfs_lanes8(n - i);
         const __m256 v = _mm256_and_ps(_mm256_castsi256_ps(m), _mm256_sub_ps(_mm256_maskload_ps(x + i, m), mu));
         d0 = _mm256_fmadd_ps(v, v, d0);
     }
     *sum = total;
-    *ssd = vk8_sum(_mm256_add_ps(d0, d1));
+    *ssd = pfs_sum8(_mm256_add_ps(d0, d1));
     return 1;
 }
 
@@ -103,15 +91,15 @@ int pfs_vk_sum_centered_dot_avx2(const float *dy, const float *y, float ceiling,
         d1 = _mm256_add_ps(d1, _mm256_mul_ps(g1, _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), mu)));
     }
     for (; i < n; i += 8) {
-        const __m256i m = vk8_lanes(n - i);
+        const __m256i m = pfs_lanes8(n - i);
         __m256 g = _mm256_maskload_ps(dy + i, m);
         if (y) g = vk8_masked(g, _mm256_maskload_ps(y + i, m), top);
         s0 = _mm256_add_ps(s0, g);
         const __m256 centered = _mm256_and_ps(_mm256_castsi256_ps(m), _mm256_sub_ps(_mm256_maskload_ps(x + i, m), mu));
         d0 = _mm256_add_ps(d0, _mm256_mul_ps(g, centered));
     }
-    *sum = vk8_sum(_mm256_add_ps(s0, s1));
-    *dot = vk8_sum(_mm256_add_ps(d0, d1));
+    *sum = pfs_sum8(_mm256_add_ps(s0, s1));
+    *dot = pfs_sum8(_mm256_add_ps(d0, d1));
     return 1;
 }
 
@@ -120,7 +108,7 @@ int pfs_vk_combine_avx2(const float *dy, const float *y, float ceiling, const fl
                         float b, float c) {
     const __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b), vc = _mm256_set1_ps(c), top = _mm256_set1_ps(ceiling);
     for (long i = 0; i < n; i += 8) {
-        const __m256i m = vk8_lanes(n - i);
+        const __m256i m = pfs_lanes8(n - i);
         __m256 g = _mm256_maskload_ps(dy + i, m);
         if (y) g = vk8_masked(g, _mm256_maskload_ps(y + i, m), top);
         const __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(g, va), _mm256_mul_ps(_mm256_maskload_ps(x + i, m), vb)), vc);

@@ -235,29 +235,24 @@ enum DirectConvolution {
         }
     }
 
-    /// Each worker's partial (C_in, 3·3, C_out) in workspace slot 0 from padded copies of its
-    /// images, `tile` at a time (`pfs_conv3x3_weight_gradient_padded_avx2`), stride 1 on AVX2.
+    /// The stride-1 weight gradient on AVX2 into each worker's partial, from padded copies of its
+    /// images (`pfs_conv3x3_weight_gradient_padded_avx2`).
     private static func paddedWeightGradient(_ g: Conv2dGeometry, input: UnsafePointer<Float>,
                                              gradOutput: UnsafePointer<Float>, workspace: Workspace, workers: Int,
                                              tile: Int) {
         let h = g.outHeight, w = g.outWidth, plane = h * w, cin = g.inChannels, cout = g.outChannels
-        let paddedImage = paddedCount(g, inputs: cin) + Int(PFS_PAD_SLACK), weightCount = cout * cin * 9
-        workspace.reserve(workers: workers, slots: [weightCount, tile * paddedImage])
-        Parallel.forChunks(g.batch, threads: workers) { worker, images in
-            let partial = workspace.buffer(worker: worker, slot: 0)
+        let paddedImage = paddedCount(g, inputs: cin) + Int(PFS_PAD_SLACK)
+        forEachWeightTile(g, workspace: workspace, workers: workers, tile: tile,
+                          scratch: [tile * paddedImage]) { worker, partial, first, count in
             let padded = workspace.buffer(worker: worker, slot: 1)
-            partial.update(repeating: 0, count: weightCount)
-            for first in stride(from: images.lowerBound, to: images.upperBound, by: tile) {
-                let count = min(tile, images.upperBound - first)
-                for i in 0..<count {
-                    _ = pfs_conv3x3_pad_avx2(input + (first + i) * cin * plane, plane, Int32(cin), Int32(h), Int32(w),
-                                             padded + i * paddedImage)
-                }
-                let done = pfs_conv3x3_weight_gradient_padded_avx2(padded, paddedImage, gradOutput + first * cout * plane,
-                                                                   cout * plane, Int32(count), Int32(cin), Int32(h),
-                                                                   Int32(w), Int32(cout), partial)
-                precondition(done == 1, "DirectConvolution: the AVX2 kernel refused to run")
+            for i in 0..<count {
+                _ = pfs_conv3x3_pad_avx2(input + (first + i) * cin * plane, plane, Int32(cin), Int32(h), Int32(w),
+                                         padded + i * paddedImage)
             }
+            let done = pfs_conv3x3_weight_gradient_padded_avx2(padded, paddedImage, gradOutput + first * cout * plane,
+                                                               cout * plane, Int32(count), Int32(cin), Int32(h),
+                                                               Int32(w), Int32(cout), partial)
+            precondition(done == 1, "DirectConvolution: the AVX2 kernel refused to run")
         }
     }
 
@@ -399,51 +394,19 @@ enum DirectConvolution {
     static func weightGradient(_ g: Conv2dGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                                gradWeight: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int,
                                kernels: KernelSettings) -> Int {
-        let strideTwo = g.strideH == 2, plane = g.outPlane, cin = g.inChannels, cout = g.outChannels
-        let tile = max(1, min(g.batch, weightGradientPixels / plane))
-        let inImage = cin * g.inPlane, weightCount = cout * cin * 9
         let workers = Parallel.workers(for: g.batch, threads: threads)
+        let tile = max(1, min(g.batch, weightGradientPixels / g.outPlane))
         if usesChannelWeightGradient(g, kernels: kernels) {
             channelWeightGradient(g, input: input, gradOutput: gradOutput, workspace: workspace, workers: workers,
                                   tile: tile)
-            addTransposedPartials(workspace, workers: workers, cin: cin, cout: cout, into: gradWeight)
-            return g.macs
-        }
-        if !strideTwo && kernels.isa == .avx2 {
+        } else if g.strideH == 1 && kernels.isa == .avx2 {
             paddedWeightGradient(g, input: input, gradOutput: gradOutput, workspace: workspace, workers: workers,
                                  tile: tile)
-            addTransposedPartials(workspace, workers: workers, cin: cin, cout: cout, into: gradWeight)
-            return g.macs
+        } else {
+            pixelWeightGradient(g, input: input, gradOutput: gradOutput, workspace: workspace, workers: workers,
+                                tile: tile, isa: kernels.isa)
         }
-        let table = table(strideTwo ? .strideTwo : .strideOne, height: g.outHeight, width: g.outWidth)
-        workspace.reserve(workers: workers, slots: [weightCount, strideTwo ? tile * inImage : 0])
-        table.offsets.withUnsafeBufferPointer { offsets in
-        table.masks.withUnsafeBufferPointer { masks in
-        table.laneMasks.withUnsafeBufferPointer { lanes in
-            Parallel.forChunks(g.batch, threads: workers) { worker, images in
-                let partial = workspace.buffer(worker: worker, slot: 0)
-                let phases = workspace.buffer(worker: worker, slot: 1)
-                partial.update(repeating: 0, count: weightCount)
-                for first in stride(from: images.lowerBound, to: images.upperBound, by: tile) {
-                    let count = min(tile, images.upperBound - first)
-                    var source = input + first * inImage
-                    if strideTwo {
-                        for i in 0..<count { splitPhases(source + i * inImage, channels: cin, g, into: phases + i * inImage) }
-                        source = UnsafePointer(phases)
-                    }
-                    let channelStride = strideTwo ? 4 * plane : plane, gradImages = gradOutput + first * cout * plane
-                    let done = kernels.isa == .avx512
-                        ? pfs_conv3x3_weight_gradient(source, inImage, channelStride, offsets.baseAddress!,
-                                                      masks.baseAddress!, gradImages, cout * plane, Int32(count),
-                                                      Int32(cin), plane, Int32(cout), partial)
-                        : pfs_conv3x3_weight_gradient_avx2(source, inImage, channelStride, offsets.baseAddress!,
-                                                           lanes.baseAddress!, gradImages, cout * plane, Int32(count),
-                                                           Int32(cin), plane, Int32(cout), partial)
-                    precondition(done == 1, "DirectConvolution: the \(kernels.isa) kernel refused to run")
-                }
-            }
-        }}}
-        addTransposedPartials(workspace, workers: workers, cin: cin, cout: cout, into: gradWeight)
+        addTransposedPartials(workspace, workers: workers, cin: g.inChannels, cout: g.outChannels, into: gradWeight)
         return g.macs
     }
 
@@ -453,32 +416,77 @@ enum DirectConvolution {
         kernels.usesChannelConvolution && kernels.channelWeightGradient && g.strideH == 1 && g.strideW == 1
     }
 
-    /// Each worker's partial (C_in, 3·3, C_out) in workspace slot 0 from its images, `tile` at a
-    /// time: padded copies of the inputs and channel-transposed copies of dY, then the kernel.
+    /// Runs `body(worker, partial, first, count)` on each worker's images, `tile` at a time, with
+    /// the worker's partial (C_in, 3·3, C_out) zeroed in workspace slot 0 and `scratch` more slots
+    /// (floats each) reserved as slots 1, 2, ….
+    private static func forEachWeightTile(_ g: Conv2dGeometry, workspace: Workspace, workers: Int, tile: Int,
+                                          scratch: [Int],
+                                          _ body: (_ worker: Int, _ partial: UnsafeMutablePointer<Float>,
+                                                   _ first: Int, _ count: Int) -> Void) {
+        let weightCount = g.outChannels * g.inChannels * 9
+        workspace.reserve(workers: workers, slots: [weightCount] + scratch)
+        Parallel.forChunks(g.batch, threads: workers) { worker, images in
+            let partial = workspace.buffer(worker: worker, slot: 0)
+            partial.update(repeating: 0, count: weightCount)
+            for first in stride(from: images.lowerBound, to: images.upperBound, by: tile) {
+                body(worker, partial, first, min(tile, images.upperBound - first))
+            }
+        }
+    }
+
+    /// The pixel-vector weight gradient (tap tables; stride 2 through phase planes) into each
+    /// worker's partial.
+    private static func pixelWeightGradient(_ g: Conv2dGeometry, input: UnsafePointer<Float>,
+                                            gradOutput: UnsafePointer<Float>, workspace: Workspace, workers: Int,
+                                            tile: Int, isa: InstructionSet) {
+        let strideTwo = g.strideH == 2, plane = g.outPlane, cin = g.inChannels, cout = g.outChannels
+        let inImage = cin * g.inPlane, channelStride = strideTwo ? 4 * plane : plane
+        let table = table(strideTwo ? .strideTwo : .strideOne, height: g.outHeight, width: g.outWidth)
+        table.offsets.withUnsafeBufferPointer { offsets in
+        table.masks.withUnsafeBufferPointer { masks in
+        table.laneMasks.withUnsafeBufferPointer { lanes in
+            forEachWeightTile(g, workspace: workspace, workers: workers, tile: tile,
+                              scratch: [strideTwo ? tile * inImage : 0]) { worker, partial, first, count in
+                var source = input + first * inImage
+                if strideTwo {
+                    let phases = workspace.buffer(worker: worker, slot: 1)
+                    for i in 0..<count { splitPhases(source + i * inImage, channels: cin, g, into: phases + i * inImage) }
+                    source = UnsafePointer(phases)
+                }
+                let gradImages = gradOutput + first * cout * plane
+                let done = isa == .avx512
+                    ? pfs_conv3x3_weight_gradient(source, inImage, channelStride, offsets.baseAddress!,
+                                                  masks.baseAddress!, gradImages, cout * plane, Int32(count),
+                                                  Int32(cin), plane, Int32(cout), partial)
+                    : pfs_conv3x3_weight_gradient_avx2(source, inImage, channelStride, offsets.baseAddress!,
+                                                       lanes.baseAddress!, gradImages, cout * plane, Int32(count),
+                                                       Int32(cin), plane, Int32(cout), partial)
+                precondition(done == 1, "DirectConvolution: the \(isa) kernel refused to run")
+            }
+        }}}
+    }
+
+    /// The channel-vector weight gradient into each worker's partial: padded copies of the inputs
+    /// and channel-transposed copies of dY, then the kernel.
     private static func channelWeightGradient(_ g: Conv2dGeometry, input: UnsafePointer<Float>,
                                               gradOutput: UnsafePointer<Float>, workspace: Workspace, workers: Int,
                                               tile: Int) {
         let plane = g.outPlane, cin = g.inChannels, cout = g.outChannels, inImage = cin * g.inPlane
         let paddedImage = paddedCount(g, inputs: cin), gradImage = (cout + 15) / 16 * 16 * plane
-        workspace.reserve(workers: workers, slots: [cout * cin * 9, tile * paddedImage, tile * gradImage])
-        Parallel.forChunks(g.batch, threads: workers) { worker, images in
-            let partial = workspace.buffer(worker: worker, slot: 0)
+        forEachWeightTile(g, workspace: workspace, workers: workers, tile: tile,
+                          scratch: [tile * paddedImage, tile * gradImage]) { worker, partial, first, count in
             let padded = workspace.buffer(worker: worker, slot: 1)
             let gradT = workspace.buffer(worker: worker, slot: 2)
-            partial.update(repeating: 0, count: cout * cin * 9)
-            for first in stride(from: images.lowerBound, to: images.upperBound, by: tile) {
-                let count = min(tile, images.upperBound - first)
-                for i in 0..<count {
-                    _ = pfs_conv3x3_pad(input + (first + i) * inImage, plane, Int32(cin), Int32(g.outHeight),
-                                        Int32(g.outWidth), padded + i * paddedImage)
-                    _ = pfs_transpose_channels(gradOutput + (first + i) * cout * plane, Int32(cout), plane,
-                                               gradT + i * gradImage)
-                }
-                let done = pfs_conv3x3_weight_gradient_channels(padded, gradT, Int32(count), Int32(cin),
-                                                                Int32(g.outHeight), Int32(g.outWidth), Int32(cout),
-                                                                partial)
-                precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+            for i in 0..<count {
+                _ = pfs_conv3x3_pad(input + (first + i) * inImage, plane, Int32(cin), Int32(g.outHeight),
+                                    Int32(g.outWidth), padded + i * paddedImage)
+                _ = pfs_transpose_channels(gradOutput + (first + i) * cout * plane, Int32(cout), plane,
+                                           gradT + i * gradImage)
             }
+            let done = pfs_conv3x3_weight_gradient_channels(padded, gradT, Int32(count), Int32(cin),
+                                                            Int32(g.outHeight), Int32(g.outWidth), Int32(cout),
+                                                            partial)
+            precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
         }
     }
 
