@@ -45,13 +45,15 @@ def main():
     p.add_argument("--modes", default="fwd,train,gate")
     p.add_argument("--configs", default="",
                    help="comma-separated FILE:batch of configuration files (CIFAR ResNet or VGG)")
-    p.add_argument("--isa", choices=["native", "avx2"], default="native",
-                   help="avx2: both sides limited to AVX2 + FMA (PFS_ISA=avx2; ATEN_CPU_CAPABILITY=avx2 and "
-                        "ONEDNN_MAX_CPU_ISA=AVX2 for PyTorch), to measure an AVX2-only CPU on an AVX-512 one")
+    p.add_argument("--isa", choices=["native", "avx2", "avx2-im2col"], default="native",
+                   help="avx2: both sides limited to AVX2 + FMA (PFS_ISA=avx2; ATEN_CPU_CAPABILITY=avx2, "
+                        "ONEDNN_MAX_CPU_ISA=AVX2 and MKL_ENABLE_INSTRUCTIONS=AVX2 for PyTorch), to measure an "
+                        "AVX2-only CPU on an AVX-512 one; avx2-im2col: the same, with pfs on its portable kernels "
+                        "and OpenBLAS's Haswell SGEMM (what AVX2 CPUs ran before pfs had AVX2 kernels)")
     a = p.parse_args()
-    if a.isa == "avx2":
-        os.environ.update({"PFS_ISA": "avx2", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
-                           "MKL_ENABLE_INSTRUCTIONS": "AVX2"})
+    if a.isa != "native":
+        os.environ.update({"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"})
+        os.environ.update({"PFS_ISA": "avx2"} if a.isa == "avx2" else {"PFS_ISA": "portable", "OPENBLAS_CORETYPE": "Haswell"})
     rows = []
 
     def measure(name, batch, mode, ours_cmd, peer_cmd):

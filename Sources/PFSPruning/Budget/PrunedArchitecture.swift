@@ -163,7 +163,9 @@ public struct PrunedArchitecture: Codable, Sendable {
                      + "gap \(Complexity.grouped(budget.gapMACs)) (\(String(format: "%.4f%%", budget.gapFraction * 100)))")
         if let roundTo { lines.append("widths  multiples of \(roundTo) (or the full width): --round-to \(roundTo)") }
         if !layersAtMinimum.isEmpty {
-            lines.append("at the minimum of \(minChannels) channel(s): \(layersAtMinimum.joined(separator: ", "))")
+            // With --round-to N the smallest width is the minimum rounded up to a multiple of N.
+            let n = max(roundTo ?? 1, 1), smallest = (minChannels + n - 1) / n * n
+            lines.append("at the minimum of \(smallest) channel(s): \(layersAtMinimum.joined(separator: ", "))")
         }
         lines.append("scores  \(scores.description)")
         return lines.joined(separator: "\n")
