@@ -207,6 +207,10 @@ import Testing
         #expect(Convolution.weightGradientAlgorithm(for: wide, kernels: kernels) == .im2col)   // on SGEMM with any ISA
         #expect(Convolution.algorithm(for: wide, kernels: kernels) == (direct ? .direct : .im2col))
         #expect(!DirectConvolution.prefersGEMMWeightGradient(Self.geometry(2, 64, 8, 8, 64, k: (3, 3), s: 1, p: 1)))
+        // On AVX2 larger planes with as many channels also take SGEMM for dW; on AVX-512 they stay direct.
+        let vgg16x16 = Self.geometry(2, 128, 16, 16, 128, k: (3, 3), s: 1, p: 1)
+        #expect(Convolution.weightGradientAlgorithm(for: vgg16x16, kernels: kernels)
+                == (isa == .avx2 ? .im2col : direct ? .direct : .im2col))
         #expect(DirectConvolution.applies(to: Self.geometry(2, 3, 16, 16, 4, k: (3, 3), s: 2, p: 1), kernels: kernels) == direct)
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 17, 17, 4, k: (3, 3), s: 2, p: 1), kernels: kernels))  // odd input
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 12, 12, 4, k: (3, 3), s: 2, p: 1), kernels: kernels))  // 36 outputs

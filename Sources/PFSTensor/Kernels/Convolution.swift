@@ -28,7 +28,8 @@ public enum Convolution {
     public static func weightGradientAlgorithm(for g: Conv2dGeometry,
                                                kernels: KernelSettings = Engine.kernels) -> ConvolutionAlgorithm {
         let algorithm = algorithm(for: g, kernels: kernels)
-        return algorithm == .direct && DirectConvolution.prefersGEMMWeightGradient(g) ? .im2col : algorithm
+        return algorithm == .direct && DirectConvolution.prefersGEMMWeightGradient(g, isa: kernels.isa)
+            ? .im2col : algorithm
     }
 
     /// GEMM width (output pixels) a tile of images aims for.
