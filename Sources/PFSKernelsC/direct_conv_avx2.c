@@ -72,7 +72,7 @@ int pfs_conv3x3_forward_avx2(const float *in, long channelStride, int cin, long 
 
 // MARK: stride 1 on a padded copy
 
-int pfs_conv3x3_pad_avx2(const float *in, long channelStride, int cin, int height, int width, float *padded) {
+int pfs_conv3x3_pad_slack(const float *in, long channelStride, int cin, int height, int width, float *padded) {
     const long pw = width + 2, pp = (long)(height + 2) * pw;
     for (int c = 0; c < cin; ++c) {
         float *d = padded + c * pp;
@@ -323,7 +323,7 @@ int pfs_conv3x3_col2im_avx2(const float *col, long ld, int cin, long plane, int 
 
 #else
 
-int pfs_conv3x3_pad_avx2(const float *in, long channelStride, int cin, int height, int width, float *padded) {
+int pfs_conv3x3_pad_slack(const float *in, long channelStride, int cin, int height, int width, float *padded) {
     (void)in; (void)channelStride; (void)cin; (void)height; (void)width; (void)padded;
     return 0;
 }

@@ -116,7 +116,7 @@ int pfs_conv3x3_forward_avx2(const float *in, long channelStride, int cin, long 
 #define PFS_PAD_SLACK 16
 /// (cin, height, width) planes `channelStride` apart → (cin, height + 2, width + 2) with a zero
 /// border, then PFS_PAD_SLACK zeros (plain C).
-int pfs_conv3x3_pad_avx2(const float *in, long channelStride, int cin, int height, int width, float *padded);
+int pfs_conv3x3_pad_slack(const float *in, long channelStride, int cin, int height, int width, float *padded);
 /// Stride-1 pad-1 forward (or input gradient) of one image from its padded copy, no masks: weights
 /// as for `pfs_conv3x3_forward` (blocks of 8 output channels, 9 taps), `out` (cout, height·width).
 int pfs_conv3x3_forward_padded_avx2(const float *padded, int cin, int height, int width, const float *weights,

@@ -143,10 +143,8 @@ public enum BudgetSearch {
             if a.rank != b.rank { return a.rank < b.rank }
             return a.layer < b.layer
         }
-        let forcedTotal = forced.reduce(0, +)
-
         func rounded(_ c: [Int]) -> [Int] {
-            roundTo == 1 ? c : c.indices.map { min(gates[$0].count, (c[$0] + roundTo - 1) / roundTo * roundTo) }
+            roundTo == 1 ? c : c.indices.map { min(gates[$0].count, roundedUp(c[$0], to: roundTo)) }
         }
         func counts(_ extra: Int) -> [Int] {
             var c = forced
@@ -191,12 +189,15 @@ public enum BudgetSearch {
 }
 
 extension BudgetSearch {
+    /// The smallest multiple of `multiple` (≥ 1) that is at least `count`: a width under `--round-to`.
+    public static func roundedUp(_ count: Int, to multiple: Int) -> Int {
+        (count + multiple - 1) / multiple * multiple
+    }
+
     /// MACs of `target` with every prunable width at `min(minChannels, its width)`: the smallest
     /// network any criterion can reach, and so the lowest feasible budget.
-    public static func minimumMACs(target: ChannelConfiguration, minChannels: Int, roundTo: Int = 1)
-        throws(PruningError) -> Int {
-        let n = max(roundTo, 1)
-        let widths = target.prunableWidths.map { min((max(minChannels, 1) + n - 1) / n * n, $0) }
+    public static func minimumMACs(target: ChannelConfiguration, minChannels: Int) throws(PruningError) -> Int {
+        let widths = target.prunableWidths.map { min(max(minChannels, 1), $0) }
         return ComplexityCounter.totalMACs(try attempt { try target.withPrunableWidths(widths) })
     }
 }

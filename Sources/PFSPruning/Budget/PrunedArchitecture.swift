@@ -164,7 +164,7 @@ public struct PrunedArchitecture: Codable, Sendable {
         if let roundTo { lines.append("widths  multiples of \(roundTo) (or the full width): --round-to \(roundTo)") }
         if !layersAtMinimum.isEmpty {
             // With --round-to N the smallest width is the minimum rounded up to a multiple of N.
-            let n = max(roundTo ?? 1, 1), smallest = (minChannels + n - 1) / n * n
+            let smallest = BudgetSearch.roundedUp(minChannels, to: max(roundTo ?? 1, 1))
             lines.append("at the minimum of \(smallest) channel(s): \(layersAtMinimum.joined(separator: ", "))")
         }
         lines.append("scores  \(scores.description)")

@@ -227,7 +227,7 @@ enum DirectConvolution {
             Parallel.forChunks(g.batch, threads: workers) { worker, images in
                 let padded = workspace.buffer(worker: worker, slot: 0)
                 for n in images {
-                    _ = pfs_conv3x3_pad_avx2(source + n * inImage, h * w, Int32(inputs), Int32(h), Int32(w), padded)
+                    _ = pfs_conv3x3_pad_slack(source + n * inImage, h * w, Int32(inputs), Int32(h), Int32(w), padded)
                     let done = pfs_conv3x3_forward_padded_avx2(padded, Int32(inputs), Int32(h), Int32(w),
                                                                packed.baseAddress!, Int32(outputs),
                                                                destination + n * outImage)
@@ -248,7 +248,7 @@ enum DirectConvolution {
                           scratch: [tile * paddedImage]) { worker, partial, first, count in
             let padded = workspace.buffer(worker: worker, slot: 1)
             for i in 0..<count {
-                _ = pfs_conv3x3_pad_avx2(input + (first + i) * cin * plane, plane, Int32(cin), Int32(h), Int32(w),
+                _ = pfs_conv3x3_pad_slack(input + (first + i) * cin * plane, plane, Int32(cin), Int32(h), Int32(w),
                                          padded + i * paddedImage)
             }
             let done = pfs_conv3x3_weight_gradient_padded_avx2(padded, paddedImage, gradOutput + first * cout * plane,
