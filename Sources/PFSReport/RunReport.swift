@@ -304,15 +304,18 @@ public enum RunReport {
         overview.append(.note("\(plan.architecture.rawValue) on \(plan.data ?? "the bundled CIFAR-10 sample"); "
             + "\(plan.structures.count) structures, budgets " + plan.budgets.map { Study.budgetLabel($0) }.joined(separator: ", ")
             + "; \(plan.schemes.map(\.label).joined(separator: " and ")); training seeds "
-            + plan.trainingSeeds.map(String.init).joined(separator: ", ") + "; \(plan.training.epochs) training epochs (Scratch-E)."))
+            + plan.trainingSeeds.map(String.init).joined(separator: ", ") + "; \(plan.training.epochs) training epochs under Scratch-E (Scratch-B: × standard MACs / pruned MACs)"
+            + (plan.evaluation == .validation ? "; trained on the training split, validation split reported." : ".")))
         for budget in plan.budgets {
             for scheme in plan.schemes {
                 let rows = report.summary.filter { $0.budget == budget && $0.scheme == scheme }
                 let best = rows.compactMap(\.meanAccuracy).max()
                 overview.append(.table(ReportTable(
-                    caption: "Table 1 at \(Study.budgetLabel(budget)) of the standard MACs, \(scheme.label): test accuracy after "
-                        + "the last epoch, mean ± std over training seeds, best in bold (results.json).",
-                    header: ["structure", "criterion", "MACs", "params", "test accuracy (%)", "runs", "cost of finding it"],
+                    caption: "Table 1 at \(Study.budgetLabel(budget)) of the standard MACs, \(scheme.label): "
+                        + "\(plan.evaluation.label) accuracy after the last epoch, mean ± std over training seeds, best in "
+                        + "bold (results.json).",
+                    header: ["structure", "criterion", "MACs", "params", "\(plan.evaluation.label) accuracy (%)", "runs",
+                             "cost of finding it"],
                     rows: rows.map { row in
                         [ReportTable.Cell(row.structure), ReportTable.Cell(row.criterion.rawValue),
                          ReportTable.Cell(Complexity.grouped(row.macs), numeric: true),

@@ -9,6 +9,7 @@ import PFSTraining
 extension Architecture: ExpressibleByArgument {}
 extension DatasetKind: ExpressibleByArgument {}
 extension ScheduleKind: ExpressibleByArgument {}
+extension FixedWidths: ExpressibleByArgument {}
 
 /// Where the images come from.
 struct DataOptions: ParsableArguments {

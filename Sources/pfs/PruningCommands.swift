@@ -86,13 +86,13 @@ struct PruneCommand: ParsableCommand {
 
     @Argument(help: "Gates file written by `pfs search`, or scores file written by `pfs score`.") var scores: String
     @OptionGroup var budget: BudgetOptions
-    @OptionGroup var minimum: MinimumChannelsOption
+    @OptionGroup var selection: ChannelSelectionOptions
     @Option(help: "Output file (default: pruned.json beside the scores file).") var out: String?
 
     func run() throws {
         let channelScores = try ChannelScores.load(scores)
-        let pruned = try PrunedArchitecture.make(from: channelScores, budget: budget.budget, minChannels: minimum.minChannels,
-                                                 roundTo: minimum.roundTo)
+        let pruned = try PrunedArchitecture.make(from: channelScores, budget: budget.budget, minChannels: selection.minChannels,
+                                                 roundTo: selection.roundTo, fixedWidths: selection.fixedWidths)
         let file = out ?? ((scores as NSString).deletingLastPathComponent as NSString).appendingPathComponent("pruned.json")
         try pruned.save(to: file)
         print("\(pruned.architecture.rawValue): scores of \(channelScores.provenance.description)")
@@ -115,7 +115,7 @@ struct PipelineCommand: ParsableCommand {
     @OptionGroup var data: DataOptions
     @OptionGroup var gate: GateOptions
     @OptionGroup var budget: BudgetOptions
-    @OptionGroup var minimum: MinimumChannelsOption
+    @OptionGroup var selection: ChannelSelectionOptions
     @OptionGroup var engine: EngineOptions
 
     @Option(help: "Comma-separated seeds: one candidate structure (and training run) per seed.", transform: parseSeedList)
@@ -141,8 +141,9 @@ struct PipelineCommand: ParsableCommand {
         settings.architecture = architecture.arch ?? .resnet20
         settings.gate = gate.settings(seed: seeds[0], widthMultiplier: architecture.widthMultiplier, bundled: bundled)
         settings.budget = budget.budget
-        settings.minChannels = minimum.minChannels
-        settings.roundTo = minimum.roundTo
+        settings.minChannels = selection.minChannels
+        settings.roundTo = selection.roundTo
+        settings.fixedWidths = selection.fixedWidths
         settings.seeds = seeds
         settings.uniformBaseline = uniform
         settings.budgetMatched = budgetMatched

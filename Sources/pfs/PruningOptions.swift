@@ -58,9 +58,10 @@ struct BudgetOptions: ParsableArguments {
     var budget: Budget { maxMacs.map { .maxMACs($0) } ?? .keepFraction(keepMacs ?? 0.5) }
 }
 
-/// The minimum width of every pruned layer and the multiple widths are rounded to (channel
-/// selection by scores only).
-struct MinimumChannelsOption: ParsableArguments {
+/// How channels are kept: the minimum width of every pruned layer, the multiple widths are
+/// rounded to (channel selection by scores only), and whose fixed widths a network searched with
+/// width expansion keeps.
+struct ChannelSelectionOptions: ParsableArguments {
     @Option(help: "Minimum channels kept in every prunable layer.")
     var minChannels: Int = 1
 
@@ -68,6 +69,11 @@ struct MinimumChannelsOption: ParsableArguments {
         "Keep every pruned width a multiple of N (or the full width), e.g. 8 for vector-friendly layers.",
         discussion: "Still exact and never over the budget: each layer's count is rounded up within the search."))
     var roundTo: Int = 1
+
+    @Option(help: ArgumentHelp(
+        "After a width-expanded search: keep the standard network's fixed widths (standard) or the searched ones (expanded).",
+        discussion: "expanded is the authors' variant (SPEC §3): a wide stem and residual stream, only gated interiors cut."))
+    var fixedWidths: FixedWidths = .standard
 
     func validate() throws {
         guard minChannels >= 1 else { throw ValidationError("--min-channels must be at least 1, got \(minChannels)") }

@@ -92,7 +92,10 @@ struct StudyCommand: ParsableCommand {
             finished runs is refused, naming the run and the field. Writes results.csv, results.json, \
             similarity.csv and summary.txt (Table-1 summary, structure similarity, search cost). \
             With neither --plan nor --data: a small built-in plan on the bundled sample (a few minutes). \
-            Relative data paths in a plan file are relative to the plan file.
+            Relative data paths in a plan file are relative to the plan file. Plan files also take a width \
+            expansion per random-init-gates source ("widthMultiplier": 2, "fixedWidths": "expanded"), per-structure \
+            training seeds ("structureTrainingSeeds": {"random-init-gates-seed4": []} searches without training) \
+            and "evaluation": "validation" (train on the training split, report the validation split).
             """)
 
     @Option(help: "Study plan JSON (pfs.study-plan/1).") var plan: String?

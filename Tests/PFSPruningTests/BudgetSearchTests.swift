@@ -217,6 +217,42 @@ import Testing
         #expect(pruned.layers.allSatisfy { $0.searched == 2 * $0.standard })
     }
 
+    /// The authors' variant keeps the expanded stem and stage widths and cuts only the gated
+    /// interiors, still under the budget of the standard network (SPEC §3).
+    @Test func expandedFixedWidthsKeepTheSearchedStemAndStages() throws {
+        let standard = try ChannelConfiguration.standard(.resnet20)
+        let wide = try ChannelConfiguration.standard(.resnet20, widthMultiplier: 2)
+        var rng = RandomGenerator(seed: 5)
+        let gates = wide.prunableWidths.map { c in (0..<c).map { _ in rng.uniform() } }
+        let result = Self.result(wide, gates: gates)
+        let pruned = try PrunedArchitecture.make(from: result, gatesFile: nil, budget: .keepFraction(0.5),
+                                                 fixedWidths: .expanded)
+        #expect(pruned.fixedWidths == .expanded)
+        #expect(pruned.configuration.widths.filter { !$0.prunable } == wide.widths.filter { !$0.prunable })
+        #expect(pruned.budget.targetMACs == ComplexityCounter.totalMACs(standard) / 2)
+        #expect(pruned.macs.pruned <= pruned.budget.targetMACs && pruned.macs.pruned == pruned.budget.achievedMACs)
+        // The wide stream leaves less for the interiors than the standard variant does.
+        let standardFixed = try PrunedArchitecture.make(from: result, gatesFile: nil, budget: .keepFraction(0.5))
+        #expect(standardFixed.fixedWidths == .standard)
+        #expect(pruned.keptChannels < standardFixed.keptChannels)
+        #expect(pruned.table().contains("--fixed-widths expanded") && !standardFixed.table().contains("--fixed-widths"))
+        // The network builds, and its measured MACs are the recorded ones.
+        let network = try ModelBuilder.build(pruned.configuration, seed: 1)
+        var noise = RandomGenerator(seed: 2)
+        _ = try network.forward(Tensor.randomNormal([1, 3, 32, 32], using: &noise), mode: .evaluation)
+        #expect(network.measuredMACsPerImage == pruned.macs.pruned)
+        // Without expansion both variants give the same network.
+        let plain = Self.result(standard, gates: standard.prunableWidths.map { c in (0..<c).map { _ in rng.uniform() } })
+        #expect(try PrunedArchitecture.make(from: plain, gatesFile: nil, budget: .keepFraction(0.5), fixedWidths: .expanded)
+                    .configuration == PrunedArchitecture.make(from: plain, gatesFile: nil, budget: .keepFraction(0.5)).configuration)
+    }
+
+    /// At e = 80 ResNet-20's fixed widths and one-channel interiors cost 16,233,600 MACs (SPEC §3).
+    @Test func theReferenceExpansionAtEightyLeavesLittleForTheInteriors() throws {
+        let wide = try ChannelConfiguration.standard(.resnet20, widthMultiplier: 5)
+        #expect(try BudgetSearch.minimumMACs(target: wide, minChannels: 1) == 16_233_600)
+    }
+
     @Test func budgetsRoundTripThroughJSON() throws {
         for budget in [Budget.keepFraction(0.35), .maxMACs(12_345_678)] {
             let data = try JSONEncoder().encode(budget)

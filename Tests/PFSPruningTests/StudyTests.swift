@@ -210,6 +210,54 @@ import Testing
         #expect(minimal.needsPretraining)
     }
 
+    /// Expansion sources, search-only structures and validation evaluation: the plan fields the
+    /// full-CIFAR reproduction needs.
+    @Test func expandedSourcesSearchOnlyStructuresAndValidationEvaluation() throws {
+        var plan = Self.tinyPlan()
+        plan.sources = [.randomInitGates(seeds: [1, 2]),
+                        .randomInitGates(seeds: [1], expansion: GateExpansion(widthMultiplier: 1.5, fixedWidths: .expanded)),
+                        .uniform]
+        plan.trainingSeeds = [1]
+        plan.structureTrainingSeeds = ["random-init-gates-seed2": [], "uniform": [1, 3]]
+        plan.evaluation = .validation
+        try plan.validate()
+        #expect(plan.structures.map(\.id) == ["random-init-gates-seed1", "random-init-gates-seed2",
+                                              "random-init-gates-w1.5-expanded-seed1", "uniform"])
+        #expect(plan.allTrainingSeeds == [1, 3])
+        #expect(try StudyPlan.decode(plan.jsonData(), file: "p") == plan)
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let report = try Self.run(plan, in: directory).report
+        #expect(report.complete)
+        #expect(report.rows.map { "\($0.structure) \($0.trainingSeed)" }.sorted()
+                == ["random-init-gates-seed1 1", "random-init-gates-w1.5-expanded-seed1 1", "uniform 1", "uniform 3"])
+        // The search-only structure is in the similarity study, not in Table 1.
+        #expect(report.similarity.first?.structures.count == 4)
+        #expect(!report.summary.contains { $0.structure == "random-init-gates-seed2" })
+        // The expanded structure kept the searched stem and stages; its search ran at × 1.5.
+        let expanded = try PrunedArchitecture.load(directory + "/structures/keep50/random-init-gates-w1.5-expanded-seed1/pruned.json")
+        let wide = try ChannelConfiguration.standard(.resnet20, input: Self.trainData.inputShape, classes: 4, widthMultiplier: 1.5)
+        #expect(expanded.fixedWidths == .expanded)
+        #expect(expanded.configuration.widths.filter { !$0.prunable } == wide.widths.filter { !$0.prunable })
+        #expect(expanded.macs.pruned <= expanded.budget.targetMACs)
+        // Structures trained on the training split and reported on the validation split.
+        let validation = try Self.searchData()
+        let run = try #require(try TrainingJob.finishedResult(in: directory + "/training/keep50/uniform/scratch-e-seed1"))
+        #expect(run.trainingImages == validation.train.count && run.test?.images == validation.validation?.count)
+        let summary = try String(contentsOfFile: directory + "/summary.txt", encoding: .utf8)
+        #expect(summary.contains("validation accuracy after the last epoch") && summary.contains("validation acc %"))
+
+        // Unknown ids are refused naming the field.
+        var bad = plan
+        bad.structureTrainingSeeds = ["random-init-gates-seed9": [1]]
+        let error = #expect(throws: PruningError.self) { try bad.validate() }
+        #expect(error?.description.contains("structureTrainingSeeds.random-init-gates-seed9") == true)
+        let decodeError = #expect(throws: PruningError.self) {
+            _ = try StudyPlan.decode(Data(#"{"format": "pfs.study-plan/1", "architecture": "resnet20", "training": {"epochs": 2}, "sources": [{"kind": "random-init-gates", "seeds": [1], "widthMultiplier": -2}]}"#.utf8), file: "p.json")
+        }
+        #expect(decodeError?.description.contains("sources[0].widthMultiplier") == true)
+    }
+
     @Test func commandLineSources() throws {
         #expect(try StudySource(argument: "random-init-gates:1,2,3") == .randomInitGates(seeds: [1, 2, 3]))
         #expect(try StudySource(argument: "checkpoint-gates:0,5,final") == .checkpointGates(epochs: [.epoch(0), .epoch(5), .final]))

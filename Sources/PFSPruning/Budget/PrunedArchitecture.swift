@@ -46,6 +46,9 @@ public struct PrunedArchitecture: Codable, Sendable {
     public var minChannels: Int
     /// Every pruned width a multiple of this (or the layer's full width); nil or 1: any width.
     public var roundTo: Int?
+    /// Whose fixed widths the network keeps after a width-expanded search (nil in documents of
+    /// earlier versions: ``FixedWidths/standard``).
+    public var fixedWidths: FixedWidths?
     public var layersAtMinimum: [String]
     public var keptChannels: Int
     public var searchedChannels: Int
@@ -62,10 +65,10 @@ public struct PrunedArchitecture: Codable, Sendable {
     public var threshold: Float?
 
     /// Prunes `scores` to `budget` (relative to the standard network of the scored architecture,
-    /// input and classes): the standard network's fixed widths, and per prunable layer the
-    /// channels the exact budget search keeps.
+    /// input and classes): the fixed widths `fixedWidths` names (the standard network's by
+    /// default), and per prunable layer the channels the exact budget search keeps.
     public static func make(from scores: ChannelScores, budget: Budget, minChannels: Int = 1,
-                            roundTo: Int = 1) throws(PruningError) -> PrunedArchitecture {
+                            roundTo: Int = 1, fixedWidths: FixedWidths = .standard) throws(PruningError) -> PrunedArchitecture {
         let searched = scores.configuration
         try scores.validate(file: scores.provenance.gatesFile ?? "scores")
         let standard = try attempt {
@@ -73,22 +76,24 @@ public struct PrunedArchitecture: Codable, Sendable {
         }
         let standardMACs = ComplexityCounter.totalMACs(standard)
         let budgetMACs = try budget.macs(standardMACs: standardMACs)
-        let fit = try BudgetSearch.fit(scores: scores.scores, target: standard, budgetMACs: budgetMACs,
-                                       minChannels: minChannels, roundTo: roundTo)
+        let fit = try BudgetSearch.fit(scores: scores.scores, target: fixedWidths.target(standard: standard, searched: searched),
+                                       budgetMACs: budgetMACs, minChannels: minChannels, roundTo: roundTo)
         var pruned = assemble(standard: standard, searched: searched, pruned: fit.configuration, budget: budget,
                               budgetMACs: budgetMACs, minChannels: minChannels, layersAtMinimum: fit.layersAtMinimum,
                               keptChannels: fit.keptTotal, kept: fit.kept, provenance: scores.provenance)
         pruned.probes = fit.probes
         pruned.threshold = fit.threshold
         pruned.roundTo = roundTo > 1 ? roundTo : nil
+        pruned.fixedWidths = fixedWidths
         return pruned
     }
 
     /// Prunes the selected gates of `search` to `budget`.
     public static func make(from search: GateSearchResult, gatesFile: String?, budget: Budget,
-                            minChannels: Int = 1, roundTo: Int = 1) throws(PruningError) -> PrunedArchitecture {
+                            minChannels: Int = 1, roundTo: Int = 1,
+                            fixedWidths: FixedWidths = .standard) throws(PruningError) -> PrunedArchitecture {
         try make(from: try ChannelScores(search: search, gatesFile: gatesFile), budget: budget, minChannels: minChannels,
-                 roundTo: roundTo)
+                 roundTo: roundTo, fixedWidths: fixedWidths)
     }
 
     /// The uniformly narrowed network of `budget` (``UniformScaling``) as a pruned architecture.
@@ -161,6 +166,9 @@ public struct PrunedArchitecture: Codable, Sendable {
         lines.append("params  standard \(Complexity.grouped(params.standard)), pruned \(Complexity.grouped(params.pruned))")
         lines.append("budget  target \(Complexity.grouped(budget.targetMACs)) MACs, achieved \(Complexity.grouped(budget.achievedMACs)), "
                      + "gap \(Complexity.grouped(budget.gapMACs)) (\(String(format: "%.4f%%", budget.gapFraction * 100)))")
+        if fixedWidths == .expanded, macs.searched != macs.standard {
+            lines.append("fixed   the searched (expanded) network's fixed widths: --fixed-widths expanded")
+        }
         if let roundTo { lines.append("widths  multiples of \(roundTo) (or the full width): --round-to \(roundTo)") }
         if !layersAtMinimum.isEmpty {
             // With --round-to N the smallest width is the minimum rounded up to a multiple of N.

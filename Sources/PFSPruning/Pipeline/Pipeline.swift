@@ -11,6 +11,8 @@ public struct PipelineSettings: Sendable {
     public var minChannels = 1
     /// Pruned widths rounded up to multiples of this (``BudgetSearch``); 1: any width.
     public var roundTo = 1
+    /// Whose fixed widths the pruned network keeps when the gates were learned on a wider network.
+    public var fixedWidths = FixedWidths.standard
     public var recipe = TrainingRecipe()
     /// One candidate structure per seed (the seed of the random weights of gate learning, and of
     /// the training run of that candidate).
@@ -102,7 +104,8 @@ public struct Pipeline {
             onEvent(.stage(seed: seed, name: "prune"))
             let t1 = Date()
             let pruned = try PrunedArchitecture.make(from: result, gatesFile: gatesFile, budget: settings.budget,
-                                                     minChannels: settings.minChannels, roundTo: settings.roundTo)
+                                                     minChannels: settings.minChannels, roundTo: settings.roundTo,
+                                                     fixedWidths: settings.fixedWidths)
             let trainDirectory = (seedDirectory as NSString).appendingPathComponent("train")
             try refuseStaleRun(in: trainDirectory, for: pruned.configuration)
             try pruned.save(to: (seedDirectory as NSString).appendingPathComponent("pruned.json"))

@@ -45,10 +45,11 @@ public struct Study {
     /// Runs (or continues) the study. `searchData` holds the seeded train/validation split used by
     /// pretraining, Network Slimming and the searches; `trainData` all training images (structures
     /// are trained on them) and the test part, read once per run to report.
-    public func run(searchData: PreparedData, trainData: PreparedData,
+    public func run(searchData: PreparedData, trainData allTrainingImages: PreparedData,
                     onEvent: (StudyEvent) -> Void = { _ in }) throws(PruningError) -> StudyReport {
         let start = Date()
         try plan.validate()
+        let trainData = plan.evaluation == .test ? allTrainingImages : Self.validationData(searchData)
         let lock = try attempt { try RunDirectoryLock.acquire(directory) }
         defer { lock.release() }
         guard searchData.validation?.count ?? 0 > 0 else {
@@ -95,10 +96,10 @@ public struct Study {
         }
         var collector = StudyResultsCollector(plan: plan, directory: directory, standard: standard, pruned: pruned,
                                               scores: scores, pretraining: pretraining, slimming: slimming)
-        for seed in plan.trainingSeeds {
+        for seed in plan.allTrainingSeeds {
             for scheme in plan.schemes {
                 for budget in plan.budgets {
-                    for structure in plan.structures {
+                    for structure in plan.structures(trainedWith: seed) {
                         let architecture = pruned[budget]![structure.id]!
                         let result = try stages.train(structure, budget: budget, pruned: architecture, scheme: scheme,
                                                       seed: seed, begin: begin, onEvent: onEvent)
@@ -113,6 +114,14 @@ public struct Study {
 
     func path(_ components: String...) -> String {
         components.reduce(directory) { ($0 as NSString).appendingPathComponent($1) }
+    }
+
+    /// The training split of `searchData` with its validation split in the place of the test part:
+    /// what structures train and report on under ``StudyEvaluation/validation``.
+    static func validationData(_ searchData: PreparedData) -> PreparedData {
+        PreparedData(train: searchData.train, validation: nil, test: searchData.validation,
+                     normalization: searchData.normalization,
+                     description: searchData.description + ", training split (validation split reported)")
     }
 
     /// `keep50` for 0.5, `keep33.3` for 0.333.
@@ -200,9 +209,9 @@ struct StudyStages {
     func scoresInputs(_ s: StudyStructure) -> StageInputs {
         var inputs: StageInputs
         switch s.kind {
-        case let .randomInitGates(seed):
+        case let .randomInitGates(seed, expansion):
             inputs = split.merging(searchInputs)
-            inputs["search.widthMultiplier"] = "\(plan.search.widthMultiplier)"
+            inputs["search.widthMultiplier"] = "\(expansion?.widthMultiplier ?? plan.search.widthMultiplier)"
             inputs["seed"] = "\(seed)"
         case let .checkpointGates(epoch):
             inputs = pretrainInputs.merging(searchInputs)
@@ -225,6 +234,7 @@ struct StudyStages {
         var inputs = scoresInputs(s)
         inputs["budget"] = "\(budget)"
         inputs["minChannels"] = "\(plan.minChannels)"
+        if let expansion = s.expansion { inputs["fixedWidths"] = expansion.fixedWidths.rawValue }
         return inputs
     }
 
@@ -233,6 +243,7 @@ struct StudyStages {
         inputs.add(plan.training, prefix: "training")
         inputs["scheme"] = scheme.rawValue
         inputs["trainingSeed"] = "\(seed)"
+        if plan.evaluation != .test { inputs["evaluation"] = plan.evaluation.rawValue }
         return inputs
     }
 
@@ -255,10 +266,10 @@ struct StudyStages {
         for budget in plan.budgets {
             for s in plan.structures { list.append((structureDirectory(s, budget: budget), "structure", structureInputs(s, budget: budget))) }
         }
-        for seed in plan.trainingSeeds {
+        for seed in plan.allTrainingSeeds {
             for scheme in plan.schemes {
                 for budget in plan.budgets {
-                    for s in plan.structures {
+                    for s in plan.structures(trainedWith: seed) {
                         list.append((trainingDirectory(s, budget: budget, scheme: scheme, seed: seed), "training",
                                      trainingInputs(s, budget: budget, scheme: scheme, seed: seed)))
                     }
@@ -355,8 +366,9 @@ struct StudyStages {
         try StageLedger.claim(dir, stage: "scores", inputs: inputs)
         let scores: ChannelScores
         switch s.kind {
-        case let .randomInitGates(seed):
-            let settings = plan.search.settings(seed: seed, validationFraction: plan.validationFraction)
+        case let .randomInitGates(seed, expansion):
+            var settings = plan.search.settings(seed: seed, validationFraction: plan.validationFraction)
+            if let expansion { settings.widthMultiplier = expansion.widthMultiplier }
             let searched = settings.widthMultiplier == 1 ? standard : standard.scaled(by: settings.widthMultiplier)
             scores = try search(searched, settings: settings, source: .randomInitialization(seed: seed), directory: dir,
                                 checkpointEpoch: nil, name: name, begin: begin, onEvent: onEvent)
@@ -427,7 +439,8 @@ struct StudyStages {
         begin(name, .start, nil)
         let pruned: PrunedArchitecture
         if let scores {
-            pruned = try PrunedArchitecture.make(from: scores, budget: .keepFraction(budget), minChannels: plan.minChannels)
+            pruned = try PrunedArchitecture.make(from: scores, budget: .keepFraction(budget), minChannels: plan.minChannels,
+                                                 fixedWidths: s.expansion?.fixedWidths ?? .standard)
         } else {
             pruned = try PrunedArchitecture.uniform(standard, budget: .keepFraction(budget))
         }

@@ -53,11 +53,34 @@ public enum EpochReference: Codable, Equatable, Hashable, Sendable, CustomString
     }
 }
 
+/// The width expansion of one random-init-gates source (SPEC §3): the gates are learned on the
+/// standard network × `widthMultiplier` (every width: e = 16 × multiplier for CIFAR ResNets), and
+/// the pruned network keeps the fixed widths `fixedWidths` names.
+public struct GateExpansion: Codable, Equatable, Hashable, Sendable {
+    public var widthMultiplier: Double
+    public var fixedWidths: FixedWidths
+
+    public init(widthMultiplier: Double, fixedWidths: FixedWidths) {
+        self.widthMultiplier = widthMultiplier
+        self.fixedWidths = fixedWidths
+    }
+
+    /// `w2-expanded`, `w1.5-standard`: the part of a structure's id that names the expansion.
+    public var label: String {
+        var text = String(format: "%.4f", widthMultiplier)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return "w\(text)-\(fixedWidths.rawValue)"
+    }
+}
+
 /// Where a study's structures come from: one entry of a plan's `sources`, which may stand for
 /// several structures (one per seed or checkpoint epoch).
 public enum StudySource: Codable, Equatable, Sendable {
-    /// Gates learned on frozen random weights, one structure per seed (pruning from scratch).
-    case randomInitGates(seeds: [UInt64])
+    /// Gates learned on frozen random weights, one structure per seed (pruning from scratch). With
+    /// `expansion` nil the search uses the plan's `search.widthMultiplier` and the pruned network
+    /// the standard fixed widths; a source with its own expansion names it in its structures' ids.
+    case randomInitGates(seeds: [UInt64], expansion: GateExpansion? = nil)
     /// Gates learned on the weights of the pretraining run after each of these epochs.
     case checkpointGates(epochs: [EpochReference])
     /// |γ| after training the full network with the L1 penalty s·Σ|γ| (s: nil = 1e-4 for VGG,
@@ -86,7 +109,7 @@ public enum StudySource: Codable, Equatable, Sendable {
         architecture.family == .vgg ? 1e-4 : 1e-5
     }
 
-    enum CodingKeys: String, CodingKey { case kind, seeds, epochs, epoch, sparsity }
+    enum CodingKeys: String, CodingKey { case kind, seeds, epochs, epoch, sparsity, widthMultiplier, fixedWidths }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -99,7 +122,12 @@ public enum StudySource: Codable, Equatable, Sendable {
         let allowed: Set<CodingKeys>
         switch criterion {
         case .randomInitGates:
-            self = .randomInitGates(seeds: try c.decode([UInt64].self, forKey: .seeds)); allowed = [.kind, .seeds]
+            let multiplier = try c.decodeIfPresent(Double.self, forKey: .widthMultiplier)
+            let fixed = try c.decodeIfPresent(FixedWidths.self, forKey: .fixedWidths)
+            let expansion = multiplier == nil && fixed == nil
+                ? nil : GateExpansion(widthMultiplier: multiplier ?? 1, fixedWidths: fixed ?? .standard)
+            self = .randomInitGates(seeds: try c.decode([UInt64].self, forKey: .seeds), expansion: expansion)
+            allowed = [.kind, .seeds, .widthMultiplier, .fixedWidths]
         case .checkpointGates:
             self = .checkpointGates(epochs: try c.decode([EpochReference].self, forKey: .epochs)); allowed = [.kind, .epochs]
         case .networkSlimming:
@@ -123,7 +151,11 @@ public enum StudySource: Codable, Equatable, Sendable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(criterion.rawValue, forKey: .kind)
         switch self {
-        case let .randomInitGates(seeds), let .random(seeds): try c.encode(seeds, forKey: .seeds)
+        case let .randomInitGates(seeds, expansion):
+            try c.encode(seeds, forKey: .seeds)
+            try c.encodeIfPresent(expansion?.widthMultiplier, forKey: .widthMultiplier)
+            try c.encodeIfPresent(expansion?.fixedWidths, forKey: .fixedWidths)
+        case let .random(seeds): try c.encode(seeds, forKey: .seeds)
         case let .checkpointGates(epochs): try c.encode(epochs, forKey: .epochs)
         case let .networkSlimming(sparsity): try c.encodeIfPresent(sparsity, forKey: .sparsity)
         case let .l1Norm(epoch): try c.encode(epoch, forKey: .epoch)
@@ -167,6 +199,18 @@ public enum StudySource: Codable, Equatable, Sendable {
             self = .uniform
         }
     }
+}
+
+/// Where a study evaluates the structures it trains.
+public enum StudyEvaluation: String, Codable, CaseIterable, Sendable {
+    /// Train on every training image; report the test part (read once per run, to report).
+    case test
+    /// Train on the training split; report the held-out validation split (the searches' split):
+    /// for choosing settings (e.g. a width expansion) without reading the test set.
+    case validation
+
+    /// "test" or "validation": how tables name the accuracy.
+    public var label: String { rawValue }
 }
 
 /// Scratch-E trains every structure for the recipe's epochs; Scratch-B for the epochs that match
@@ -305,6 +349,12 @@ public struct StudyPlan: Codable, Equatable, Sendable {
     public var training: Recipe
     public var schemes: [TrainingScheme] = [.scratchE]
     public var trainingSeeds: [UInt64] = [1]
+    /// Training seeds of single structures, by id, instead of `trainingSeeds`; `[]` = searched
+    /// and compared for similarity but not trained. E.g. `{"random-init-gates-seed4": []}`.
+    public var structureTrainingSeeds: [String: [UInt64]] = [:]
+    /// Where trained structures are evaluated: on the test part (train on every training image),
+    /// or on the validation split (train on the rest) to tune a choice without reading the test set.
+    public var evaluation: StudyEvaluation = .test
 
     public init(architecture: Architecture, sources: [StudySource], training: Recipe) {
         self.architecture = architecture
@@ -314,7 +364,7 @@ public struct StudyPlan: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case format, architecture, data, dataset, imageSize, validationFraction, splitSeed, budgets, minChannels, search,
-             pretraining, sources, training, schemes, trainingSeeds
+             pretraining, sources, training, schemes, trainingSeeds, structureTrainingSeeds, evaluation
     }
 
     public init(from decoder: Decoder) throws {
@@ -338,6 +388,45 @@ public struct StudyPlan: Codable, Equatable, Sendable {
         training = try c.decode(Recipe.self, forKey: .training)
         schemes = try c.decodeIfPresent([TrainingScheme].self, forKey: .schemes) ?? schemes
         trainingSeeds = try c.decodeIfPresent([UInt64].self, forKey: .trainingSeeds) ?? trainingSeeds
+        structureTrainingSeeds = try c.decodeIfPresent([String: [UInt64]].self, forKey: .structureTrainingSeeds) ?? [:]
+        evaluation = try c.decodeIfPresent(StudyEvaluation.self, forKey: .evaluation) ?? evaluation
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(format, forKey: .format)
+        try c.encode(architecture, forKey: .architecture)
+        try c.encodeIfPresent(data, forKey: .data)
+        try c.encodeIfPresent(dataset, forKey: .dataset)
+        try c.encodeIfPresent(imageSize, forKey: .imageSize)
+        try c.encode(validationFraction, forKey: .validationFraction)
+        try c.encode(splitSeed, forKey: .splitSeed)
+        try c.encode(budgets, forKey: .budgets)
+        try c.encode(minChannels, forKey: .minChannels)
+        try c.encode(search, forKey: .search)
+        try c.encodeIfPresent(pretraining, forKey: .pretraining)
+        try c.encode(sources, forKey: .sources)
+        try c.encode(training, forKey: .training)
+        try c.encode(schemes, forKey: .schemes)
+        try c.encode(trainingSeeds, forKey: .trainingSeeds)
+        if !structureTrainingSeeds.isEmpty { try c.encode(structureTrainingSeeds, forKey: .structureTrainingSeeds) }
+        if evaluation != .test { try c.encode(evaluation, forKey: .evaluation) }
+    }
+
+    /// The training seeds of `structure`, in order.
+    public func trainingSeeds(for structure: StudyStructure) -> [UInt64] {
+        structureTrainingSeeds[structure.id] ?? trainingSeeds
+    }
+
+    /// Every training seed of the plan: `trainingSeeds`, then the others single structures name (ascending).
+    public var allTrainingSeeds: [UInt64] {
+        let extra = Set(structureTrainingSeeds.values.joined()).subtracting(trainingSeeds).sorted()
+        return trainingSeeds + extra
+    }
+
+    /// The structures trained with `seed`, in plan order.
+    public func structures(trainedWith seed: UInt64) -> [StudyStructure] {
+        structures.filter { trainingSeeds(for: $0).contains(seed) }
     }
 
     /// The pretraining recipe in effect.
@@ -383,7 +472,12 @@ public struct StudyPlan: Codable, Equatable, Sendable {
         let pretrainEpochs = pretrainingRecipe.epochs
         for (i, source) in sources.enumerated() {
             switch source {
-            case let .randomInitGates(seeds), let .random(seeds):
+            case let .randomInitGates(seeds, expansion):
+                guard !seeds.isEmpty else { throw fail("sources[\(i)].seeds", "at least one seed", "[]") }
+                if let m = expansion?.widthMultiplier, !(m.isFinite && m > 0 && m <= 64) {
+                    throw fail("sources[\(i)].widthMultiplier", "a number in (0, 64]", "\(m)")
+                }
+            case let .random(seeds):
                 guard !seeds.isEmpty else { throw fail("sources[\(i)].seeds", "at least one seed", "[]") }
             case let .checkpointGates(epochs):
                 guard !epochs.isEmpty else { throw fail("sources[\(i)].epochs", "at least one pretraining epoch", "[]") }
@@ -411,13 +505,23 @@ public struct StudyPlan: Codable, Equatable, Sendable {
                 seen[structure.id] = i
             }
         }
+        for (id, seeds) in structureTrainingSeeds.sorted(by: { $0.key < $1.key }) {
+            guard seen[id] != nil else {
+                throw fail("structureTrainingSeeds.\(id)", "the id of a structure of the plan ("
+                           + structures.map(\.id).joined(separator: ", ") + ")", "\"\(id)\"")
+            }
+            guard Set(seeds).count == seeds.count else {
+                throw fail("structureTrainingSeeds.\(id)", "distinct seeds", "\(seeds)")
+            }
+        }
     }
 
     /// The structures one source stands for.
     public func structures(of source: StudySource) -> [StudyStructure] {
         let epochs = pretrainingRecipe.epochs
         switch source {
-        case let .randomInitGates(seeds): return seeds.map { StudyStructure(kind: .randomInitGates(seed: $0)) }
+        case let .randomInitGates(seeds, expansion):
+            return seeds.map { StudyStructure(kind: .randomInitGates(seed: $0, expansion: expansion)) }
         case let .checkpointGates(list):
             return list.map { StudyStructure(kind: .checkpointGates(epoch: $0.resolved(epochs: epochs))) }
         case let .networkSlimming(sparsity):
@@ -476,7 +580,7 @@ public struct StudyPlan: Codable, Equatable, Sendable {
 /// One structure of a study: a criterion with its inputs. Its ``id`` names its files.
 public struct StudyStructure: Equatable, Hashable, Sendable {
     public enum Kind: Equatable, Hashable, Sendable {
-        case randomInitGates(seed: UInt64)
+        case randomInitGates(seed: UInt64, expansion: GateExpansion?)
         case checkpointGates(epoch: Int)
         case networkSlimming(sparsity: Float)
         case l1Norm(epoch: Int)
@@ -486,10 +590,12 @@ public struct StudyStructure: Equatable, Hashable, Sendable {
 
     public var kind: Kind
 
-    /// E.g. `random-init-gates-seed1`, `checkpoint-gates-epoch5`, `network-slimming`, `uniform`.
+    /// E.g. `random-init-gates-seed1`, `random-init-gates-w2-expanded-seed1`, `checkpoint-gates-epoch5`,
+    /// `network-slimming`, `uniform`.
     public var id: String {
         switch kind {
-        case let .randomInitGates(seed): return "random-init-gates-seed\(seed)"
+        case let .randomInitGates(seed, nil): return "random-init-gates-seed\(seed)"
+        case let .randomInitGates(seed, expansion?): return "random-init-gates-\(expansion.label)-seed\(seed)"
         case let .checkpointGates(epoch): return "checkpoint-gates-epoch\(epoch)"
         case .networkSlimming: return "network-slimming"
         case let .l1Norm(epoch): return "l1-norm-epoch\(epoch)"
@@ -521,7 +627,7 @@ public struct StudyStructure: Equatable, Hashable, Sendable {
     /// The source's seed (random-init gates, random scores).
     public var seed: UInt64? {
         switch kind {
-        case let .randomInitGates(s), let .random(s): return s
+        case let .randomInitGates(s, _), let .random(s): return s
         default: return nil
         }
     }
@@ -532,5 +638,11 @@ public struct StudyStructure: Equatable, Hashable, Sendable {
         case let .checkpointGates(e), let .l1Norm(e): return e
         default: return nil
         }
+    }
+
+    /// The source's own width expansion (random-init gates only).
+    public var expansion: GateExpansion? {
+        if case let .randomInitGates(_, expansion) = kind { return expansion }
+        return nil
     }
 }

@@ -26,7 +26,8 @@ public struct StudyResultRow: Codable, Equatable, Sendable {
     public var trainingSeed: UInt64
     public var trainingEpochs: Int
     public var trainingSeconds: Double
-    /// After the last epoch (nil without a test part).
+    /// After the last epoch (nil without a test part); on the validation split when the plan's
+    /// `evaluation` is `validation`.
     public var testAccuracy: Double?
     public var testLoss: Double?
 
@@ -191,7 +192,7 @@ struct StudyResultsCollector {
         var summary: [StudySummaryRow] = []
         for budget in plan.budgets {
             for scheme in plan.schemes {
-                for s in structures {
+                for s in structures where !plan.trainingSeeds(for: s).isEmpty {
                     let runs = rows.filter { $0.budget == budget && $0.scheme == scheme && $0.structure == s.id }
                     let accuracies = runs.compactMap(\.testAccuracy)
                     let architecture = pruned[budget]![s.id]!
@@ -328,8 +329,8 @@ public enum StudyText {
                 let rows = report.summary.filter { $0.budget == budget && $0.scheme == scheme }
                 let best = rows.compactMap(\.meanAccuracy).max()
                 out.append("== \(architecture) at \(Study.budgetLabel(budget)) of the standard MACs, \(scheme.label): "
-                           + "test accuracy after the last epoch, mean ± std over training seeds (* best)")
-                var cells = [["structure", "criterion", "MACs", "params", "test acc %", "", "cost"]]
+                           + "\(report.plan.evaluation.label) accuracy after the last epoch, mean ± std over training seeds (* best)")
+                var cells = [["structure", "criterion", "MACs", "params", "\(report.plan.evaluation.label) acc %", "", "cost"]]
                 for r in rows {
                     let mark = r.meanAccuracy != nil && r.meanAccuracy == best ? "*" : ""
                     cells.append([r.structure, r.criterion.rawValue, Complexity.grouped(r.macs), Complexity.grouped(r.params),
