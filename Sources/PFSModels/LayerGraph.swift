@@ -29,6 +29,29 @@ public enum LayerGraph {
                          widths: &reader, visitor: &recorder)
         return recorder.frames[0]
     }
+
+    /// Kernel, stride and padding of one convolution, by name.
+    public struct ConvolutionShape: Equatable, Sendable {
+        public var name: String
+        public var kernel: Int
+        public var stride: Int
+        public var padding: Int
+    }
+
+    /// Every convolution of `configuration`'s network (residual bodies, then shortcuts), in forward order.
+    public static func convolutions(_ configuration: ChannelConfiguration) -> [ConvolutionShape] {
+        func walk(_ nodes: [LayerNode]) -> [ConvolutionShape] {
+            nodes.flatMap { node -> [ConvolutionShape] in
+                switch node {
+                case let .conv(name, _, _, kernel, stride, padding, _):
+                    return [ConvolutionShape(name: name, kernel: kernel, stride: stride, padding: padding)]
+                case let .residual(_, body, shortcut): return walk(body) + walk(shortcut)
+                default: return []
+                }
+            }
+        }
+        return walk(nodes(configuration))
+    }
 }
 
 /// Records a template walk as ``LayerNode``s.

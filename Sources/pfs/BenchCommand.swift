@@ -19,17 +19,20 @@ struct BenchCommand: ParsableCommand {
             --op conv: 3×3 convolutions at CIFAR-ResNet shapes (16/32/64 channels at 32/16/8 pixels; \
             --shapes vgg: 64…512 channels at 32…2 pixels), forward and backward, with the kernel that ran \
             and the fraction of the SGEMM peak measured in the same run.
+            --op latency with --model or --config: the per-layer inference latency table a latency budget \
+            (`pfs prune --max-latency-ms`) predicts from, at --batch images, saved to the cache (per CPU, \
+            instruction set, SGEMM backend, threads, batch and network; --out FILE to choose).
             GFLOPS count 2 floating-point operations per multiply-accumulate. Use a release build.
             """)
 
     enum Op: String, ExpressibleByArgument, CaseIterable {
-        case gemm, conv
+        case gemm, conv, latency
     }
 
     @Option(help: "What to measure: \(Op.allCases.map(\.rawValue).joined(separator: ", ")).")
     var op: Op = .conv
 
-    @Option(help: "Whole-network benchmark of this architecture (instead of --op).")
+    @Option(help: "Whole-network benchmark of this architecture (instead of --op gemm/conv; the network of --op latency).")
     var model: Architecture?
 
     @Option(help: "Whole-network benchmark of this configuration file (a pruned architecture, say) instead of --model.")
@@ -50,18 +53,35 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per measurement instead of a table.")
     var json = false
 
+    @Option(help: "With --op latency: the table file to write (default: in the latency cache).")
+    var out: String?
+
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
         if let seconds, !(seconds > 0) { throw ValidationError("--seconds must be positive, got \(seconds)") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
         if model != nil && config != nil { throw ValidationError("give --model or --config, not both") }
+        if op == .latency && model == nil && config == nil {
+            throw ValidationError("--op latency needs the network: --model ARCH or --config FILE")
+        }
+        if out != nil && op != .latency { throw ValidationError("--out applies to --op latency") }
     }
 
     func run() throws {
         engine.apply()
         let bar = ProgressLine()
         let report: BenchmarkReport
+        if op == .latency {
+            let configuration = try config.map(ConfigurationFile.read) ?? ChannelConfiguration.standard(model!)
+            let table = try LatencyTable.measure(configuration, batch: batch, minSeconds: seconds ?? 0.05, progress: bar.update)
+            bar.finish()
+            let file = out ?? LatencyCache.file(for: configuration, batch: batch)
+            try table.save(to: file)
+            print(LatencyCache.summary(table))
+            print("saved  \(file)")
+            return
+        }
         if model != nil || config != nil {
             let configuration = try config.map(ConfigurationFile.read) ?? ChannelConfiguration.standard(model!)
             report = try BenchmarkSuite.model(configuration, mode: mode, batch: batch, minSeconds: seconds ?? 10,
@@ -71,6 +91,7 @@ struct BenchCommand: ParsableCommand {
             case .gemm: report = BenchmarkSuite.gemm(minSeconds: seconds ?? 1, progress: bar.update)
             case .conv: report = try BenchmarkSuite.conv(batch: batch, minSeconds: seconds ?? 1, shapes: shapes,
                                                         progress: bar.update)
+            case .latency: preconditionFailure("handled above")
             }
         }
         bar.finish()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PFSBench
 import PFSData
 import PFSModels
 import PFSPruning
@@ -86,18 +87,84 @@ struct PruneCommand: ParsableCommand {
 
     @Argument(help: "Gates file written by `pfs search`, or scores file written by `pfs score`.") var scores: String
     @OptionGroup var budget: BudgetOptions
+    @OptionGroup var latency: LatencyBudgetOptions
     @OptionGroup var selection: ChannelSelectionOptions
+    @Flag(help: ArgumentHelp(
+        "Measure the pruned network's speed (fwd and train images/s at --speed-batch) next to the standard network's.",
+        discussion: "With --round-to N the network pruned without rounding is measured too."))
+    var measureSpeed = false
+    @Option(help: "Batch size of --measure-speed.") var speedBatch = 128
     @Option(help: "Output file (default: pruned.json beside the scores file).") var out: String?
+    @OptionGroup var engine: EngineOptions
+
+    func validate() throws {
+        if latency.maxLatencyMs != nil && (budget.keepMacs != nil || budget.maxMacs != nil) {
+            throw ValidationError("give a MAC budget (--keep-macs, --max-macs) or --max-latency-ms, not both")
+        }
+        guard speedBatch >= 1 else { throw ValidationError("--speed-batch must be at least 1, got \(speedBatch)") }
+    }
 
     func run() throws {
+        engine.apply()
         let channelScores = try ChannelScores.load(scores)
-        let pruned = try PrunedArchitecture.make(from: channelScores, budget: budget.budget, minChannels: selection.minChannels,
+        var pruned: PrunedArchitecture
+        if let milliseconds = latency.maxLatencyMs {
+            let full = try PrunedArchitecture.target(searched: channelScores.configuration, fixedWidths: selection.fixedWidths).target
+            let (table, tableFile) = try LatencyCache.table(for: full, batch: latency.latencyBatch, file: latency.latencyTable)
+            pruned = try PrunedArchitecture.make(from: channelScores, limit: table.limit(milliseconds: milliseconds),
+                                                 detail: "batch \(table.batch), \(table.machine), table \(tableFile)",
+                                                 minChannels: selection.minChannels, roundTo: selection.roundTo,
+                                                 fixedWidths: selection.fixedWidths)
+            pruned.costLimit?.measured = try LatencyTable.measureNetwork(pruned.configuration, batch: table.batch, minSeconds: 2)
+        } else {
+            pruned = try PrunedArchitecture.make(from: channelScores, budget: budget.budget, minChannels: selection.minChannels,
                                                  roundTo: selection.roundTo, fixedWidths: selection.fixedWidths)
+        }
         let file = out ?? ((scores as NSString).deletingLastPathComponent as NSString).appendingPathComponent("pruned.json")
         try pruned.save(to: file)
         print("\(pruned.architecture.rawValue): scores of \(channelScores.provenance.description)")
         print(pruned.table())
         print("saved  \(file)  (train it: pfs train --config \(file))")
+        if measureSpeed { try printSpeed(of: pruned, scores: channelScores) }
+    }
+
+    /// Measured fwd/train images/s of the standard network, the result and (with --round-to) the
+    /// result without rounding, with the speed-up over the standard network.
+    func printSpeed(of pruned: PrunedArchitecture, scores: ChannelScores) throws {
+        let standard = try PrunedArchitecture.target(searched: scores.configuration, fixedWidths: .standard).standard
+        var variants: [(String, ChannelConfiguration)] = [("standard", standard)]
+        if selection.roundTo > 1 {
+            var plain: PrunedArchitecture
+            if let milliseconds = latency.maxLatencyMs {
+                let full = try PrunedArchitecture.target(searched: scores.configuration, fixedWidths: selection.fixedWidths).target
+                let table = try LatencyCache.table(for: full, batch: latency.latencyBatch, file: latency.latencyTable).0
+                plain = try PrunedArchitecture.make(from: scores, limit: table.limit(milliseconds: milliseconds), detail: "",
+                                                    minChannels: selection.minChannels, fixedWidths: selection.fixedWidths)
+            } else {
+                plain = try PrunedArchitecture.make(from: scores, budget: budget.budget, minChannels: selection.minChannels,
+                                                    fixedWidths: selection.fixedWidths)
+            }
+            variants.append(("pruned, any width", plain.configuration))
+            variants.append(("pruned, --round-to \(selection.roundTo)", pruned.configuration))
+        } else {
+            variants.append(("pruned", pruned.configuration))
+        }
+        let bar = ProgressLine()
+        var rows: [[String]] = []
+        var base: [ModelBenchmark.Mode: Double] = [:]
+        for (k, (name, configuration)) in variants.enumerated() {
+            var cells = [name, Complexity.grouped(ComplexityCounter.totalMACs(configuration))]
+            for mode in [ModelBenchmark.Mode.fwd, .train] {
+                bar.update(done: k * 2 + (mode == .fwd ? 0 : 1), total: variants.count * 2, label: "\(name) \(mode.rawValue)")
+                let rate = try ModelBenchmark(batch: speedBatch, minSeconds: 3).run(configuration, mode: mode).imagesPerSecond
+                if k == 0 { base[mode] = rate }
+                cells += [String(format: "%.1f", rate), String(format: "%.2f×", rate / base[mode]!)]
+            }
+            rows.append(cells)
+        }
+        bar.finish()
+        print("speed  batch \(speedBatch), \(LatencyTable.Machine.current) (medians, ≥ 3 s each)")
+        print(renderTable(header: ["network", "MACs", "fwd img/s", "speed-up", "train img/s", "speed-up"], rows: rows))
     }
 }
 

@@ -58,6 +58,29 @@ struct BudgetOptions: ParsableArguments {
     var budget: Budget { maxMacs.map { .maxMACs($0) } ?? .keepFraction(keepMacs ?? 0.5) }
 }
 
+/// A latency budget instead of a MAC budget (`pfs prune`).
+struct LatencyBudgetOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Keep the predicted inference latency at most this many milliseconds per batch of --latency-batch images.",
+        discussion: "Predicted from a per-layer latency table measured on this machine (`pfs bench --op latency`), "
+            + "cached per CPU, instruction set, threads and batch; measured now when none is cached."))
+    var maxLatencyMs: Double?
+
+    @Option(help: "Images per batch the latency budget is stated for.") var latencyBatch: Int = 1
+
+    @Option(help: "Latency table file to predict from (default: the cached one for this machine).") var latencyTable: String?
+
+    func validate() throws {
+        if let maxLatencyMs, !(maxLatencyMs.isFinite && maxLatencyMs > 0) {
+            throw ValidationError("--max-latency-ms must be a positive number of milliseconds, got \(maxLatencyMs)")
+        }
+        guard (1...4096).contains(latencyBatch) else {
+            throw ValidationError("--latency-batch must be between 1 and 4096, got \(latencyBatch)")
+        }
+        if maxLatencyMs == nil && latencyTable != nil { throw ValidationError("--latency-table applies with --max-latency-ms") }
+    }
+}
+
 /// How channels are kept: the minimum width of every pruned layer, the multiple widths are
 /// rounded to (channel selection by scores only), and whose fixed widths a network searched with
 /// width expansion keeps.

@@ -69,13 +69,42 @@ public struct BudgetFit: Equatable, Sendable {
     /// The score of the last channel kept beyond the forced minimum (the global threshold the
     /// search chose; nil when only the minimum fits).
     public var threshold: Float?
+    /// The limited cost of the result (e.g. predicted milliseconds); nil for MAC budgets.
+    public var achievedCost: Double? = nil
 }
 
-/// One network counted by the budget search: kept channels → MACs.
+/// One network counted by the budget search: kept channels → MACs (and the limited cost, when
+/// the limit is not MACs).
 public struct BudgetProbe: Codable, Equatable, Sendable {
     public var keptChannels: Int
     public var macs: Int
     public var fits: Bool
+    /// The cost a ``CostLimit`` limits (e.g. predicted milliseconds); nil for MAC budgets.
+    public var cost: Double?
+}
+
+/// A limit on some cost of the pruned network other than MACs — a predicted latency, say — for
+/// ``BudgetSearch/fit(scores:target:limit:minChannels:roundTo:)``. The cost must never decrease
+/// when a prunable width grows (the bisection relies on it); latency models make their tables
+/// non-decreasing for that reason.
+public struct CostLimit: Sendable {
+    /// What is limited and the flag that set it, e.g. "predicted latency", "max-latency-ms".
+    public var name: String
+    public var flag: String
+    /// The unit of `limit` and of `cost`, e.g. "ms".
+    public var unit: String
+    /// The largest cost allowed.
+    public var limit: Double
+    public var cost: @Sendable (ChannelConfiguration) throws(PruningError) -> Double
+
+    public init(name: String, flag: String, unit: String, limit: Double,
+                cost: @escaping @Sendable (ChannelConfiguration) throws(PruningError) -> Double) {
+        self.name = name
+        self.flag = flag
+        self.unit = unit
+        self.limit = limit
+        self.cost = cost
+    }
 }
 
 /// Exact search for the largest number of kept channels whose network fits a MAC budget (SPEC §4).
@@ -108,6 +137,25 @@ public enum BudgetSearch {
     /// after width expansion).
     public static func fit(scores gates: [[Float]], target: ChannelConfiguration, budgetMACs: Int,
                            minChannels: Int = 1, roundTo: Int = 1) throws(PruningError) -> BudgetFit {
+        guard budgetMACs > 0 else { throw .setting(field: "budget", expected: "a positive number of MACs", got: "\(budgetMACs)") }
+        return try fit(scores: gates, target: target, minChannels: minChannels, roundTo: roundTo, limit: nil,
+                       budgetMACs: budgetMACs)
+    }
+
+    /// Fits `scores` to a limit on another cost (e.g. predicted latency): the largest k whose
+    /// network's cost is ≤ `limit.limit`, by the same ordering, rounding and bisection as a MAC
+    /// budget. The result's `budgetMACs` is the MACs of `target` (no MAC limit).
+    public static func fit(scores gates: [[Float]], target: ChannelConfiguration, limit: CostLimit,
+                           minChannels: Int = 1, roundTo: Int = 1) throws(PruningError) -> BudgetFit {
+        guard limit.limit.isFinite && limit.limit > 0 else {
+            throw .setting(field: limit.flag, expected: "a positive number of \(limit.unit)", got: "\(limit.limit)")
+        }
+        return try fit(scores: gates, target: target, minChannels: minChannels, roundTo: roundTo, limit: limit,
+                       budgetMACs: ComplexityCounter.totalMACs(target))
+    }
+
+    static func fit(scores gates: [[Float]], target: ChannelConfiguration, minChannels: Int, roundTo: Int,
+                    limit: CostLimit?, budgetMACs: Int) throws(PruningError) -> BudgetFit {
         let names = target.prunableNames
         guard gates.count == names.count else {
             throw .mismatch(file: "scores", field: "layers", expected: "\(names.count) prunable layers of "
@@ -117,7 +165,6 @@ public enum BudgetSearch {
             throw .setting(field: "min-channels", expected: "at least 1", got: "\(minChannels)")
         }
         guard roundTo >= 1 else { throw .setting(field: "round-to", expected: "at least 1", got: "\(roundTo)") }
-        guard budgetMACs > 0 else { throw .setting(field: "budget", expected: "a positive number of MACs", got: "\(budgetMACs)") }
         for (j, layer) in gates.enumerated() {
             guard !layer.isEmpty else {
                 throw .mismatch(file: "scores", field: "layer \(names[j])", expected: "at least one score", got: "none")
@@ -151,28 +198,37 @@ public enum BudgetSearch {
             for i in 0..<extra { c[candidates[i].layer] += 1 }
             return rounded(c)
         }
-        func macs(_ c: [Int]) throws(PruningError) -> Int {
+        /// MACs of the network with counts `c`, and whether it fits (MACs, or the other limit).
+        func probe(_ c: [Int]) throws(PruningError) -> BudgetProbe {
             let configuration = try attempt { try target.withPrunableWidths(c) }
-            return ComplexityCounter.totalMACs(configuration)
+            let macs = ComplexityCounter.totalMACs(configuration)
+            guard let limit else { return BudgetProbe(keptChannels: c.reduce(0, +), macs: macs, fits: macs <= budgetMACs) }
+            let cost = try limit.cost(configuration)
+            return BudgetProbe(keptChannels: c.reduce(0, +), macs: macs, fits: cost <= limit.limit, cost: cost)
         }
 
         let smallest = rounded(forced)
-        let minimum = try macs(smallest)
-        guard minimum <= budgetMACs else {
+        let first = try probe(smallest)
+        guard first.fits else {
+            if let limit {
+                throw .setting(field: limit.flag, expected: "at least \(String(format: "%.4g", first.cost ?? 0)) \(limit.unit), the "
+                               + "\(limit.name) of the smallest network (min-channels \(minChannels)"
+                               + (roundTo > 1 ? ", round-to \(roundTo))" : ")"), got: "\(limit.limit)")
+            }
             if roundTo > 1 {
                 throw .setting(field: "round-to", expected: "widths whose smallest network fits the budget of "
-                               + "\(budgetMACs) MACs", got: "\(roundTo), whose smallest network needs \(minimum) MACs")
+                               + "\(budgetMACs) MACs", got: "\(roundTo), whose smallest network needs \(first.macs) MACs")
             }
-            throw .infeasibleBudget(budgetMACs: budgetMACs, minimumMACs: minimum, minChannels: minChannels)
+            throw .infeasibleBudget(budgetMACs: budgetMACs, minimumMACs: first.macs, minChannels: minChannels)
         }
-        var probes = [BudgetProbe(keptChannels: smallest.reduce(0, +), macs: minimum, fits: true)]
-        // Invariant: MACs(lo) ≤ budget; MACs(hi + 1) > budget or hi = all.
+        var probes = [first]
+        // Invariant: network(lo) fits; network(hi + 1) does not, or hi = all.
         var lo = 0, hi = candidates.count
         while lo < hi {
             let mid = (lo + hi + 1) / 2
-            let c = counts(mid), m = try macs(c)
-            probes.append(BudgetProbe(keptChannels: c.reduce(0, +), macs: m, fits: m <= budgetMACs))
-            if m <= budgetMACs { lo = mid } else { hi = mid - 1 }
+            let p = try probe(counts(mid))
+            probes.append(p)
+            if p.fits { lo = mid } else { hi = mid - 1 }
         }
         let final = counts(lo)
         // A layer's candidates enter the global order in its own order, so its kept channels are
@@ -184,7 +240,8 @@ public enum BudgetSearch {
                          achievedMACs: ComplexityCounter.totalMACs(configuration),
                          layersAtMinimum: names.indices.filter { final[$0] == smallest[$0] && smallest[$0] < gates[$0].count }
                              .map { names[$0] },
-                         probes: probes, threshold: lo > 0 ? candidates[lo - 1].value : nil)
+                         probes: probes, threshold: lo > 0 ? candidates[lo - 1].value : nil,
+                         achievedCost: try limit?.cost(configuration))
     }
 }
 

@@ -63,21 +63,68 @@ public struct PrunedArchitecture: Codable, Sendable {
     public var probes: [BudgetProbe]?
     /// The score of the last channel kept beyond each layer's minimum: the global threshold.
     public var threshold: Float?
+    /// The limit on another cost (a predicted latency) the structure was cut to, when it was not
+    /// cut to a MAC budget (`budget` is then the full network's MACs: no MAC limit).
+    public var costLimit: CostRecord?
+
+    /// A non-MAC limit and where the result stands against it.
+    public struct CostRecord: Codable, Equatable, Sendable {
+        /// E.g. "predicted latency", "ms", and what the prediction is for ("batch 1, table FILE").
+        public var name: String
+        public var unit: String
+        public var limit: Double
+        public var predicted: Double
+        public var detail: String
+        /// Measured on this machine after pruning, when it was (same unit).
+        public var measured: Double?
+    }
 
     /// Prunes `scores` to `budget` (relative to the standard network of the scored architecture,
     /// input and classes): the fixed widths `fixedWidths` names (the standard network's by
     /// default), and per prunable layer the channels the exact budget search keeps.
     public static func make(from scores: ChannelScores, budget: Budget, minChannels: Int = 1,
                             roundTo: Int = 1, fixedWidths: FixedWidths = .standard) throws(PruningError) -> PrunedArchitecture {
-        let searched = scores.configuration
-        try scores.validate(file: scores.provenance.gatesFile ?? "scores")
+        try make(from: scores, budget: budget, limit: nil, minChannels: minChannels, roundTo: roundTo, fixedWidths: fixedWidths)
+    }
+
+    /// Prunes `scores` to a limit on another cost — a predicted latency — instead of a MAC budget.
+    /// `limit` predicts the cost of networks with the fixed widths `fixedWidths` names; `detail`
+    /// says what the prediction is for (batch, table file).
+    public static func make(from scores: ChannelScores, limit: CostLimit, detail: String, minChannels: Int = 1,
+                            roundTo: Int = 1, fixedWidths: FixedWidths = .standard) throws(PruningError) -> PrunedArchitecture {
+        // No MAC limit beyond the full network's own MACs.
+        let full = try Self.target(searched: scores.configuration, fixedWidths: fixedWidths).target
+        var pruned = try make(from: scores, budget: .maxMACs(ComplexityCounter.totalMACs(full)), limit: limit,
+                              minChannels: minChannels, roundTo: roundTo, fixedWidths: fixedWidths)
+        pruned.costLimit = CostRecord(name: limit.name, unit: limit.unit, limit: limit.limit,
+                                      predicted: try limit.cost(pruned.configuration), detail: detail)
+        return pruned
+    }
+
+    /// The network whose fixed widths `fixedWidths` keeps for scores of `searched`, and the standard network.
+    public static func target(searched: ChannelConfiguration,
+                              fixedWidths: FixedWidths) throws(PruningError) -> (target: ChannelConfiguration, standard: ChannelConfiguration) {
         let standard = try attempt {
             try ChannelConfiguration.standard(searched.architecture, input: searched.input, classes: searched.classes)
         }
+        return (fixedWidths.target(standard: standard, searched: searched), standard)
+    }
+
+    static func make(from scores: ChannelScores, budget: Budget, limit: CostLimit?, minChannels: Int, roundTo: Int,
+                     fixedWidths: FixedWidths) throws(PruningError) -> PrunedArchitecture {
+        let searched = scores.configuration
+        try scores.validate(file: scores.provenance.gatesFile ?? "scores")
+        let (target, standard) = try Self.target(searched: searched, fixedWidths: fixedWidths)
         let standardMACs = ComplexityCounter.totalMACs(standard)
         let budgetMACs = try budget.macs(standardMACs: standardMACs)
-        let fit = try BudgetSearch.fit(scores: scores.scores, target: fixedWidths.target(standard: standard, searched: searched),
-                                       budgetMACs: budgetMACs, minChannels: minChannels, roundTo: roundTo)
+        let fit: BudgetFit
+        if let limit {
+            fit = try BudgetSearch.fit(scores: scores.scores, target: target, limit: limit, minChannels: minChannels,
+                                       roundTo: roundTo)
+        } else {
+            fit = try BudgetSearch.fit(scores: scores.scores, target: target, budgetMACs: budgetMACs, minChannels: minChannels,
+                                       roundTo: roundTo)
+        }
         var pruned = assemble(standard: standard, searched: searched, pruned: fit.configuration, budget: budget,
                               budgetMACs: budgetMACs, minChannels: minChannels, layersAtMinimum: fit.layersAtMinimum,
                               keptChannels: fit.keptTotal, kept: fit.kept, provenance: scores.provenance)
@@ -164,8 +211,14 @@ public struct PrunedArchitecture: Codable, Sendable {
         lines.append("MACs    standard \(Complexity.grouped(macs.standard)), searched \(Complexity.grouped(macs.searched)), "
                      + "pruned \(Complexity.grouped(macs.pruned)) (\(String(format: "%.2f%%", 100 * Double(macs.pruned) / Double(macs.standard))) of standard)")
         lines.append("params  standard \(Complexity.grouped(params.standard)), pruned \(Complexity.grouped(params.pruned))")
-        lines.append("budget  target \(Complexity.grouped(budget.targetMACs)) MACs, achieved \(Complexity.grouped(budget.achievedMACs)), "
-                     + "gap \(Complexity.grouped(budget.gapMACs)) (\(String(format: "%.4f%%", budget.gapFraction * 100)))")
+        if let costLimit {
+            lines.append("budget  \(costLimit.name) ≤ \(String(format: "%.3f", costLimit.limit)) \(costLimit.unit): predicted "
+                         + String(format: "%.3f", costLimit.predicted) + " \(costLimit.unit) (\(costLimit.detail))"
+                         + (costLimit.measured.map { ", measured " + String(format: "%.3f", $0) + " \(costLimit.unit)" } ?? ""))
+        } else {
+            lines.append("budget  target \(Complexity.grouped(budget.targetMACs)) MACs, achieved \(Complexity.grouped(budget.achievedMACs)), "
+                         + "gap \(Complexity.grouped(budget.gapMACs)) (\(String(format: "%.4f%%", budget.gapFraction * 100)))")
+        }
         if fixedWidths == .expanded, macs.searched != macs.standard {
             lines.append("fixed   the searched (expanded) network's fixed widths: --fixed-widths expanded")
         }
