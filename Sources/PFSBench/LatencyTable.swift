@@ -206,7 +206,7 @@ public struct LatencyTable: Codable, Sendable {
         let input = configuration.input
         let x = Tensor.randomNormal([batch, input.channels, input.height, input.width], using: &rng)
         var failure: Error?
-        let samples = Samples.measure(warmup: 2, minRuns: 5, minSeconds: minSeconds) {
+        let samples = Samples.measure(warmup: 5, minRuns: 5, minSeconds: minSeconds) {
             do { _ = try network.forward(x, mode: .inference) } catch { failure = error }
         }
         if let failure { throw failure }

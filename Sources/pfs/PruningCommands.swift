@@ -53,7 +53,7 @@ struct SearchCommand: ParsableCommand {
               + "\(configuration.prunableWidths.reduce(0, +)) gates) from \(source.description)")
         print("data   \(prepared.description): \(prepared.train.count) train, \(prepared.validation?.count ?? 0) validation; "
               + "λ \(settings.lambda), r \(settings.targetRatio), Adam lr \(settings.learningRate), \(settings.epochs) epochs, "
-              + "batch \(settings.batchSize), \(Engine.threads) threads")
+              + "batch \(settings.batchSize), \(Engine.threads) thread(s)")
         let search = try GateSearch(configuration: configuration, settings: settings, source: source, data: prepared)
         search.outputFile = file
         search.runDirectory = ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("search")
@@ -115,7 +115,7 @@ struct PruneCommand: ParsableCommand {
                                                  detail: "batch \(table.batch), \(table.machine), table \(tableFile)",
                                                  minChannels: selection.minChannels, roundTo: selection.roundTo,
                                                  fixedWidths: selection.fixedWidths)
-            pruned.costLimit?.measured = try LatencyTable.measureNetwork(pruned.configuration, batch: table.batch, minSeconds: 2)
+            pruned.costLimit?.measured = try LatencyTable.measureNetwork(pruned.configuration, batch: table.batch, minSeconds: 3)
         } else {
             pruned = try PrunedArchitecture.make(from: channelScores, budget: budget.budget, minChannels: selection.minChannels,
                                                  roundTo: selection.roundTo, fixedWidths: selection.fixedWidths)
@@ -225,7 +225,7 @@ struct PipelineCommand: ParsableCommand {
         let searchData = try data.prepare(validationFraction: settings.gate.validationFraction, seed: seeds[0])
         let trainData = try data.prepare(validationFraction: 0, seed: seeds[0])
         print("pipeline \(settings.architecture.rawValue) on \(trainData.description), budget: \(settings.budget.description), "
-              + "seeds \(seeds.map(String.init).joined(separator: ",")), \(Engine.threads) threads → \(directory)")
+              + "seeds \(seeds.map(String.init).joined(separator: ",")), \(Engine.threads) thread(s) → \(directory)")
         var searchDisplay: SearchDisplay?
         var trainDisplay: TrainingDisplay?
         let pipeline = Pipeline(settings: settings, directory: directory)

@@ -143,7 +143,8 @@ struct StudyCommand: ParsableCommand {
         let structures = studyPlan.structures
         print("study  \(studyPlan.architecture.rawValue) on \(trainData.description): \(structures.count) structures × "
               + "\(studyPlan.budgets.count) budget(s) × \(studyPlan.schemes.map(\.label).joined(separator: "/")) × "
-              + "\(studyPlan.trainingSeeds.count) training seed(s), \(Engine.threads) threads → \(directory)")
+              + "\(studyPlan.allTrainingSeeds.count) training seed(s), \(Engine.threads) thread(s)"
+              + (studyPlan.evaluation == .validation ? ", validation split reported" : "") + " → \(directory)")
         print("       structures: " + structures.map(\.id).joined(separator: ", "))
         let display = StudyDisplay(plan: studyPlan)
         let report: StudyReport

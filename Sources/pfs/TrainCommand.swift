@@ -69,7 +69,7 @@ struct TrainCommand: ParsableCommand {
               + (prepared.test.map { ", \($0.count) test" } ?? "") + " images")
         print("recipe \(recipe.epochs) epochs, batch \(recipe.batchSize), SGD lr \(recipe.learningRate) "
               + "\(recipe.schedule.rawValue), momentum \(recipe.momentum), weight decay \(recipe.weightDecay), "
-              + "seed \(recipe.seed), \(Engine.threads) threads → \(directory)")
+              + "seed \(recipe.seed), \(Engine.threads) thread(s) → \(directory)")
         let display = TrainingDisplay(totalEpochs: recipe.epochs)
         var job = TrainingJob(configuration: configuration, recipe: recipe, data: prepared, runDirectory: directory,
                               resume: resume)
@@ -186,7 +186,7 @@ struct FlopsCommand: ParsableCommand {
             print(complexity.table(), terminator: "")
             let training = MemoryEstimate.training(configuration, batch: batch, threads: Engine.threads)
             let inference = MemoryEstimate.inference(configuration, batch: batch, threads: Engine.threads)
-            print("memory estimate at batch \(batch), \(Engine.threads) threads: training about "
+            print("memory estimate at batch \(batch), \(Engine.threads) thread(s): training about "
                   + "\(MemoryEstimate.describe(training.totalBytes)), inference about \(MemoryEstimate.describe(inference.totalBytes)) "
                   + "(\(MemoryEstimate.describe(MemoryEstimate.availableBytes)) available)")
         }
