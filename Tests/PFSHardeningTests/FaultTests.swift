@@ -237,6 +237,17 @@ struct CLI {
         #expect(!help.output.contains("--config"))
         let scale = try cli.run(["scale", "--help"])
         #expect(!scale.output.contains("--min-channels"))
+        // Latency budgets: one budget at a time, positive, and a table only with a latency budget.
+        let both = try cli.run(["prune", "gates.json", "--keep-macs", "0.5", "--max-latency-ms", "3"])
+        #expect(both.status != 0 && both.output.contains("--max-latency-ms, not both"), "\(both.output)")
+        let negative = try cli.run(["prune", "gates.json", "--max-latency-ms", "0"])
+        #expect(negative.output.contains("--max-latency-ms must be a positive number of milliseconds"), "\(negative.output)")
+        let table = try cli.run(["prune", "gates.json", "--latency-table", "t.json"])
+        #expect(table.output.contains("--latency-table applies with --max-latency-ms"), "\(table.output)")
+        let noNetwork = try cli.run(["bench", "--op", "latency"])
+        #expect(noNetwork.output.contains("--op latency needs the network"), "\(noNetwork.output)")
+        let fixed = try cli.run(["prune", "gates.json", "--fixed-widths", "wide"])
+        #expect(fixed.status != 0 && fixed.output.contains("standard") && fixed.output.contains("expanded"), "\(fixed.output)")
 
         // Output reaches a log file line by line while the run goes on.
         let log = root + "/progress.log"
