@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "PFSTestSupport", dependencies: ["PFSTensor", "PFSNN", "PFSData", "PFSModels", "PFSTraining", "PFSPruning"]),
         .testTarget(name: "PFSTensorTests", dependencies: ["PFSTensor", "PFSTestSupport"]),
         .testTarget(name: "PFSNNTests", dependencies: ["PFSTensor", "PFSNN", "PFSTestSupport"]),
-        .testTarget(name: "PFSDataTests", dependencies: ["PFSData", "PFSTensor", "PFSTestSupport"]),
+        .testTarget(name: "PFSDataTests", dependencies: ["PFSData", "PFSTensor", "PFSTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PFSModelsTests", dependencies: ["PFSModels", "PFSNN", "PFSTensor", "PFSTestSupport"]),
         .testTarget(name: "PFSTrainingTests",
                     dependencies: ["PFSTraining", "PFSModels", "PFSData", "PFSNN", "PFSTensor", "PFSTestSupport"]),

@@ -55,7 +55,7 @@ public struct DataSource: Sendable, CustomStringConvertible {
     ///    `coarse_label_names.txt` is present, cifar10 when `batches.meta.txt` is; else by file size —
     ///    a multiple of 3,074 bytes (2 label bytes + 3,072 pixels) but not of 3,073 → cifar100, of
     ///    3,073 but not 3,074 → cifar10, both or neither → an error naming the file;
-    /// 3. else a sub-folder holding `.png` files (`CLASS/` or `train/CLASS/`) → folder;
+    /// 3. else a sub-folder holding `.png`/`.jpg` files (`CLASS/` or `train/CLASS/`) → folder;
     /// 4. else an error listing what the directory holds.
     /// With an explicit `kind` the directory must show that kind's files (rule 1–3 for it).
     public static func resolve(path: String?, kind: DatasetKind?) throws(DataError) -> DataSource {
@@ -73,7 +73,7 @@ public struct DataSource: Sendable, CustomStringConvertible {
         }
         guard k.isDirectory else {
             throw DataError(file: path, field: "path",
-                            expected: "a directory (CIFAR binary files or class folders of .png images)", got: "a file")
+                            expected: "a directory (CIFAR binary files or class folders of .png/.jpg images)", got: "a file")
         }
         let entries = FileIO.entries(path)
         let names = Set(entries)
@@ -108,7 +108,7 @@ public struct DataSource: Sendable, CustomStringConvertible {
         if hasPNGFolders(path, entries) { return DataSource(kind: .folder, path: path) }
         throw DataError(file: path, field: "contents",
                         expected: "CIFAR-10 batches (data_batch_N.bin, test_batch.bin), CIFAR-100 train.bin/test.bin, "
-                            + "or class folders of .png images",
+                            + "or class folders of .png/.jpg images",
                         got: listing(entries))
     }
 
@@ -120,10 +120,10 @@ public struct DataSource: Sendable, CustomStringConvertible {
         names.contains("train.bin") || names.contains("test.bin")
     }
 
-    /// Whether some `CLASS/` or `train/CLASS/`/`test/CLASS/` folder under `path` holds a `.png`.
+    /// Whether some `CLASS/` or `train/CLASS/`/`test/CLASS/` folder under `path` holds a `.png`, `.jpg` or `.jpeg`.
     static func hasPNGFolders(_ path: String, _ entries: [String]) -> Bool {
         func holdsPNG(_ folder: String) -> Bool {
-            FileIO.entries(folder).contains { $0.lowercased().hasSuffix(".png") }
+            FileIO.entries(folder).contains(where: ImageFile.hasImageExtension)
         }
         for entry in entries {
             let sub = FileIO.join(path, entry)
@@ -140,7 +140,7 @@ public struct DataSource: Sendable, CustomStringConvertible {
         switch kind {
         case .cifar10: return "CIFAR-10 batches (data_batch_N.bin, test_batch.bin, or train.bin/test.bin)"
         case .cifar100: return "CIFAR-100 train.bin/test.bin"
-        case .folder: return "class folders of .png images (CLASS/*.png or train/CLASS/*.png)"
+        case .folder: return "class folders of .png/.jpg images (CLASS/*.{png,jpg} or train/CLASS/*.{png,jpg})"
         }
     }
 
@@ -222,8 +222,8 @@ public struct DataSource: Sendable, CustomStringConvertible {
             }
             guard part == .train else {
                 throw DataError(file: path, field: "test part",
-                                expected: "the layout root/train/CLASS/*.png and root/test/CLASS/*.png",
-                                got: "root/CLASS/*.png, a single set of images, which is the training part only "
+                                expected: "the layout root/train/CLASS/*.{png,jpg} and root/test/CLASS/*.{png,jpg}",
+                                got: "root/CLASS/*.{png,jpg}, a single set of images, which is the training part only "
                                     + "(split it for validation)")
             }
             return try ImageFolder.load(root: path, imageSize: imageSize)

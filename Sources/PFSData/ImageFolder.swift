@@ -1,16 +1,17 @@
 import Dispatch
 
-/// Image-folder datasets: `root/CLASS/*.png`, one sub-folder per class.
+/// Image-folder datasets: `root/CLASS/*.{png,jpg,jpeg}`, one sub-folder per class.
 ///
 /// Classes are the sub-folder names sorted by name (label = position in that order); hidden
-/// entries are skipped. In each class folder files whose name ends in `.png` (any case) are
-/// decoded with ``PNGImage`` in name order; files with other extensions are ignored, and a `.png`
-/// that fails to decode is an error naming it. PNGs may have any size, bit depth and colour type:
+/// entries are skipped. In each class folder files whose name ends in `.png`, `.jpg` or `.jpeg`
+/// (any case) are decoded in name order by their content (``ImageFile``: ``PNGImage``, or JPEG
+/// through ``TurboJPEG``); files with other extensions are ignored, and an image that fails to
+/// decode is an error naming it. PNGs may have any size, bit depth and colour type:
 /// alpha is dropped, and when gray and colour images are mixed the gray ones are replicated to 3
 /// channels (C = 1 only when every image is gray). Without `imageSize` every image must have the
 /// size of the first one; with it each is resized (bilinear, half-pixel centres) to it.
 public enum ImageFolder {
-    /// Loads `root/CLASS/*.png`. Every class folder must hold at least one PNG.
+    /// Loads `root/CLASS/*.{png,jpg,jpeg}`. Every class folder must hold at least one image.
     public static func load(root: String, imageSize: (height: Int, width: Int)? = nil) throws(DataError) -> ImageDataset {
         try load(root: root, classNames: classFolders(in: root), imageSize: imageSize, requireEveryClass: true)
     }
@@ -27,13 +28,13 @@ public enum ImageFolder {
         }
         let classes = FileIO.entries(root).filter { FileIO.kind(FileIO.join(root, $0)).isDirectory }
         guard !classes.isEmpty else {
-            throw DataError(file: root, field: "class folders", expected: "one sub-folder of .png images per class",
+            throw DataError(file: root, field: "class folders", expected: "one sub-folder of images (.png, .jpg) per class",
                             got: "no sub-folders")
         }
         return classes
     }
 
-    /// Loads the PNGs of `root/NAME` for each of `classNames` (label = index in `classNames`). A
+    /// Loads the images of `root/NAME` for each of `classNames` (label = index in `classNames`). A
     /// missing or empty class folder is an error when `requireEveryClass`, else it contributes
     /// nothing; the result must hold at least one image.
     static func load(root: String, classNames: [String], imageSize: (height: Int, width: Int)?,
@@ -45,18 +46,16 @@ public enum ImageFolder {
         var files: [(path: String, label: Int)] = []
         for (label, name) in classNames.enumerated() {
             let folder = FileIO.join(root, name)
-            let pngs = FileIO.kind(folder).isDirectory
-                ? FileIO.entries(folder).filter { $0.lowercased().hasSuffix(".png") }
-                    .map { FileIO.join(folder, $0) }.filter { !FileIO.kind($0).isDirectory }
-                : []
-            if pngs.isEmpty && requireEveryClass {
-                throw DataError(file: folder, field: "images", expected: "at least one .png file in each class folder",
+            let images = ImageFile.files(in: folder)
+            if images.isEmpty && requireEveryClass {
+                throw DataError(file: folder, field: "images", expected: "at least one image (.png, .jpg, .jpeg) in each class folder",
                                 got: FileIO.kind(folder).isDirectory ? "none" : "no such folder")
             }
-            files += pngs.map { ($0, label) }
+            files += images.map { ($0, label) }
         }
         guard !files.isEmpty else {
-            throw DataError(file: root, field: "images", expected: "at least one .png file in a class folder", got: "none")
+            throw DataError(file: root, field: "images", expected: "at least one image (.png, .jpg, .jpeg) in a class folder",
+                            got: "none")
         }
 
         // Read and decode in parallel; results are kept by index, so the outcome (and the first
@@ -66,8 +65,8 @@ public enum ImageFolder {
         defer { results.deallocate() }
         DispatchQueue.concurrentPerform(iterations: files.count) { i in
             do throws(DataError) {
-                let data = try FileIO.read(files[i].path, expected: "a PNG image")
-                results[i] = .success(try PNGImage.decode([UInt8](data), file: files[i].path))
+                let data = try FileIO.read(files[i].path, expected: "a PNG or JPEG image")
+                results[i] = .success(try ImageFile.decode([UInt8](data), file: files[i].path))
             } catch {
                 results[i] = .failure(error)
             }
@@ -123,5 +122,37 @@ public enum ImageFolder {
                 for p in 0..<plane { d[p] = s[p * c + offset] }
             }
         }
+    }
+}
+
+/// Image files of a folder dataset, decoded by content whatever their extension says.
+public enum ImageFile {
+    /// File-name endings (any case) that folder datasets read.
+    public static let extensions = [".png", ".jpg", ".jpeg"]
+
+    /// Whether `name` ends in one of ``extensions`` (any case).
+    public static func hasImageExtension(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return extensions.contains { lower.hasSuffix($0) }
+    }
+
+    /// The image files directly in `folder` (not folders), by name; none when it is not a folder.
+    public static func files(in folder: String) -> [String] {
+        guard FileIO.kind(folder).isDirectory else { return [] }
+        return FileIO.entries(folder).filter(hasImageExtension).map { FileIO.join(folder, $0) }
+            .filter { !FileIO.kind($0).isDirectory }
+    }
+
+    /// Decodes PNG or JPEG bytes, recognised by their signature (a `.jpg` holding a PNG decodes as
+    /// PNG). JPEGs need ``TurboJPEG``; without it the error says what to install. Other bytes
+    /// are refused naming the file.
+    public static func decode(_ bytes: [UInt8], file: String) throws(DataError) -> PNGImage {
+        if bytes.starts(with: PNGImage.signature) { return try PNGImage.decode(bytes, file: file) }
+        if TurboJPEG.isJPEG(bytes) {
+            guard let decoder = TurboJPEG.shared else { throw TurboJPEG.unavailable(file: file) }
+            return try decoder.decode(bytes, file: file)
+        }
+        throw DataError(file: file, field: "signature", expected: "a PNG (89 50 4E 47) or JPEG (FF D8 FF) image",
+                        got: bytes.isEmpty ? "an empty file" : bytes.prefix(4).map { String(format: "%02X", $0) }.joined(separator: " "))
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PFSData
 import PFSTensor
 
 struct InfoCommand: ParsableCommand {
@@ -31,6 +32,8 @@ struct InfoCommand: ParsableCommand {
         }
         rows.append(("engine threads", "\(Engine.threads)"))
         rows.append(("kernels", "\(Engine.kernels) (CPU supports \(InstructionSet.detected.rawValue); PFS_ISA narrows)"))
+        rows.append(("JPEG decoder", TurboJPEG.shared.map { "TurboJPEG: \($0.library)" }
+            ?? "none (JPEG folders are refused; apt-get install libturbojpeg0 or set PFS_TURBOJPEG_LIBRARY)"))
         let width = rows.map(\.0.count).max() ?? 0
         for (key, value) in rows {
             print(key + String(repeating: " ", count: width - key.count) + "  " + value)

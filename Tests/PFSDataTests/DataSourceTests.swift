@@ -108,7 +108,7 @@ import Testing
     @Test func unrecognisableDirectoryListsWhatItHolds() throws {
         try withTemporaryDirectory { root in
             try writeText(join(root, "notes.txt"), "hello")
-            try writeFile(join(root, "images/photo.jpg"), [0xFF, 0xD8, 0xFF])
+            try writeFile(join(root, "images/photo.gif"), [0x47, 0x49, 0x46])
             let error = #expect(throws: DataError.self) { _ = try DataSource.resolve(path: root, kind: nil) }
             #expect(error?.file == root)
             #expect(error?.field == "contents")

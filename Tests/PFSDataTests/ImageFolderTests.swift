@@ -88,7 +88,7 @@ import Testing
         try withTemporaryDirectory { root in
             let noClasses = #expect(throws: DataError.self) { _ = try ImageFolder.load(root: root) }
             #expect(noClasses == DataError(file: root, field: "class folders",
-                                           expected: "one sub-folder of .png images per class", got: "no sub-folders"))
+                                           expected: "one sub-folder of images (.png, .jpg) per class", got: "no sub-folders"))
 
             try write(uniform(width: 2, height: 2, [9]), join(root, "full/a.png"))
             try makeDirectory(join(root, "empty"))
