@@ -107,20 +107,8 @@ public struct ImageDataset: Sendable {
             throw DataError(file: source, field: "validation fraction", expected: "a number in [0, 1]",
                             got: "\(validationFraction)")
         }
-        var byClass = [[Int]](repeating: [], count: classCount)
-        for (i, label) in labels.enumerated() { byClass[label].append(i) }
-        var rng = RandomGenerator(seed: seed)
-        var isValidation = [Bool](repeating: false, count: count)
-        for var members in byClass where !members.isEmpty {
-            let take = Int((validationFraction * Double(members.count)).rounded(.toNearestOrAwayFromZero))
-            fisherYatesShuffle(&members, using: &rng)
-            for i in members.prefix(take) { isValidation[i] = true }
-        }
-        var trainIndices: [Int] = [], validationIndices: [Int] = []
-        for i in 0..<count {
-            if isValidation[i] { validationIndices.append(i) } else { trainIndices.append(i) }
-        }
-        return (subset(trainIndices), subset(validationIndices))
+        let parts = stratifiedSplit(labels: labels, classCount: classCount, validationFraction: validationFraction, seed: seed)
+        return (subset(parts.train), subset(parts.validation))
     }
 
     /// This dataset's images and the images of `others`, in order. All must share C, H, W and
@@ -163,6 +151,26 @@ public struct ImageDataset: Sendable {
 /// In-place Fisher–Yates shuffle drawing `rng.int(below: i + 1)` for i = n−1 down to 1. Written out
 /// (rather than `Array.shuffle(using:)`) so the permutation for a seed never depends on the
 /// standard library's version.
+/// The seeded stratified split every dataset kind uses: per class (in label order) a shuffled
+/// `round(fraction × members)` go to validation; both index lists ascending.
+func stratifiedSplit(labels: [Int], classCount: Int, validationFraction: Double, seed: UInt64)
+    -> (train: [Int], validation: [Int]) {
+    var byClass = [[Int]](repeating: [], count: classCount)
+    for (i, label) in labels.enumerated() { byClass[label].append(i) }
+    var rng = RandomGenerator(seed: seed)
+    var isValidation = [Bool](repeating: false, count: labels.count)
+    for var members in byClass where !members.isEmpty {
+        let take = Int((validationFraction * Double(members.count)).rounded(.toNearestOrAwayFromZero))
+        fisherYatesShuffle(&members, using: &rng)
+        for i in members.prefix(take) { isValidation[i] = true }
+    }
+    var train: [Int] = [], validation: [Int] = []
+    for i in labels.indices {
+        if isValidation[i] { validation.append(i) } else { train.append(i) }
+    }
+    return (train, validation)
+}
+
 func fisherYatesShuffle<T>(_ a: inout [T], using rng: inout RandomGenerator) {
     var i = a.count - 1
     while i > 0 {

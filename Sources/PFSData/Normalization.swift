@@ -12,6 +12,8 @@ public struct Normalization: Sendable, Codable, Equatable {
 
     /// The usual CIFAR-10 statistics: mean (0.4914, 0.4822, 0.4465), std (0.2023, 0.1994, 0.2010).
     public static let cifar10 = Normalization(mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.2010])
+    /// ImageNet's RGB mean and std (SPEC §6), for 224-px training.
+    public static let imageNet = Normalization(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
 
     /// Mean 0, std 1: the network sees pixel/255.
     public static func identity(channels: Int) -> Normalization {
