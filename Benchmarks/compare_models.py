@@ -9,6 +9,10 @@ peer (../shared/peer/torch_cifar.py bench, NCHW and channels-last), alternately,
 Any configuration file of a CIFAR ResNet or VGG (a pruned network from `pfs prune`, say) is
 compared too, with `--configs pruned.json:128,...`: the peer builds the same widths from the file.
 
+The 224-px networks go through `pfs export`: `--exported resnet50@224:32,mobilenetv2@224:32` writes
+each standard configuration (`pfs flops --save`), exports it as PyTorch source, and times that very
+`model.py` with Benchmarks/peer/torch_exported.py next to `pfs bench --config`.
+
 For each case and mode it prints the median images/s of pfs, of PyTorch in each layout, the ratio
 pfs / best PyTorch (> 1 means pfs is faster) and both peak memories. Every process runs one case,
 so peak memory is that case's. The order alternates pfs/torch to spread machine noise over both.
@@ -45,6 +49,9 @@ def main():
     p.add_argument("--modes", default="fwd,train,gate")
     p.add_argument("--configs", default="",
                    help="comma-separated FILE:batch of configuration files (CIFAR ResNet or VGG)")
+    p.add_argument("--exported", default="",
+                   help="comma-separated model@input:batch compared through pfs's PyTorch export, e.g. resnet50@224:32")
+    p.add_argument("--work", default="/tmp/pfs-compare", help="where --exported writes configurations and exports")
     p.add_argument("--isa", choices=["native", "avx2", "avx2-im2col"], default="native",
                    help="avx2: both sides limited to AVX2 + FMA (PFS_ISA=avx2; ATEN_CPU_CAPABILITY=avx2, "
                         "ONEDNN_MAX_CPU_ISA=AVX2 and MKL_ENABLE_INSTRUCTIONS=AVX2 for PyTorch), to measure an "
@@ -74,6 +81,19 @@ def main():
         for mode in a.modes.split(","):
             measure(os.path.basename(path), batch, mode, [a.pfs, "bench", "--config", path],
                     [a.python, a.peer, "bench", "--config", path])
+    for case in filter(None, a.exported.split(",")):
+        spec, batch = case.rsplit(":", 1)
+        model, side = spec.split("@")
+        os.makedirs(a.work, exist_ok=True)
+        config = os.path.join(a.work, f"{model}-{side}.json")
+        export = os.path.join(a.work, f"export-{model}-{side}")
+        subprocess.run([a.pfs, "flops", "--arch", model, "--input", f"3x{side}x{side}", "--classes", "1000",
+                        "--save", config], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([a.pfs, "export", config, "--format", "pytorch", "--out", export], check=True,
+                       stdout=subprocess.DEVNULL)
+        for mode in a.modes.split(","):
+            measure(f"{model}@{side}", batch, mode, [a.pfs, "bench", "--config", config],
+                    [a.python, os.path.join(HERE, "peer", "torch_exported.py"), "--model-dir", export])
     for case in filter(None, a.cases.split(",")):
         model, batch = case.split(":")
         for mode in a.modes.split(","):

@@ -6,7 +6,8 @@ import PFSPruning
 import PFSTensor
 import PFSTraining
 
-/// Whole-network steps at CIFAR size (3×32×32, 10 classes), as `pfs bench --model` runs them and
+/// Whole-network steps at the configuration's input size (CIFAR's 3×32×32 by default; 224 px for
+/// the ImageNet networks), as `pfs bench --model` runs them and
 /// as the PyTorch peer (`torch_cifar.py bench`) runs the same work.
 public struct ModelBenchmark {
     public enum Mode: String, CaseIterable, Sendable {
@@ -140,7 +141,8 @@ extension BenchmarkSuite {
         ]) { a, _ in a }
         if let bytes = r.peakMemoryBytes { record["peak_rss_mb"] = Double(bytes) / 1_048_576 }
         return BenchmarkReport(
-            title: "\(architecture.rawValue) \(mode.rawValue) step, batch \(batch), 3×32×32, \(setting)",
+            title: "\(architecture.rawValue) \(mode.rawValue) step, batch \(batch), \(configuration.input), "
+                + "\(configuration.classes) classes, \(setting)",
             notes: ["GFLOPS = 2 × forward MACs × (1 fwd, 3 train, 2 gate) per image; SGEMM peak \(format(peak)) GFLOPS; "
                     + "memory = peak resident set of the process"],
             header: ["model", "mode", "batch", "img/s median", "img/s min", "img/s max", "GFLOPS", "of peak", "peak MB",

@@ -22,11 +22,13 @@ struct BenchCommand: ParsableCommand {
             --op latency with --model or --config: the per-layer inference latency table a latency budget \
             (`pfs prune --max-latency-ms`) predicts from, at --batch images, saved to the cache (per CPU, \
             instruction set, SGEMM backend, threads, batch and network; --out FILE to choose).
+            --op loader --data DIR: the streaming loader alone on an image folder (DIR/CLASS/*.jpg): images/s \
+            of --batch batches at --input px with --workers decoding threads, and peak memory.
             GFLOPS count 2 floating-point operations per multiply-accumulate. Use a release build.
             """)
 
     enum Op: String, ExpressibleByArgument, CaseIterable {
-        case gemm, conv, latency
+        case gemm, conv, latency, loader
     }
 
     @Option(help: "What to measure: \(Op.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -56,6 +58,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "With --op latency: the table file to write (default: in the latency cache).")
     var out: String?
 
+    @Option(help: "With --op loader: the image folder (DIR/CLASS/*.{jpg,png}).") var data: String?
+    @Option(help: "Input side in pixels: of --model (default 32, CIFAR; e.g. 224 for resnet50/mobilenetv2) or of --op loader (default 224).")
+    var input: Int?
+    @Option(help: "Classes of --model's classifier (default 10 at 32 px, else 1000).") var classes: Int?
+    @Option(help: "With --op loader: decoding threads.") var workers: Int = 2
+    @Flag(help: "With --op loader: the evaluation transform (resize + centre crop) instead of RandomResizedCrop.")
+    var evaluation = false
+
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
@@ -66,6 +76,15 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--op latency needs the network: --model ARCH or --config FILE")
         }
         if out != nil && op != .latency { throw ValidationError("--out applies to --op latency") }
+        if let classes, classes < 1 { throw ValidationError("--classes must be at least 1, got \(classes)") }
+        if (input != nil || classes != nil) && model == nil && op != .loader {
+            throw ValidationError("--input and --classes apply to --model (and --input to --op loader)")
+        }
+        if op == .loader {
+            guard data != nil else { throw ValidationError("--op loader needs --data DIR (an image folder)") }
+            if let input, !(1...4096).contains(input) { throw ValidationError("--input must be 1 … 4096 pixels, got \(input)") }
+            guard (1...256).contains(workers) else { throw ValidationError("--workers must be 1 … 256, got \(workers)") }
+        }
     }
 
     func run() throws {
@@ -82,8 +101,14 @@ struct BenchCommand: ParsableCommand {
             print("saved  \(file)")
             return
         }
-        if model != nil || config != nil {
-            let configuration = try config.map(ConfigurationFile.read) ?? ChannelConfiguration.standard(model!)
+        if op == .loader {
+            report = try BenchmarkSuite.loader(folder: data!, batch: batch, size: input ?? 224, workers: workers, training: !evaluation,
+                                               minSeconds: seconds ?? 10, progress: bar.update)
+        } else if model != nil || config != nil {
+            let side = input ?? 32
+            let configuration = try config.map(ConfigurationFile.read)
+                ?? ChannelConfiguration.standard(model!, input: InputShape(channels: 3, height: side, width: side),
+                                                 classes: classes ?? (side == 32 ? 10 : 1000))
             report = try BenchmarkSuite.model(configuration, mode: mode, batch: batch, minSeconds: seconds ?? 10,
                                               progress: bar.update)
         } else {
@@ -91,7 +116,7 @@ struct BenchCommand: ParsableCommand {
             case .gemm: report = BenchmarkSuite.gemm(minSeconds: seconds ?? 1, progress: bar.update)
             case .conv: report = try BenchmarkSuite.conv(batch: batch, minSeconds: seconds ?? 1, shapes: shapes,
                                                         progress: bar.update)
-            case .latency: preconditionFailure("handled above")
+            case .latency, .loader: preconditionFailure("handled above")
             }
         }
         bar.finish()
