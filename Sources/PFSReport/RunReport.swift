@@ -202,6 +202,14 @@ public enum RunReport {
 
     static func prunedItems(_ pruned: PrunedArchitecture, r: inout ReportReader, path: String, name: String) -> [ReportItem] {
         var items: [ReportItem] = []
+        if let limit = pruned.costLimit {
+            // A latency (or other) budget: the MAC charts below show the result, not the limit.
+            items.append(.note("Cut to a \(limit.name) of at most \(String(format: "%.3f", limit.limit)) \(limit.unit), not to MACs: "
+                               + "predicted \(String(format: "%.3f", limit.predicted)) \(limit.unit)"
+                               + (limit.measured.map { ", measured \(String(format: "%.3f", $0)) \(limit.unit)" } ?? "")
+                               + " (\(limit.detail)). In the budget-search chart a network fits when its \(limit.name) does; "
+                               + "the MAC line there is the full network's."))
+        }
         if let probes = pruned.probes {
             items.append(.chart(BudgetTraceChart(probes: probes.map { .init(keptChannels: $0.keptChannels, macs: $0.macs, fits: $0.fits) },
                                                  budget: pruned.budget.targetMACs, totalChannels: pruned.searchedChannels)

@@ -71,6 +71,14 @@ final class ParsedPage: NSObject, XMLParserDelegate {
         #expect(page.all("td").contains { $0.text.hasPrefix("uniform") })
         #expect(page.all("strong").count >= 1)                                  // the best accuracy in bold
         #expect(page.all("code").contains { $0.text.hasSuffix("summary.json") })  // the files are listed
+
+        // A structure cut to a latency budget says so, with the prediction and the measurement.
+        var pruned = try PrunedArchitecture.load(directory + "/seed1/pruned.json")
+        pruned.costLimit = .init(name: "predicted latency", unit: "ms", limit: 4.3, predicted: 4.25, detail: "batch 1",
+                                 measured: 4.4)
+        try pruned.save(to: directory + "/seed1/pruned.json")
+        let latency = RunReport.page(for: directory).html()
+        #expect(latency.contains("Cut to a predicted latency of at most 4.300 ms") && latency.contains("measured 4.400 ms"))
     }
 
     @Test func aStudyReportHasTheTablesTheHeatMapAndTheCosts() throws {

@@ -77,6 +77,15 @@ public struct PrunedArchitecture: Codable, Sendable {
         public var detail: String
         /// Measured on this machine after pruning, when it was (same unit).
         public var measured: Double?
+
+        public init(name: String, unit: String, limit: Double, predicted: Double, detail: String, measured: Double? = nil) {
+            self.name = name
+            self.unit = unit
+            self.limit = limit
+            self.predicted = predicted
+            self.detail = detail
+            self.measured = measured
+        }
     }
 
     /// Prunes `scores` to `budget` (relative to the standard network of the scored architecture,
