@@ -159,6 +159,22 @@ import Testing
         }
     }
 
+    /// Dropping a loader mid-epoch (no cancel()) stops its workers: they hold no reference to it.
+    @Test func anAbandonedLoaderIsFreedAndItsWorkersStop() throws {
+        try withTemporaryDirectory { root in
+            try Self.folder(root, perClass: [12, 12])
+            let index = try ImageFolderIndex.scan(root)
+            weak var abandoned: StreamingBatchLoader?
+            do {
+                let loader = try StreamingBatchLoader(index: index, batchSize: 2, shuffle: true, transform: .centreCrop(resize: 10, size: 8),
+                                                      normalization: .imageNet, seed: 1, epoch: 0, workers: 3, window: 1)
+                abandoned = loader
+                #expect(try loader.next() != nil)
+            }
+            #expect(abandoned == nil)
+        }
+    }
+
     @Test func aBadFileStopsTheEpochAtItsBatchNamingIt() throws {
         try withTemporaryDirectory { root in
             try Self.folder(root)

@@ -26,29 +26,15 @@ public final class StreamingBatchLoader {
     public let batchCount: Int
     public let batchSize: Int
     /// Index positions in epoch order.
-    public let order: [Int]
+    public var order: [Int] { plan.order }
     /// Bytes of one full batch tensor (N × 3 × size × size Float32).
     public let batchBytes: Int
 
-    private let index: ImageFolderIndex
-    private let transform: StreamTransform
-    private let table: [Float]
-    private let sampleSeeds: [UInt64]
-    private let window: Int
-    private let condition = NSCondition()
-    private var claimed: Int
-    private var consumed: Int
-    private var ready: [Int: Result<Batch, DataError>] = [:]
-    private var cancelled = false
-    private var running = 0
-    private var bytesInFlight = 0
-    private var peak = 0
+    private let plan: StreamPlan
+    private let queue: StreamQueue
 
     /// The most bytes of batch tensors held at once so far (queued or being built).
-    public var peakBytesInFlight: Int {
-        condition.lock(); defer { condition.unlock() }
-        return peak
-    }
+    public var peakBytesInFlight: Int { queue.peakBytes }
 
     /// Plans the epoch and starts `workers` threads. Throws for a batch size below 1, fewer than 1
     /// worker or window, a transform size below 1, a `startBatch` outside the epoch, or a
@@ -64,28 +50,97 @@ public final class StreamingBatchLoader {
         try check(window >= 1, "batches in flight", "at least 1", window)
         try check(transform.size >= 1 && transform.size <= 4096, "output size", "1 … 4096 pixels", transform.size)
         try normalization.validate(channels: 3, file: index.root)
-        self.index = index
         self.batchSize = batchSize
-        self.transform = transform
-        self.window = window
-        table = normalization.lookupTable()
         batchCount = dropLast ? index.count / batchSize : (index.count + batchSize - 1) / batchSize
         try check(startBatch >= 0 && startBatch <= batchCount, "start batch", "0 … \(batchCount)", startBatch)
         batchBytes = batchSize * 3 * transform.size * transform.size * MemoryLayout<Float>.stride
-        var rng = RandomGenerator(seed: BatchLoader.epochSeed(seed: seed, epoch: epoch))
-        var order = Array(0..<index.count)
-        if shuffle { fisherYatesShuffle(&order, using: &rng) }
-        self.order = order
-        sampleSeeds = order.map { _ in rng.next() }
-        claimed = startBatch
-        consumed = startBatch
-        for w in 0..<min(workers, max(0, batchCount - startBatch)) { startWorker(w) }
+        plan = StreamPlan(index: index, batchSize: batchSize, shuffle: shuffle, transform: transform,
+                          normalization: normalization, seed: BatchLoader.epochSeed(seed: seed, epoch: epoch))
+        queue = StreamQueue(batchCount: batchCount, window: window, batchBytes: batchBytes, start: startBatch)
+        // Workers hold the plan and the queue, never the loader: dropping the loader cancels them.
+        let plan = self.plan, queue = self.queue
+        for w in 0..<min(workers, max(0, batchCount - startBatch)) {
+            queue.workerStarted()
+            let thread = Thread {
+                while let b = queue.claim() {
+                    queue.deliver(b, Result { () throws(DataError) -> Batch in try plan.make(b) })
+                }
+                queue.workerExited()
+            }
+            thread.name = "PFSData.StreamingBatchLoader.\(w)"
+            thread.qualityOfService = .userInitiated
+            thread.start()
+        }
     }
 
-    deinit { cancel() }
+    deinit { queue.cancel() }
 
     /// The next batch in order, nil after the last; throws the error of a file of this batch.
     public func next() throws(DataError) -> Batch? {
+        try queue.take()?.get()
+    }
+
+    /// Stops the workers and waits for them to exit (at most one batch's work each).
+    public func cancel() { queue.cancel() }
+}
+
+/// The window of batches between the workers and ``StreamingBatchLoader/next()``: workers claim
+/// batch numbers in order while fewer than `window` are claimed and not taken; results are kept
+/// by number and taken in order.
+final class StreamQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private let batchCount: Int, window: Int, batchBytes: Int
+    private var claimed: Int, consumed: Int
+    private var ready: [Int: Result<Batch, DataError>] = [:]
+    private var cancelled = false
+    private var running = 0
+    private var bytesInFlight = 0
+    private var peak = 0
+
+    init(batchCount: Int, window: Int, batchBytes: Int, start: Int) {
+        self.batchCount = batchCount
+        self.window = window
+        self.batchBytes = batchBytes
+        claimed = start
+        consumed = start
+    }
+
+    var peakBytes: Int {
+        condition.lock(); defer { condition.unlock() }
+        return peak
+    }
+
+    func workerStarted() {
+        condition.lock(); defer { condition.unlock() }
+        running += 1
+    }
+
+    func workerExited() {
+        condition.lock(); defer { condition.unlock() }
+        running -= 1
+        condition.broadcast()
+    }
+
+    /// Worker: the next batch number to build once the window has room; nil when done or cancelled.
+    func claim() -> Int? {
+        condition.lock(); defer { condition.unlock() }
+        while claimed < batchCount && claimed >= consumed + window && !cancelled { condition.wait() }
+        guard claimed < batchCount && !cancelled else { return nil }
+        claimed += 1
+        bytesInFlight += batchBytes
+        peak = max(peak, bytesInFlight)
+        return claimed - 1
+    }
+
+    /// Worker: hands over batch `b` (or the error of one of its files).
+    func deliver(_ b: Int, _ result: Result<Batch, DataError>) {
+        condition.lock(); defer { condition.unlock() }
+        if !cancelled { ready[b] = result }
+        condition.broadcast()
+    }
+
+    /// Consumer: the next batch in order, waiting for it; nil after the last or when cancelled.
+    func take() -> Result<Batch, DataError>? {
         condition.lock(); defer { condition.unlock() }
         guard consumed < batchCount, !cancelled else { return nil }
         while ready[consumed] == nil && !cancelled { condition.wait() }
@@ -93,49 +148,40 @@ public final class StreamingBatchLoader {
         consumed += 1
         bytesInFlight -= batchBytes
         condition.broadcast()
-        return try result.get()
+        return result
     }
 
-    /// Stops the workers and waits for them to exit (at most one batch's work each).
-    public func cancel() {
+    /// Stops claiming, drops what is queued, and waits until every worker has exited.
+    func cancel() {
         condition.lock(); defer { condition.unlock() }
         cancelled = true
         ready.removeAll()
         condition.broadcast()
         while running > 0 { condition.wait() }
     }
+}
 
-    private func startWorker(_ number: Int) {
-        running += 1
-        let thread = Thread { [unowned self] in self.work() }
-        thread.name = "PFSData.StreamingBatchLoader.\(number)"
-        thread.qualityOfService = .userInitiated
-        thread.start()
-    }
+/// One epoch's plan — order and per-sample seeds — and how batch b is made from it. Immutable,
+/// so every worker uses it without locks.
+final class StreamPlan: @unchecked Sendable {
+    let index: ImageFolderIndex
+    let batchSize: Int
+    let transform: StreamTransform
+    let table: [Float]
+    let order: [Int]
+    let sampleSeeds: [UInt64]
 
-    /// Claims batches in order while the window has room, builds them, hands them over.
-    private func work() {
-        while true {
-            condition.lock()
-            while claimed < batchCount && claimed >= consumed + window && !cancelled { condition.wait() }
-            guard claimed < batchCount && !cancelled else {
-                running -= 1
-                condition.broadcast()
-                condition.unlock()
-                return
-            }
-            let b = claimed
-            claimed += 1
-            bytesInFlight += batchBytes
-            peak = max(peak, bytesInFlight)
-            condition.unlock()
-            let result: Result<Batch, DataError>
-            do { result = .success(try make(b)) } catch { result = .failure(error) }
-            condition.lock()
-            if !cancelled { ready[b] = result }
-            condition.broadcast()
-            condition.unlock()
-        }
+    init(index: ImageFolderIndex, batchSize: Int, shuffle: Bool, transform: StreamTransform,
+         normalization: Normalization, seed: UInt64) {
+        self.index = index
+        self.batchSize = batchSize
+        self.transform = transform
+        table = normalization.lookupTable()
+        var rng = RandomGenerator(seed: seed)
+        var order = Array(0..<index.count)
+        if shuffle { fisherYatesShuffle(&order, using: &rng) }
+        self.order = order
+        sampleSeeds = order.map { _ in rng.next() }
     }
 
     /// Batch `b`: each sample read, decoded to RGB, transformed, mirrored and normalised.
