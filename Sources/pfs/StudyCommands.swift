@@ -118,8 +118,13 @@ struct StudyCommand: ParsableCommand {
         if let plan {
             studyPlan = try StudyPlan.load(plan)
             if let data = studyPlan.data, !(data as NSString).isAbsolutePath {
-                let base = ((plan as NSString).deletingLastPathComponent as NSString)
-                studyPlan.data = (base.appendingPathComponent(data) as NSString).standardizingPath
+                // Absolute, so that the same data reads the same in every stage record whatever
+                // the directory the study is run from.
+                var directory = (plan as NSString).deletingLastPathComponent
+                if !(directory as NSString).isAbsolutePath {
+                    directory = (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(directory)
+                }
+                studyPlan.data = ((directory as NSString).appendingPathComponent(data) as NSString).standardizingPath
             }
         } else {
             studyPlan = try planOptions.plan()
