@@ -246,6 +246,13 @@ struct CLI {
         #expect(table.output.contains("--latency-table applies with --max-latency-ms"), "\(table.output)")
         let noNetwork = try cli.run(["bench", "--op", "latency"])
         #expect(noNetwork.output.contains("--op latency needs the network"), "\(noNetwork.output)")
+        // A plan's relative data path is resolved against the plan's folder, absolute and without "..".
+        try FileManager.default.createDirectory(atPath: root + "/plans", withIntermediateDirectories: true)
+        try Data(#"{"format": "pfs.study-plan/1", "architecture": "resnet20", "data": "../cifar", "training": {"epochs": 1}, "sources": [{"kind": "uniform"}]}"#.utf8)
+            .write(to: URL(fileURLWithPath: root + "/plans/plan.json"))
+        let printed = try cli.run(["study", "--plan", root + "/plans/plan.json", "--print-plan", root + "/printed.json"])
+        let resolved = try String(contentsOfFile: root + "/printed.json", encoding: .utf8)
+        #expect(printed.status == 0 && resolved.contains("\"" + root + "/cifar\""), "\(printed.output) \(resolved)")
         let fixed = try cli.run(["prune", "gates.json", "--fixed-widths", "wide"])
         #expect(fixed.status != 0 && fixed.output.contains("standard") && fixed.output.contains("expanded"), "\(fixed.output)")
 
