@@ -31,7 +31,8 @@ public struct Batch {
 /// caller's thread in ``next()``. ``cancel()`` — called by `deinit`, so an abandoned loader cleans
 /// up — stops the producer and waits for it to exit (at most one batch's work).
 ///
-/// The last partial batch is kept unless `dropLast`.
+/// The last partial batch is kept unless `dropLast`. With `startBatch` the epoch resumes there:
+/// earlier batches are not made, and the rest are the ones an uninterrupted epoch would give.
 public final class BatchLoader: Sequence, IteratorProtocol {
     /// Batches in this epoch.
     public let batchCount: Int
@@ -42,7 +43,7 @@ public final class BatchLoader: Sequence, IteratorProtocol {
 
     private let maker: BatchMaker
     private let prefetch: Int
-    private var nextBatch = 0
+    private var upcoming = 0
     let state: PrefetchState
 
     /// Plans the epoch and, when `prefetch ≥ 1`, starts the producer. Throws when `batchSize < 1`,
@@ -50,7 +51,7 @@ public final class BatchLoader: Sequence, IteratorProtocol {
     /// mean and positive std per channel.
     public init(dataset: ImageDataset, batchSize: Int, shuffle: Bool, augmentation: Augmentation,
                 normalization: Normalization, seed: UInt64, epoch: Int, dropLast: Bool = false,
-                prefetch: Int = 2) throws(DataError) {
+                prefetch: Int = 2, startBatch: Int = 0) throws(DataError) {
         guard batchSize >= 1 else {
             throw DataError(file: dataset.source, field: "batch size", expected: "at least 1", got: "\(batchSize)")
         }
@@ -66,10 +67,14 @@ public final class BatchLoader: Sequence, IteratorProtocol {
         self.prefetch = prefetch
         let n = dataset.count
         batchCount = dropLast ? n / batchSize : (n + batchSize - 1) / batchSize
+        guard startBatch >= 0 && startBatch <= batchCount else {
+            throw DataError(file: dataset.source, field: "start batch", expected: "0 … \(batchCount)", got: "\(startBatch)")
+        }
+        upcoming = startBatch
         maker = BatchMaker(dataset: dataset, batchSize: batchSize, shuffle: shuffle, augmentation: augmentation,
                            normalization: normalization, seed: Self.epochSeed(seed: seed, epoch: epoch))
         state = PrefetchState()
-        if prefetch > 0 && batchCount > 0 { startProducer() }
+        if prefetch > 0 && batchCount > startBatch { startProducer() }
     }
 
     deinit { cancel() }
@@ -89,15 +94,15 @@ public final class BatchLoader: Sequence, IteratorProtocol {
 
     /// The next batch, or nil after the last one (or after ``cancel()``).
     public func next() -> Batch? {
-        guard nextBatch < batchCount else { return nil }
+        guard upcoming < batchCount else { return nil }
         if prefetch == 0 {
             guard !state.isCancelled else { return nil }
-            let batch = maker.make(nextBatch)
-            nextBatch += 1
+            let batch = maker.make(upcoming)
+            upcoming += 1
             return batch
         }
         guard let batch = state.take() else { return nil }
-        nextBatch += 1
+        upcoming += 1
         return batch
     }
 
@@ -108,10 +113,10 @@ public final class BatchLoader: Sequence, IteratorProtocol {
     }
 
     private func startProducer() {
-        let maker = self.maker, state = self.state, count = batchCount, depth = prefetch
+        let maker = self.maker, state = self.state, count = batchCount, depth = prefetch, first = upcoming
         state.started()
         let thread = Thread {
-            for b in 0..<count {
+            for b in first..<count {
                 guard state.waitForRoom(depth) else { break }
                 guard state.put(maker.make(b)) else { break }
             }

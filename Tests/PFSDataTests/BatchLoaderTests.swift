@@ -91,6 +91,24 @@ import Testing
         }
     }
 
+    /// Resuming an epoch at batch k gives exactly the batches k… of the whole epoch.
+    @Test func anEpochResumedAtABatchGivesTheRestOfTheSameEpoch() throws {
+        let data = try syntheticDataset(count: 23, channels: 3, height: 5, width: 6)
+        let reference = try allBatches(data, prefetch: 0)
+        for (start, prefetch) in [(2, 0), (2, 2), (5, 1), (6, 2)] {
+            let loader = try BatchLoader(dataset: data, batchSize: 4, shuffle: true, augmentation: .cifar,
+                                         normalization: Self.norm3, seed: 7, epoch: 3, prefetch: prefetch, startBatch: start)
+            var rest: [Batch] = []
+            while let batch = try loader.nextBatch() { rest.append(batch) }
+            #expect(rest.map { bits($0.images) } == reference.dropFirst(start).map { bits($0.images) }, "start \(start)")
+            #expect(rest.map(\.indices) == reference.dropFirst(start).map(\.indices))
+        }
+        #expect(throws: DataError.self) {
+            _ = try BatchLoader(dataset: data, batchSize: 4, shuffle: true, augmentation: .cifar, normalization: Self.norm3,
+                                seed: 11, epoch: 3, startBatch: 7)
+        }
+    }
+
     @Test func anotherEpochOrSeedGivesAnotherOrderAndOtherCrops() throws {
         let data = try syntheticDataset(count: 23, channels: 3, height: 5, width: 6)
         let base = try allBatches(data, prefetch: 2)

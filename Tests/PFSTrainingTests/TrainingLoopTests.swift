@@ -32,10 +32,54 @@ import Testing
         return path
     }
 
-    func trainer(_ directory: String?, epochs: Int = 2) throws -> Trainer {
+    func trainer(_ directory: String?, epochs: Int = 2, train: (any ImageSource)? = nil,
+                 validation: (any ImageSource)? = nil) throws -> Trainer {
         let network = try ModelBuilder.build(try configuration(), seed: 3)
-        return try Trainer(network: network, recipe: recipe(epochs: epochs), train: data, validation: nil,
+        return try Trainer(network: network, recipe: recipe(epochs: epochs), train: train ?? data, validation: validation,
                            normalization: normalization, dataDescription: "synthetic", runDirectory: directory)
+    }
+
+    /// 40 PNGs of 10–14 px in 4 class folders, streamed at 8 px (random resized crops for
+    /// training, resize 9 + centre crop 8 for evaluation), two decoding workers.
+    func streamedFolder(_ root: String) throws -> StreamedImageFolder {
+        for i in 0..<40 {
+            let (h, w) = (10 + i % 5, 14 - i % 4)
+            let pixels = (0..<(h * w * 3)).map { UInt8(truncatingIfNeeded: $0 * 7 + i * 31 + ($0 % 3) * 50) }
+            let file = root + "/class\(i % 4)/img\(i).png"
+            try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            try Data(PNGImage(width: w, height: h, channels: 3, pixels: pixels).encode()).write(to: URL(fileURLWithPath: file))
+        }
+        return try StreamedImageFolder(index: try ImageFolderIndex.scan(root),
+                                       training: .randomResizedCrop(size: 8, scale: 0.08...1, ratio: 0.75...(4.0 / 3), flip: true),
+                                       evaluation: .centreCrop(resize: 9, size: 8), workers: 2, window: 2)
+    }
+
+    /// Training on a folder streamed from disk resumes mid-epoch exactly, as in memory.
+    @Test func aStreamedFolderTrainsAndResumesMidEpochExactly() throws {
+        let saved = Engine.threads
+        Engine.threads = 1
+        defer { Engine.threads = saved }
+        let root = temporaryDirectory(), a = temporaryDirectory(), b = temporaryDirectory()
+        defer { for d in [root, a, b] { try? FileManager.default.removeItem(atPath: d) } }
+        let folder = try streamedFolder(root)
+        #expect(folder.count == 40 && folder.classCount == 4 && folder.height == 8)
+        let uninterrupted = try trainer(a, train: folder, validation: folder)
+        let reference = try uninterrupted.run()
+        #expect(reference.history.count == 2 && reference.history.allSatisfy { $0.validationAccuracy != nil })
+        let stopped = try trainer(b, train: folder, validation: folder)
+        stopped.stopAfterSteps = 3                           // inside the first epoch (5 steps)
+        #expect(throws: TrainingError.self) { try stopped.run() }
+        let resumed = try trainer(b, train: folder, validation: folder)
+        try resumed.resume(from: try Checkpoint.read(b))
+        let final = try resumed.run()
+        #expect(snapshot(resumed.network) == snapshot(uninterrupted.network))
+        #expect(final.history.map(\.trainLoss) == reference.history.map(\.trainLoss))
+        #expect(final.history.map(\.validationLoss) == reference.history.map(\.validationLoss))
+        // A checkpoint of a streamed run is refused on another folder (its fingerprint differs).
+        var other = folder
+        other.index = other.index.subset(Array(0..<39))
+        #expect(other.fingerprint != folder.fingerprint)
     }
 
     /// Every tensor that defines the network's function, for bitwise comparison.

@@ -5,15 +5,15 @@ import PFSModels
 /// The data of a run: training part, optional validation part (split off the training data with
 /// a seed), optional test part, and the per-channel normalisation every image gets.
 public struct PreparedData: Sendable {
-    public var train: ImageDataset
-    public var validation: ImageDataset?
+    public var train: any ImageSource
+    public var validation: (any ImageSource)?
     /// Read only to report; nil when the source has no test part (an image folder without `test/`).
-    public var test: ImageDataset?
+    public var test: (any ImageSource)?
     public var normalization: Normalization
     /// E.g. "bundled CIFAR-10 sample" or "cifar10 at /data/cifar".
     public var description: String
 
-    public init(train: ImageDataset, validation: ImageDataset?, test: ImageDataset?, normalization: Normalization,
+    public init(train: any ImageSource, validation: (any ImageSource)?, test: (any ImageSource)?, normalization: Normalization,
                 description: String) {
         self.train = train
         self.validation = validation

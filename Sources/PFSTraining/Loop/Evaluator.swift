@@ -15,9 +15,10 @@ public struct Evaluation: Codable, Equatable, Sendable {
 
 /// Runs a network over a dataset without changing it.
 public enum Evaluator {
-    /// Evaluates `network` on every image of `dataset` (no augmentation) with BatchNorm running
+    /// Evaluates `network` on every image of `dataset` (no augmentation; a streamed folder's
+    /// evaluation transform) with BatchNorm running
     /// statistics and no backward caches (``Mode/inference``) unless `mode` says otherwise.
-    public static func evaluate(_ network: Layer, on dataset: ImageDataset, normalization: Normalization,
+    public static func evaluate(_ network: Layer, on dataset: any ImageSource, normalization: Normalization,
                                 batchSize: Int = 250, mode: Mode = .inference) throws(TrainingError) -> Evaluation {
         if let network = network as? Network {
             let input = network.configuration.input
@@ -34,12 +35,12 @@ public enum Evaluator {
                                           what: "evaluating \(network.name) at batch \(batchSize)", remedy: "lower --batch-size")
         }
         let loader = try wrap {
-            try BatchLoader(dataset: dataset, batchSize: batchSize, shuffle: false, augmentation: .none,
-                            normalization: normalization, seed: 0, epoch: 0)
+            try dataset.batches(batchSize: batchSize, shuffle: false, augment: false, normalization: normalization, seed: 0,
+                                epoch: 0, startBatch: 0)
         }
         let loss = try wrap { try SoftmaxCrossEntropy() }
         var lossSum = 0.0, correct = 0, images = 0
-        for batch in loader {
+        while let batch = try wrap({ try loader.nextBatch() }) {
             let logits = try wrap { try network.forward(batch.images, mode: mode) }
             let l = try wrap { try loss.forward(logits: logits, labels: batch.labels) }
             let n = batch.labels.count

@@ -45,8 +45,8 @@ public final class Trainer {
     /// written: what it saves is never behind the checkpoint, so a resume can trust both.
     public var epochObserver: ((EpochRecord) throws(TrainingError) -> Void)?
     public private(set) var state: TrainingState
-    public let train: ImageDataset
-    public let validation: ImageDataset?
+    public let train: any ImageSource
+    public let validation: (any ImageSource)?
     /// Where checkpoints and the metrics log go; nil keeps everything in memory.
     public let runDirectory: String?
     /// Stops (as if interrupted) after this many optimiser steps of this `run` call; for tests.
@@ -55,7 +55,7 @@ public final class Trainer {
     /// A fresh run. The network should be freshly built from `recipe.seed`. Without `optimizer`,
     /// SGD with the recipe's learning rate, momentum and weight decay updates every parameter but
     /// the gates; the optimiser's learning rate is set from the recipe's schedule at every step.
-    public init(network: Network, recipe: TrainingRecipe, train: ImageDataset, validation: ImageDataset?,
+    public init(network: Network, recipe: TrainingRecipe, train: any ImageSource, validation: (any ImageSource)?,
                 normalization: Normalization, dataDescription: String, runDirectory: String?,
                 optimizer: (any Optimizer)? = nil, penalties: [TrainingPenalty] = []) throws(TrainingError) {
         try recipe.validate()
@@ -63,7 +63,7 @@ public final class Trainer {
             throw .data(DataError(file: train.source, field: "training images", expected: "at least 1", got: "0"))
         }
         let input = network.configuration.input
-        for dataset in [train] + (validation.map { [$0] } ?? []) {
+        for dataset in [train] + (validation.map { [$0] } ?? []) as [any ImageSource] {
             guard dataset.channels == input.channels, dataset.height == input.height, dataset.width == input.width else {
                 throw .mismatch(file: dataset.source, field: "image shape",
                                 expected: "\(input) (the network's input)",
@@ -128,16 +128,16 @@ public final class Trainer {
         try saveSnapshotIfKept()
         while !state.isFinished {
             let epoch = state.completedEpochs
+            // After an interruption the epoch resumes at its next batch (earlier ones are not made).
             let loader = try wrap {
-                try BatchLoader(dataset: train, batchSize: recipe.batchSize, shuffle: true,
-                                augmentation: recipe.augment ? .cifar : .none, normalization: state.normalization,
-                                seed: recipe.seed, epoch: epoch)
+                try train.batches(batchSize: recipe.batchSize, shuffle: true, augment: recipe.augment,
+                                  normalization: state.normalization, seed: recipe.seed, epoch: epoch,
+                                  startBatch: state.stepInEpoch)
             }
-            var index = 0
+            var index = state.stepInEpoch
             var clock = Date()
-            for batch in loader {
+            while let batch = try wrap({ try loader.nextBatch() }) {
                 defer { index += 1 }
-                if index < state.stepInEpoch { continue }   // done before the interruption
                 let lr = schedule.learningRate(base: recipe.learningRate, at: state.globalStep)
                 optimizer.learningRate = lr
                 optimizer.zeroGradients()
