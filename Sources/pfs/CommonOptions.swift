@@ -20,11 +20,30 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Format of --data: cifar10, cifar100 or folder (default: detected).")
     var dataset: DatasetKind?
 
-    @Option(help: "Resize every image to N×N (or H×W, e.g. 64x48) pixels (default: keep the size).")
+    @Option(help: "Resize every image to N×N (or H×W, e.g. 64x48) pixels (default: keep the size; 224 with --stream).")
     var imageSize: String?
 
+    @Flag(help: ArgumentHelp(
+        "Stream an image folder from disk instead of loading it (ImageNet-scale data).",
+        discussion: "RandomResizedCrop + flip for training, resize + centre crop for evaluation, at --image-size N "
+            + "(default 224), ImageNet mean/std; DIR/CLASS or DIR/train/CLASS with DIR/val as the part reported."))
+    var stream = false
+
+    @Option(help: "With --stream: decoding threads.") var decodeWorkers: Int = 2
+
     func validate() throws {
-        _ = try parsedImageSize()
+        let size = try parsedImageSize()
+        if stream {
+            guard data != nil, dataset == nil || dataset == .folder else {
+                throw ValidationError("--stream reads an image folder: give --data DIR (and no --dataset other than folder)")
+            }
+            if let size, size.height != size.width {
+                throw ValidationError("--stream takes a square --image-size N, got \(imageSize!)")
+            }
+            guard (1...256).contains(decodeWorkers) else {
+                throw ValidationError("--decode-workers must be 1 … 256, got \(decodeWorkers)")
+            }
+        }
     }
 
     func parsedImageSize() throws -> (height: Int, width: Int)? { try Self.parseImageSize(imageSize) }
@@ -42,6 +61,10 @@ struct DataOptions: ParsableArguments {
 
     /// Loads the data, with `validationFraction` split off the training part using `seed`.
     func prepare(validationFraction: Double, seed: UInt64) throws -> PreparedData {
+        if stream {
+            return try PreparedData.stream(folder: data!, size: try parsedImageSize()?.height ?? 224,
+                                           validationFraction: validationFraction, splitSeed: seed, workers: decodeWorkers)
+        }
         let source = try DataSource.resolve(path: data, kind: dataset)
         return try PreparedData.load(source, imageSize: try parsedImageSize(), validationFraction: validationFraction,
                                      splitSeed: seed)

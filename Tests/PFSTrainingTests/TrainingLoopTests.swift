@@ -55,6 +55,25 @@ import Testing
                                        evaluation: .centreCrop(resize: 9, size: 8), workers: 2, window: 2)
     }
 
+    /// `--stream` data: both folder layouts, the seeded split, the part reported, ImageNet statistics.
+    @Test func streamedFoldersPrepareBothLayouts() throws {
+        let root = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        _ = try streamedFolder(root + "/flat")
+        let flat = try PreparedData.stream(folder: root + "/flat", size: 16, validationFraction: 0.25, splitSeed: 1)
+        #expect(flat.train.count == 28 && flat.validation?.count == 12 && flat.test == nil)   // round(2.5) = 3 per class
+        #expect(flat.normalization == .imageNet && flat.inputShape == InputShape(channels: 3, height: 16, width: 16))
+        _ = try streamedFolder(root + "/layered/train")
+        _ = try streamedFolder(root + "/layered/val")
+        let layered = try PreparedData.stream(folder: root + "/layered", size: 16, validationFraction: 0, splitSeed: 1)
+        #expect(layered.train.count == 40 && layered.validation == nil && layered.test?.count == 40)
+        #expect(layered.train.fingerprint != layered.test?.fingerprint)
+        let error = #expect(throws: TrainingError.self) {
+            _ = try PreparedData.stream(folder: root + "/flat", size: 16, validationFraction: 1, splitSeed: 1)
+        }
+        #expect(error?.description.contains("validation fraction") == true)
+    }
+
     /// Training on a folder streamed from disk resumes mid-epoch exactly, as in memory.
     @Test func aStreamedFolderTrainsAndResumesMidEpochExactly() throws {
         let saved = Engine.threads

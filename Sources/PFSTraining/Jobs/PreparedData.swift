@@ -54,6 +54,49 @@ public struct PreparedData: Sendable {
                             description: source.description)
     }
 
+    /// An image folder streamed from disk instead of loaded (ImageNet-scale data): RGB at
+    /// `size` px, RandomResizedCrop + flip for training and resize ⌊size·8/7⌋ + centre crop for
+    /// evaluation (256/224 at 224), ImageNet mean and std, `workers` decoding threads.
+    /// Layouts: `DIR/CLASS/…` (training images only), or `DIR/train/CLASS/…` with `DIR/val/…`
+    /// (or `DIR/test/…`) as the part read to report. `validationFraction` of the training images
+    /// are split off (seeded, stratified) for validation.
+    public static func stream(folder path: String, size: Int = 224, validationFraction: Double, splitSeed: UInt64,
+                              workers: Int = 2) throws(TrainingError) -> PreparedData {
+        func isFolder(_ name: String) -> Bool {
+            var directory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent(name), isDirectory: &directory)
+                && directory.boolValue
+        }
+        let layered = isFolder("train")
+        let all = try wrap { layered ? try ImageFolderIndex.scan(path, part: "train") : try ImageFolderIndex.scan(path) }
+        let reportPart = ["val", "test"].first(where: isFolder)
+        let test = try wrap { () throws -> ImageFolderIndex? in
+            guard layered, let reportPart else { return nil }
+            return try ImageFolderIndex.scan(path, part: reportPart)
+        }
+        func streamed(_ index: ImageFolderIndex) throws(TrainingError) -> StreamedImageFolder {
+            try wrap {
+                try StreamedImageFolder(index: index,
+                                        training: .randomResizedCrop(size: size, scale: 0.08...1, ratio: 0.75...(4.0 / 3), flip: true),
+                                        evaluation: .centreCrop(resize: size * 8 / 7, size: size), workers: workers,
+                                        window: max(2, workers + 1))
+            }
+        }
+        var trainIndex = all
+        var validation: StreamedImageFolder?
+        if validationFraction > 0 {
+            let parts = try wrap { try all.split(validationFraction: validationFraction, seed: splitSeed) }
+            guard parts.train.count > 0, parts.validation.count > 0 else {
+                throw .data(DataError(file: path, field: "validation fraction", expected: "a split leaving images on both sides",
+                                      got: "\(validationFraction) of \(all.count) images"))
+            }
+            trainIndex = parts.train
+            validation = try streamed(parts.validation)
+        }
+        return PreparedData(train: try streamed(trainIndex), validation: validation, test: try test.map(streamed),
+                            normalization: .imageNet, description: "image folder at \(path), streamed at \(size) px")
+    }
+
     static func folderHasTestPart(_ source: DataSource) -> Bool {
         guard let path = source.path else { return false }
         var isDirectory: ObjCBool = false
