@@ -107,43 +107,43 @@ struct PruneCommand: ParsableCommand {
     func run() throws {
         engine.apply()
         let channelScores = try ChannelScores.load(scores)
-        var pruned: PrunedArchitecture
-        if let milliseconds = latency.maxLatencyMs {
+        // A latency budget's table is found (or measured) once, for the result and for
+        // --measure-speed's unrounded variant.
+        var latencyTable: (table: LatencyTable, file: String)?
+        if latency.maxLatencyMs != nil {
             let full = try PrunedArchitecture.target(searched: channelScores.configuration, fixedWidths: selection.fixedWidths).target
-            let (table, tableFile) = try LatencyCache.table(for: full, batch: latency.latencyBatch, file: latency.latencyTable)
-            pruned = try PrunedArchitecture.make(from: channelScores, limit: table.limit(milliseconds: milliseconds),
-                                                 detail: "batch \(table.batch), \(table.machine), table \(tableFile)",
-                                                 minChannels: selection.minChannels, roundTo: selection.roundTo,
-                                                 fixedWidths: selection.fixedWidths)
+            latencyTable = try LatencyCache.table(for: full, batch: latency.latencyBatch, file: latency.latencyTable)
+        }
+        func prune(roundTo: Int) throws -> PrunedArchitecture {
+            if let milliseconds = latency.maxLatencyMs, let (table, file) = latencyTable {
+                return try PrunedArchitecture.make(from: channelScores, limit: table.limit(milliseconds: milliseconds),
+                                                   detail: "batch \(table.batch), \(table.machine), table \(file)",
+                                                   minChannels: selection.minChannels, roundTo: roundTo,
+                                                   fixedWidths: selection.fixedWidths)
+            }
+            return try PrunedArchitecture.make(from: channelScores, budget: budget.budget, minChannels: selection.minChannels,
+                                               roundTo: roundTo, fixedWidths: selection.fixedWidths)
+        }
+        var pruned = try prune(roundTo: selection.roundTo)
+        if let (table, _) = latencyTable {
             pruned.costLimit?.measured = try LatencyTable.measureNetwork(pruned.configuration, batch: table.batch, minSeconds: 3)
-        } else {
-            pruned = try PrunedArchitecture.make(from: channelScores, budget: budget.budget, minChannels: selection.minChannels,
-                                                 roundTo: selection.roundTo, fixedWidths: selection.fixedWidths)
         }
         let file = out ?? ((scores as NSString).deletingLastPathComponent as NSString).appendingPathComponent("pruned.json")
         try pruned.save(to: file)
         print("\(pruned.architecture.rawValue): scores of \(channelScores.provenance.description)")
         print(pruned.table())
         print("saved  \(file)  (train it: pfs train --config \(file))")
-        if measureSpeed { try printSpeed(of: pruned, scores: channelScores) }
+        if measureSpeed {
+            try printSpeed(of: pruned, unrounded: selection.roundTo > 1 ? try prune(roundTo: 1) : nil, scores: channelScores)
+        }
     }
 
     /// Measured fwd/train images/s of the standard network, the result and (with --round-to) the
     /// result without rounding, with the speed-up over the standard network.
-    func printSpeed(of pruned: PrunedArchitecture, scores: ChannelScores) throws {
+    func printSpeed(of pruned: PrunedArchitecture, unrounded: PrunedArchitecture?, scores: ChannelScores) throws {
         let standard = try PrunedArchitecture.target(searched: scores.configuration, fixedWidths: .standard).standard
         var variants: [(String, ChannelConfiguration)] = [("standard", standard)]
-        if selection.roundTo > 1 {
-            var plain: PrunedArchitecture
-            if let milliseconds = latency.maxLatencyMs {
-                let full = try PrunedArchitecture.target(searched: scores.configuration, fixedWidths: selection.fixedWidths).target
-                let table = try LatencyCache.table(for: full, batch: latency.latencyBatch, file: latency.latencyTable).0
-                plain = try PrunedArchitecture.make(from: scores, limit: table.limit(milliseconds: milliseconds), detail: "",
-                                                    minChannels: selection.minChannels, fixedWidths: selection.fixedWidths)
-            } else {
-                plain = try PrunedArchitecture.make(from: scores, budget: budget.budget, minChannels: selection.minChannels,
-                                                    fixedWidths: selection.fixedWidths)
-            }
+        if let plain = unrounded {
             variants.append(("pruned, any width", plain.configuration))
             variants.append(("pruned, --round-to \(selection.roundTo)", pruned.configuration))
         } else {
