@@ -169,28 +169,34 @@ public enum RunReport {
         let suffix = name.map { ", \($0)" } ?? ""
         guard !search.history.isEmpty else { return [.missing("\(path)gates.json holds no finished epoch yet.")] }
         let h = search.history
+        // A search validated every K steps is drawn against its steps.
+        let bySteps = h.allSatisfy { $0.step != nil }
+        let point = bySteps ? "validated point" : "epoch"
         let rule: String
         switch search.selection?.rule {
         case .bestValidationAmongSparseEpochs?:
-            rule = "the best validation accuracy among epochs with at most \(NiceTicks.label(Double(search.settings.targetRatio) * 100)) % non-zero gates"
+            rule = "the best validation accuracy among \(point)s with at most \(NiceTicks.label(Double(search.settings.targetRatio) * 100)) % non-zero gates"
         case .lastEpochNoneSparse?:
-            rule = "no epoch reached \(NiceTicks.label(Double(search.settings.targetRatio) * 100)) % non-zero gates, so the last epoch"
+            rule = "no \(point) reached \(NiceTicks.label(Double(search.settings.targetRatio) * 100)) % non-zero gates, so the last \(point)"
         case nil: rule = "none yet"
         }
         var items: [ReportItem] = [.chart(GateLearningChart(
-            epochs: h.map(\.epoch), meanGate: h.map(\.meanGate), nonZeroFraction: h.map(\.nonZeroFraction),
-            validationAccuracy: h.map(\.validationAccuracy), targetRatio: Double(search.settings.targetRatio),
-            selectedEpoch: search.selection?.epoch, rule: rule)
+            epochs: bySteps ? h.map { $0.step! } : h.map(\.epoch), meanGate: h.map(\.meanGate),
+            nonZeroFraction: h.map(\.nonZeroFraction), validationAccuracy: h.map(\.validationAccuracy),
+            targetRatio: Double(search.settings.targetRatio),
+            selectedEpoch: bySteps ? search.selection?.step : search.selection?.epoch, rule: rule,
+            unit: bySteps ? "step" : "epoch")
             .chart(id: r.id("gate-learning"), title: "Gate learning" + suffix, caption: "Gates learned on frozen weights from \(search.source.description) "
-                   + "(λ \(search.settings.lambda), Adam lr \(search.settings.learningRate)), validated after every epoch. "
+                   + "(λ \(search.settings.lambda), Adam lr \(search.settings.learningRate)), validated "
+                   + (search.settings.validateEverySteps.map { "every \($0) steps and at the end of every epoch. " } ?? "after every epoch. ")
                    + "From \(path)gates.json."))]
         if let gates = search.gates {
             let values = gates.flatMap { $0 }.map(Double.init)
             let zeros = values.filter { $0 == 0 }.count
             items.append(.chart(HistogramChart(values: values, domain: 0...1, threshold: pruned?.threshold.map(Double.init),
                                                valueName: "gate value")
-                .chart(id: r.id("gate-histogram"), title: "Gates at the selected epoch" + suffix,
-                       caption: "All \(values.count) gates of epoch \(search.selection?.epoch ?? 0) (\(zeros) exactly 0)"
+                .chart(id: r.id("gate-histogram"), title: "Gates at the selected \(point)" + suffix,
+                       caption: "All \(values.count) gates of \(search.selection?.position ?? "epoch 0") (\(zeros) exactly 0)"
                         + (pruned?.threshold != nil ? "; the line is the threshold the budget search chose (pruned.json)." : ".")
                         + " From \(path)gates.json.")))
         }

@@ -9,6 +9,8 @@ import PFSTraining
 extension Architecture: ExpressibleByArgument {}
 extension DatasetKind: ExpressibleByArgument {}
 extension ScheduleKind: ExpressibleByArgument {}
+extension RecipePreset: ExpressibleByArgument {}
+extension GateSearchPreset: ExpressibleByArgument {}
 extension FixedWidths: ExpressibleByArgument {}
 
 /// Where the images come from.
@@ -129,17 +131,28 @@ struct ArchitectureOptions: ParsableArguments {
     }
 }
 
-/// The training recipe.
+/// The training recipe: a preset (`--recipe`), then any flag given overrides its field.
 struct RecipeOptions: ParsableArguments {
-    @Option(help: "Epochs.") var epochs: Int = 30
-    @Option(help: "Images per batch.") var batchSize: Int = 128
-    @Option(name: .customLong("lr"), help: "Base learning rate (SGD).") var learningRate: Float = 0.1
-    @Option(help: "SGD momentum.") var momentum: Float = 0.9
-    @Flag(help: "Nesterov momentum.") var nesterov = false
-    @Option(help: "L2 weight decay on every parameter.") var weightDecay: Float = 5e-4
-    @Option(help: "Learning-rate schedule per step: cosine, multistep (×0.1 at 50% and 75%) or constant.")
-    var schedule: ScheduleKind = .cosine
-    @Option(help: "Label smoothing of the cross-entropy.") var labelSmoothing: Float = 0
+    @Option(name: .customLong("recipe"), help: ArgumentHelp(
+        "Starting point of the recipe: cifar or imagenet (SPEC §6); the flags below override its fields.",
+        discussion: "imagenet: 150 epochs, batch 256, Nesterov SGD lr 0.05 × batch/256, momentum 0.9, weight decay 4e-5 "
+            + "not on BatchNorm/biases/depthwise, cosine after 5 warm-up epochs, label smoothing 0.1."))
+    var preset: RecipePreset = .cifar
+    @Option(help: "Epochs (cifar 30, imagenet 150).") var epochs: Int?
+    @Option(help: "Images per batch (cifar 128, imagenet 256).") var batchSize: Int?
+    @Option(name: .customLong("lr"), help: "Base learning rate, SGD (cifar 0.1, imagenet 0.05 × batch/256).")
+    var learningRate: Float?
+    @Option(help: "SGD momentum (0.9).") var momentum: Float?
+    @Flag(inversion: .prefixedNo, help: "Nesterov momentum (cifar off, imagenet on).") var nesterov: Bool?
+    @Option(help: "L2 weight decay (cifar 5e-4 on every parameter, imagenet 4e-5).") var weightDecay: Float?
+    @Option(help: ArgumentHelp("Comma-separated parameter groups without weight decay: batchnorm, bias, depthwise, or none.",
+                               discussion: "cifar: none; imagenet: batchnorm,bias,depthwise."),
+            transform: parseDecayExemptions)
+    var noWeightDecayOn: [WeightDecayExemption]?
+    @Option(help: "Learning-rate schedule per step: cosine, multistep (×0.1 at 50% and 75%) or constant (cosine).")
+    var schedule: ScheduleKind?
+    @Option(help: "Linear warm-up epochs before the schedule (cifar 0, imagenet 5).") var warmupEpochs: Int?
+    @Option(help: "Label smoothing of the cross-entropy (cifar 0, imagenet 0.1).") var labelSmoothing: Float?
     @Flag(help: "No random crop / flip.") var noAugment = false
     @Option(parsing: .unconditional, help: "Seed of the weights, data order, augmentation and validation split.",
             transform: parseSeed)
@@ -153,19 +166,23 @@ struct RecipeOptions: ParsableArguments {
 
     /// The flag behind each recipe field.
     static let flags = ["epochs": "--epochs", "batch size": "--batch-size", "learning rate": "--lr", "momentum": "--momentum",
-                        "nesterov": "--nesterov", "weight decay": "--weight-decay", "label smoothing": "--label-smoothing"]
+                        "nesterov": "--nesterov", "weight decay": "--weight-decay", "label smoothing": "--label-smoothing",
+                        "warm-up epochs": "--warmup-epochs", "weight decay exemptions": "--no-weight-decay-on"]
 
+    /// The preset's recipe with every given flag applied (the learning rate of the imagenet preset
+    /// follows --batch-size unless --lr is given).
     func recipe() -> TrainingRecipe {
-        var recipe = TrainingRecipe()
-        recipe.epochs = epochs
-        recipe.batchSize = batchSize
-        recipe.learningRate = learningRate
-        recipe.momentum = momentum
-        recipe.nesterov = nesterov
-        recipe.weightDecay = weightDecay
-        recipe.schedule = schedule
-        recipe.labelSmoothing = labelSmoothing
-        recipe.augment = !noAugment
+        var recipe = preset.recipe(batchSize: batchSize)
+        if let epochs { recipe.epochs = epochs }
+        if let learningRate { recipe.learningRate = learningRate }
+        if let momentum { recipe.momentum = momentum }
+        if let nesterov { recipe.nesterov = nesterov }
+        if let weightDecay { recipe.weightDecay = weightDecay }
+        if let noWeightDecayOn { recipe.noWeightDecayOn = noWeightDecayOn }
+        if let schedule { recipe.schedule = schedule }
+        if let warmupEpochs { recipe.warmupEpochs = warmupEpochs }
+        if let labelSmoothing { recipe.labelSmoothing = labelSmoothing }
+        if noAugment { recipe.augment = false }
         recipe.seed = seed
         return recipe
     }
@@ -174,6 +191,20 @@ struct RecipeOptions: ParsableArguments {
     func recipe(for configuration: ChannelConfiguration) throws -> TrainingRecipe {
         budgetMatched ? try recipe().budgetMatched(for: configuration) : recipe()
     }
+}
+
+/// Parses `--no-weight-decay-on` text such as `batchnorm,bias` (or `none`) into groups in their canonical order.
+func parseDecayExemptions(_ text: String) throws -> [WeightDecayExemption] {
+    let names = text.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    if names == ["none"] { return [] }
+    var groups = Set<WeightDecayExemption>()
+    for name in names {
+        guard let group = WeightDecayExemption(rawValue: name) else {
+            throw ValidationError("--no-weight-decay-on: expected batchnorm, bias, depthwise or none, got \(name)")
+        }
+        groups.insert(group)
+    }
+    return WeightDecayExemption.allCases.filter(groups.contains)
 }
 
 /// Parses `--input` text such as `3x32x32` (C×H×W).

@@ -13,9 +13,11 @@ struct SearchCommand: ParsableCommand {
         abstract: "Learn channel gates on frozen weights (random init by default) and save them with their history.",
         discussion: """
             Objective: cross-entropy + λ·(mean of all gates − r)², Adam on the gates only, BatchNorm in \
-            training mode, a seeded train/validation split. After every epoch the gates are validated; \
-            the selected epoch is the best on validation among epochs with at most r non-zero gates, \
-            else the last. Writes --out (default runs/search-<arch>-seed<seed>/gates.json) after every epoch.
+            training mode, a seeded train/validation split. After every epoch (or every --validate-every \
+            steps) the gates are validated; the selected point is the best on validation among points with \
+            at most r non-zero gates, else the last. Writes --out (default \
+            runs/search-<arch>-seed<seed>/gates.json) at every validated point. --gate-preset imagenet is \
+            the ImageNet variant: λ 0.05, r 0.5, one pass, validated every 1000 steps.
             """)
 
     @OptionGroup var architecture: ArchitectureOptions
@@ -53,7 +55,8 @@ struct SearchCommand: ParsableCommand {
               + "\(configuration.prunableWidths.reduce(0, +)) gates) from \(source.description)")
         print("data   \(prepared.description): \(prepared.train.count) train, \(prepared.validation?.count ?? 0) validation; "
               + "λ \(settings.lambda), r \(settings.targetRatio), Adam lr \(settings.learningRate), \(settings.epochs) epochs, "
-              + "batch \(settings.batchSize), \(Engine.threads) thread(s)")
+              + "batch \(settings.batchSize)" + (settings.validateEverySteps.map { ", validated every \($0) steps" } ?? "")
+              + ", \(Engine.threads) thread(s)")
         let search = try GateSearch(configuration: configuration, settings: settings, source: source, data: prepared)
         search.outputFile = file
         search.runDirectory = ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("search")
@@ -265,7 +268,7 @@ enum PipelineSummary {
         var lines: [String] = []
         for c in report.candidates {
             let selection = c.pruned.scores.selectedEpoch.flatMap { epoch in
-                c.pruned.scores.rule.map { GateSelection(epoch: epoch, rule: $0) }
+                c.pruned.scores.rule.map { GateSelection(epoch: epoch, step: c.pruned.scores.selectedStep, rule: $0) }
             }
             lines.append("\n== seed \(c.seed): gates of \(describe(selection, r: settings.gate.targetRatio))")
             lines.append(c.pruned.table())

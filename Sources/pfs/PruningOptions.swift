@@ -3,14 +3,24 @@ import Foundation
 import PFSPruning
 import PFSTraining
 
-/// Settings of gate learning (SPEC §3).
+/// Settings of gate learning (SPEC §3): a preset (`--gate-preset`), then any flag given overrides its field.
 struct GateOptions: ParsableArguments {
-    @Option(help: "Weight λ of the sparsity term λ·(mean gate − r)².") var lambda: Float = 0.5
-    @Option(name: .customLong("target-ratio"), help: "Target mean gate r (also the selection rule's sparsity bound).")
-    var targetRatio: Float = 0.2
+    @Option(help: ArgumentHelp("Starting point of gate learning: cifar or imagenet (SPEC §3); the flags below override it.",
+                               discussion: "imagenet: λ 0.05, r 0.5, one pass over the data, validated every 1000 steps "
+                                + "and at the end of the pass."))
+    var gatePreset: GateSearchPreset = .cifar
+    @Option(help: "Weight λ of the sparsity term λ·(mean gate − r)² (cifar 0.5, imagenet 0.05).") var lambda: Float?
+    @Option(name: .customLong("target-ratio"),
+            help: "Target mean gate r, also the selection rule's sparsity bound (cifar 0.2, imagenet 0.5).")
+    var targetRatio: Float?
     @Option(help: "Adam learning rate of the gates.") var gateLr: Float = 0.01
-    @Option(help: "Gate-learning epochs (default 10; 4 on the bundled sample).") var gateEpochs: Int?
+    @Option(help: "Gate-learning epochs (cifar 10, 4 on the bundled sample; imagenet 1).") var gateEpochs: Int?
     @Option(help: "Images per gate-learning batch.") var gateBatchSize: Int = 128
+    @Option(help: ArgumentHelp("Validate the gates every K optimiser steps and at each epoch's end, instead of per epoch "
+                               + "(imagenet: 1000).",
+                               discussion: "Each validation is a candidate of the selection rule and a checkpoint, so "
+                                + "a long pass resumes mid-pass."))
+    var validateEvery: Int?
     @Option(help: "Fraction of the training data held out to validate the gates (seeded split).")
     var validationFraction: Double = 0.1
 
@@ -23,15 +33,16 @@ struct GateOptions: ParsableArguments {
     /// The flag behind each gate-learning setting.
     static let flags = ["lambda": "--lambda", "target ratio r": "--target-ratio", "gate learning rate": "--gate-lr",
                         "gate epochs": "--gate-epochs", "batch size": "--gate-batch-size",
-                        "validation fraction": "--validation-fraction"]
+                        "validation fraction": "--validation-fraction", "validation interval": "--validate-every"]
 
     func settings(seed: UInt64, widthMultiplier: Double, bundled: Bool) -> GateSearchSettings {
-        var s = GateSearchSettings()
-        s.lambda = lambda
-        s.targetRatio = targetRatio
+        var s = gatePreset.settings
+        if let lambda { s.lambda = lambda }
+        if let targetRatio { s.targetRatio = targetRatio }
         s.learningRate = gateLr
-        s.epochs = gateEpochs ?? (bundled ? 4 : 10)
+        if let gateEpochs { s.epochs = gateEpochs } else if bundled && gatePreset == .cifar { s.epochs = 4 }
         s.batchSize = gateBatchSize
+        if let validateEvery { s.validateEverySteps = validateEvery }
         s.validationFraction = validationFraction
         s.widthMultiplier = widthMultiplier
         s.seed = seed
@@ -123,11 +134,14 @@ final class SearchDisplay {
                      + "  \(Int(rate)) img/s  ETA \(clock(eta))")
         case let .epoch(e):
             bar.finish()
+            // A search validated every K steps shows the step of each point beside its epoch.
+            let position = "\(e.epoch)/\(epochs)" + (e.step.map { " @\($0)" } ?? "")
+            let width = e.step == nil ? 5 : 14
             if !printedHeader {
-                print("epoch   objective   CE loss  train acc    val acc  mean gate  non-zero   img/s    time")
+                print("epoch" + String(repeating: " ", count: width - 5) + "   objective   CE loss  train acc    val acc  mean gate  non-zero   img/s    time")
                 printedHeader = true
             }
-            print(pad("\(e.epoch)/\(epochs)", 5) + pad(String(format: "%.4f", e.objective), 12)
+            print(pad(position, width) + pad(String(format: "%.4f", e.objective), 12)
                   + pad(String(format: "%.4f", e.trainLoss), 10) + pad(percent(e.trainAccuracy), 11)
                   + pad(percent(e.validationAccuracy), 11) + pad(String(format: "%.4f", e.meanGate), 11)
                   + pad(percent(e.nonZeroFraction), 10) + pad("\(Int(e.imagesPerSecond))", 8) + pad(clock(e.seconds), 8))
@@ -140,10 +154,12 @@ final class SearchDisplay {
 
 func describe(_ selection: GateSelection?, r: Float) -> String {
     guard let selection else { return "no epoch finished" }
+    let points = selection.step == nil ? "epochs" : "validated points"
     switch selection.rule {
     case .bestValidationAmongSparseEpochs:
-        return "epoch \(selection.epoch): best validation accuracy among epochs with ≤ \(percent(Double(r))) non-zero gates"
+        return "\(selection.position): best validation accuracy among \(points) with ≤ \(percent(Double(r))) non-zero gates"
     case .lastEpochNoneSparse:
-        return "epoch \(selection.epoch): no epoch reached ≤ \(percent(Double(r))) non-zero gates, so the last epoch"
+        let point = selection.step == nil ? "epoch" : "validated point"
+        return "\(selection.position): no \(point) reached ≤ \(percent(Double(r))) non-zero gates, so the last \(point)"
     }
 }

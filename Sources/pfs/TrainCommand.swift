@@ -50,8 +50,9 @@ struct TrainCommand: ParsableCommand {
         if let slimming, !(slimming.isFinite && slimming > 0) {
             throw ValidationError("--slimming must be a positive number such as 1e-5, got \(slimming)")
         }
-        for epoch in keepEpochs where epoch.resolved(epochs: recipe.epochs) > recipe.epochs && !recipe.budgetMatched {
-            throw ValidationError("--keep-epochs: \(epoch) is past the run's \(recipe.epochs) epochs")
+        let epochs = recipe.recipe().epochs
+        for epoch in keepEpochs where epoch.resolved(epochs: epochs) > epochs && !recipe.budgetMatched {
+            throw ValidationError("--keep-epochs: \(epoch) is past the run's \(epochs) epochs")
         }
     }
 
@@ -67,9 +68,7 @@ struct TrainCommand: ParsableCommand {
         print("data   \(prepared.description): \(prepared.train.count) train"
               + (prepared.validation.map { ", \($0.count) validation" } ?? "")
               + (prepared.test.map { ", \($0.count) test" } ?? "") + " images")
-        print("recipe \(recipe.epochs) epochs, batch \(recipe.batchSize), SGD lr \(recipe.learningRate) "
-              + "\(recipe.schedule.rawValue), momentum \(recipe.momentum), weight decay \(recipe.weightDecay), "
-              + "seed \(recipe.seed), \(Engine.threads) thread(s) → \(directory)")
+        print("recipe \(recipe.summary), \(Engine.threads) thread(s) → \(directory)")
         let display = TrainingDisplay(totalEpochs: recipe.epochs)
         var job = TrainingJob(configuration: configuration, recipe: recipe, data: prepared, runDirectory: directory,
                               resume: resume)

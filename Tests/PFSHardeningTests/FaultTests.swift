@@ -256,6 +256,19 @@ struct CLI {
         let fixed = try cli.run(["prune", "gates.json", "--fixed-widths", "wide"])
         #expect(fixed.status != 0 && fixed.output.contains("standard") && fixed.output.contains("expanded"), "\(fixed.output)")
 
+        // Presets: a flag overrides the preset's field and errors name the flag; the imagenet
+        // recipe's learning rate follows the batch size.
+        let warmup = try cli.run(Self.trainArguments(root, epochs: 3) + ["--recipe", "imagenet"])
+        #expect(warmup.status != 0 && warmup.output.contains("--warmup-epochs: expected 0 … 2"), "\(warmup.output)")
+        let group = try cli.run(Self.trainArguments(root, epochs: 3) + ["--no-weight-decay-on", "bias,gamma"])
+        #expect(group.status != 0 && group.output.contains("batchnorm, bias, depthwise or none, got gamma"), "\(group.output)")
+        let imagenet = try cli.run(Self.trainArguments(root, epochs: 2, out: root + "/imagenet")
+                                   + ["--recipe", "imagenet", "--warmup-epochs", "1", "--no-nesterov"])
+        #expect(imagenet.status == 0 && imagenet.output.contains("SGD lr 0.0015625 cosine, momentum 0.9, weight decay 4e-05 "
+                + "(not on batchnorm, bias, depthwise), 1 warm-up epochs, label smoothing 0.1"), "\(imagenet.output)")
+        let interval = try cli.run(["search", "--gate-preset", "imagenet", "--validate-every", "0"])
+        #expect(interval.status != 0 && interval.output.contains("--validate-every: expected at least 1 step"), "\(interval.output)")
+
         // Output reaches a log file line by line while the run goes on.
         let log = root + "/progress.log"
         let process = try cli.start(Self.trainArguments(root, epochs: 400), log: log)

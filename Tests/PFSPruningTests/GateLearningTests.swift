@@ -30,8 +30,9 @@ import Testing
     }
 
     static func search(lambda: Float = 0.5, r: Float = 0.2, lr: Float = 0.01, epochs: Int = 1,
-                       architecture: Architecture = .resnet20) throws -> GateSearch {
+                       architecture: Architecture = .resnet20, validateEvery: Int? = nil) throws -> GateSearch {
         var settings = GateSearchSettings()
+        settings.validateEverySteps = validateEvery
         settings.lambda = lambda
         settings.targetRatio = r
         settings.learningRate = lr
@@ -258,5 +259,101 @@ import Testing
         other.outputFile = directory + "/gates.json"
         other.runDirectory = directory + "/search"
         #expect(throws: PruningError.self) { _ = try other.run(resume: true) }
+    }
+
+    /// Validated every K steps (the ImageNet variant's schedule), the points lie at every K-th
+    /// step inside an epoch and at every epoch's end, the rule chooses among all of them, and the
+    /// epoch-end points equal those of a search validated per epoch.
+    @Test func aSearchValidatedEveryKStepsRecordsAPointAtEachAndAtEpochEnds() throws {
+        let saved = Engine.threads
+        Engine.threads = 1
+        defer { Engine.threads = saved }
+        // 36 training images, batch 12: 3 steps per epoch; K = 2 → steps 2, 3 (end), 4, 6 (end).
+        let result = try Self.search(lr: 0.05, epochs: 2, validateEvery: 2).run()
+        #expect(result.history.map(\.step) == [2, 3, 4, 6])
+        #expect(result.history.map(\.epoch) == [1, 1, 2, 2])
+        #expect(result.complete && result.imagesProcessed == 72)
+        #expect(result.history.allSatisfy { $0.validationSeconds != nil && $0.seconds >= $0.validationSeconds! })
+        let selection = try #require(result.selection)
+        #expect(selection == GateSelection.choose(from: result.history, targetRatio: 0.2))
+        #expect(result.history.contains(where: selection.matches) && result.gates != nil)
+        var partial = result
+        partial.history = Array(result.history.prefix(1))
+        #expect(partial.imagesProcessed == 24)
+
+        let perEpoch = try Self.search(lr: 0.05, epochs: 2).run()
+        let ends = try Self.search(lr: 0.05, epochs: 2, validateEvery: 1000).run()
+        #expect(ends.history.map(\.step) == [3, 6])
+        #expect(ends.history.map(\.gates) == perEpoch.history.map(\.gates))
+        #expect(ends.history.map(\.validationAccuracy) == perEpoch.history.map(\.validationAccuracy))
+        #expect(ends.history.map(\.objective) == perEpoch.history.map(\.objective))
+        #expect(perEpoch.history.allSatisfy { $0.step == nil } && perEpoch.imagesProcessed == 72)
+    }
+
+    /// The selection among step points names the step, and a gates file whose selection names
+    /// no point of its history is refused.
+    @Test func selectionOfAStepPointNamesItsStep() throws {
+        func point(_ step: Int, nonZero: Double, accuracy: Double) -> GateEpoch {
+            GateEpoch(epoch: 1, step: step, trainLoss: 1, objective: 1, trainAccuracy: 0.5, validationLoss: 1,
+                      validationAccuracy: accuracy, meanGate: 0.5, nonZeroFraction: nonZero, seconds: 1,
+                      imagesPerSecond: 1, gates: [[Float(step) / 1000]])
+        }
+        let history = [point(100, nonZero: 0.7, accuracy: 0.2), point(200, nonZero: 0.45, accuracy: 0.3),
+                       point(300, nonZero: 0.4, accuracy: 0.25)]
+        let selection = GateSelection.choose(from: history, targetRatio: 0.5)
+        #expect(selection == GateSelection(epoch: 1, step: 200, rule: .bestValidationAmongSparseEpochs))
+        #expect(selection?.position == "epoch 1, step 200")
+
+        let directory = NSTemporaryDirectory() + "pfs-steps-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let configuration = try ChannelConfiguration.standard(.resnet20, input: InputShape(channels: 3, height: 8, width: 8),
+                                                              classes: 4, widthMultiplier: 0.25)
+        let gates = configuration.prunableWidths.map { Array(repeating: Float(0.5), count: $0) }
+        var result = GateSearchResult(configuration: configuration, settings: .imageNet, source: .randomInitialization(seed: 1),
+                                      data: "synthetic", history: history.map { var p = $0; p.gates = gates; return p },
+                                      selection: GateSelection(epoch: 1, step: 250, rule: .bestValidationAmongSparseEpochs),
+                                      complete: false, seconds: 3)
+        try result.save(to: directory + "/gates.json")
+        let error = #expect(throws: PruningError.self) { _ = try GateSearchResult.load(directory + "/gates.json") }
+        #expect(error?.description.contains("epoch 1, step 250") == true)
+        result.selection = selection
+        try result.save(to: directory + "/gates.json")
+        #expect(try GateSearchResult.load(directory + "/gates.json").gates == gates)
+    }
+
+    /// A search validated every K steps, stopped between two points and resumed, ends with the
+    /// same points and gates as one that ran through; the checkpoint taken at each point lets it
+    /// resume mid-epoch.
+    @Test func aSearchValidatedEveryKStepsResumesMidEpochExactly() throws {
+        let saved = Engine.threads
+        Engine.threads = 1
+        defer { Engine.threads = saved; StopSignal.reset() }
+        let directory = NSTemporaryDirectory() + "pfs-ksearch-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let reference = try Self.search(lr: 0.05, epochs: 2, validateEvery: 2).run()
+
+        func search() throws -> GateSearch {
+            let s = try Self.search(lr: 0.05, epochs: 2, validateEvery: 2)
+            s.outputFile = directory + "/gates.json"
+            s.runDirectory = directory + "/search"
+            return s
+        }
+        var steps = 0
+        do {
+            _ = try search().run { event in
+                if case .step = event { steps += 1; if steps == 5 { StopSignal.request() } }
+            }
+            Issue.record("the search was not interrupted")
+        } catch {
+            guard case .training(.interrupted)? = error as? PruningError else { Issue.record("\(error)"); return }
+        }
+        StopSignal.reset()
+        #expect(try GateSearchResult.load(directory + "/gates.json").history.map(\.step) == [2, 3, 4])
+        let resumed = try search().run(resume: true)
+        #expect(resumed.history.map(\.step) == [2, 3, 4, 6])
+        #expect(resumed.history.map(\.gates) == reference.history.map(\.gates))
+        #expect(resumed.history.map(\.validationAccuracy) == reference.history.map(\.validationAccuracy))
+        #expect(resumed.selection == reference.selection && resumed.complete)
     }
 }

@@ -244,6 +244,64 @@ import Testing
         #expect(cosine.factor(at: 0) == 1 && abs(cosine.factor(at: 20) - 0.5) < 1e-6 && cosine.factor(at: 40) < 1e-6)
     }
 
+    /// The ImageNet preset is SPEC §6's recipe: its learning rate follows the batch size, its
+    /// warm-up comes before a cosine over the remaining steps, and BatchNorm, biases and depthwise
+    /// weights get no weight decay.
+    @Test func theImageNetRecipeIsTheReference() throws {
+        let recipe = RecipePreset.imagenet.recipe(batchSize: 64)
+        #expect(recipe == TrainingRecipe.imageNet(batchSize: 64))
+        #expect(recipe.epochs == 150 && recipe.batchSize == 64 && abs(recipe.learningRate - 0.0125) < 1e-9)
+        #expect(recipe.nesterov && recipe.momentum == 0.9 && recipe.weightDecay == 4e-5 && recipe.labelSmoothing == 0.1)
+        #expect(recipe.schedule == .cosine && recipe.warmupEpochs == 5 && recipe.noWeightDecayOn == [.batchNorm, .bias, .depthwise])
+        #expect(RecipePreset.imagenet.recipe().learningRate == 0.05 && RecipePreset.cifar.recipe() == TrainingRecipe())
+        try recipe.validate()
+
+        // 5 warm-up epochs of 10 steps: (s+1)/50, then a cosine over the other 1,450 steps.
+        let schedule = recipe.learningRateSchedule(stepsPerEpoch: 10)
+        #expect(schedule.factor(at: 0) == 1 / 50 && schedule.factor(at: 24) == 25 / 50 && schedule.factor(at: 49) == 1)
+        #expect(schedule.factor(at: 50) == 1 && abs(schedule.factor(at: 50 + 725) - 0.5) < 1e-6 && schedule.factor(at: 1500) < 1e-6)
+
+        let decay = recipe.weightDecaySetting
+        #expect(decay.rate == 4e-5 && decay.excludedRoles == [.batchNormScale, .batchNormShift, .bias, .depthwiseWeight])
+        #expect(TrainingRecipe().weightDecaySetting == WeightDecay(5e-4))
+    }
+
+    /// The trainer's optimiser gives exempt parameters no weight decay and the others the recipe's.
+    @Test func exemptParametersAreNotDecayed() throws {
+        var recipe = recipe(epochs: 1)
+        recipe.weightDecay = 0.5
+        recipe.noWeightDecayOn = [.batchNorm, .bias]
+        let network = try ModelBuilder.build(try configuration(), seed: 3)
+        let trainer = try Trainer(network: network, recipe: recipe, train: data, validation: nil,
+                                  normalization: normalization, dataDescription: "synthetic", runDirectory: nil)
+        let sgd = try #require(trainer.optimizer as? SGD)
+        let bn = try #require(network.parameters.first { $0.role == .batchNormScale })
+        let conv = try #require(network.parameters.first { $0.role == .weight })
+        #expect(sgd.weightDecay.rate(for: bn) == 0 && sgd.weightDecay.rate(for: conv) == 0.5)
+    }
+
+    /// Recipes written before the exemptions and the warm-up existed still decode (and resume):
+    /// the new fields take their defaults. Bad values of the new fields are named.
+    @Test func olderRecipesDecodeAndNewFieldsAreChecked() throws {
+        let old = """
+            {"epochs": 3, "batchSize": 8, "learningRate": 0.05, "momentum": 0.9, "nesterov": false, "weightDecay": 0.0005,
+             "schedule": "cosine", "labelSmoothing": 0, "augment": true, "seed": 3}
+            """
+        let decoded = try JSONDecoder().decode(TrainingRecipe.self, from: Data(old.utf8))
+        #expect(decoded == recipe(epochs: 3))
+        let roundTrip = try JSONDecoder().decode(TrainingRecipe.self, from: JSONEncoder().encode(TrainingRecipe.imageNet()))
+        #expect(roundTrip == TrainingRecipe.imageNet())
+
+        var recipe = recipe(epochs: 3)
+        recipe.warmupEpochs = 3
+        #expect(throws: TrainingError.setting(field: "warm-up epochs", expected: "0 … 2 (fewer than the epochs)", got: "3")) {
+            try recipe.validate()
+        }
+        recipe.warmupEpochs = 0
+        recipe.noWeightDecayOn = [.bias, .batchNorm]
+        #expect(throws: TrainingError.self) { try recipe.validate() }
+    }
+
     @Test func aJobRefusesToOverwriteARunWithoutResume() throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -31,9 +31,11 @@ public struct ScoreProvenance: Codable, Equatable, Sendable {
     public var checkpoint: String?
     /// Epochs of training behind that checkpoint, when known (0 = its initial weights).
     public var checkpointEpoch: Int?
-    /// The gates file of a gate-learning criterion, its selected epoch and the rule that chose it.
+    /// The gates file of a gate-learning criterion, its selected epoch (and step, when the search
+    /// validated every K steps) and the rule that chose it.
     public var gatesFile: String?
     public var selectedEpoch: Int?
+    public var selectedStep: Int?
     public var rule: SelectionRule?
     /// Width multiplier of the network the gates were learned on.
     public var widthMultiplier: Double?
@@ -67,7 +69,7 @@ public struct ScoreProvenance: Codable, Equatable, Sendable {
         if let seed { parts.append("seed \(seed)") }
         if let checkpoint { parts.append("of \(checkpoint)" + (checkpointEpoch.map { " (epoch \($0))" } ?? "")) }
         if let sparsity { parts.append("s = \(sparsity)") }
-        if let selectedEpoch { parts.append("gates of epoch \(selectedEpoch)") }
+        if let selectedEpoch { parts.append("gates of epoch \(selectedEpoch)" + (selectedStep.map { ", step \($0)" } ?? "")) }
         if let uniformFactor { parts.append(String(format: "× %.4f", uniformFactor)) }
         return parts.joined(separator: ", ")
     }
@@ -123,10 +125,11 @@ public struct ChannelScores: Codable, Sendable {
         }
         provenance.gatesFile = gatesFile
         provenance.selectedEpoch = selection.epoch
+        provenance.selectedStep = selection.step
         provenance.rule = selection.rule
         provenance.widthMultiplier = search.settings.widthMultiplier
         provenance.data = search.data
-        let images = search.history.count * Self.trainingImages(search)
+        let images = search.imagesProcessed
         self.init(configuration: search.configuration, scores: gates, provenance: provenance, seconds: search.seconds,
                   images: images)
     }

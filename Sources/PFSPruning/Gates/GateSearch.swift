@@ -123,8 +123,11 @@ public final class GateSearch {
         return Double(ce) + penalty.value()
     }
 
-    /// Runs every epoch, validating after each, and applies the selection rule. With `resume`,
-    /// continues from the checkpoint in ``runDirectory`` and the history in ``outputFile``.
+    /// Runs every epoch, validating after each (or every ``GateSearchSettings/validateEverySteps``
+    /// steps and at each epoch's end), and applies the selection rule to the validated points.
+    /// With `resume`, continues from the checkpoint in ``runDirectory`` and the history in
+    /// ``outputFile``; a search validated every K steps also checkpoints at each of its points, so
+    /// an interrupted pass resumes mid-pass.
     public func run(resume: Bool = false, onEvent: (GateSearchEvent) -> Void = { _ in }) throws(PruningError)
         -> GateSearchResult {
         let lock = try runDirectory.map { (directory) throws(PruningError) in try attempt { try RunDirectoryLock.acquire(directory) } }
@@ -132,8 +135,11 @@ public final class GateSearch {
         var result = GateSearchResult(configuration: network.configuration, settings: settings, source: source,
                                       data: data.description, history: [], selection: nil, complete: false, seconds: 0,
                                       trainingImagesPerEpoch: data.train.count)
+        // Validated every K steps, the search validates itself, inside epochs and at their ends;
+        // per epoch, the trainer validates at the end of each.
+        let every = settings.validateEverySteps
         let trainer = try attempt {
-            try Trainer(network: network, recipe: recipe, train: data.train, validation: data.validation,
+            try Trainer(network: network, recipe: recipe, train: data.train, validation: every == nil ? data.validation : nil,
                         normalization: data.normalization, dataDescription: data.description,
                         runDirectory: runDirectory, optimizer: optimizer, penalties: [penalty])
         }
@@ -145,22 +151,40 @@ public final class GateSearch {
         let outputFile = self.outputFile
         let targetRatio = settings.targetRatio
         let epochs = settings.epochs
+        let stepsPerEpoch = self.stepsPerEpoch
         try withoutActuallyEscaping(onEvent) { (onEvent) throws(PruningError) -> Void in
-            trainer.epochObserver = { [unowned self] (record: EpochRecord) throws(TrainingError) -> Void in
-                let entry = GateEpoch(epoch: record.epoch, trainLoss: record.trainLoss,
-                                      objective: record.trainLoss + (record.penalty ?? 0),
-                                      trainAccuracy: record.trainAccuracy, validationLoss: record.validationLoss ?? 0,
-                                      validationAccuracy: record.validationAccuracy ?? 0, meanGate: self.meanGate,
-                                      nonZeroFraction: self.nonZeroFraction, seconds: record.seconds,
-                                      imagesPerSecond: record.imagesPerSecond, gates: self.gates)
+            func record(_ entry: GateEpoch, endsEpoch: Bool) throws(TrainingError) {
                 result.history.append(entry)
                 result.seconds = result.history.reduce(0) { $0 + $1.seconds }
                 result.selection = GateSelection.choose(from: result.history, targetRatio: targetRatio)
-                result.complete = record.epoch == epochs
+                result.complete = endsEpoch && entry.epoch == epochs
                 if let outputFile { try AtomicFile.write(result.jsonData(), to: outputFile) }
                 onEvent(.epoch(entry))
             }
-            defer { trainer.epochObserver = nil }
+            if let every {
+                trainer.stepObserver = { [unowned self] (state: TrainingState) throws(TrainingError) -> Bool in
+                    guard state.globalStep % every == 0, state.stepInEpoch < stepsPerEpoch else { return false }
+                    try record(self.validatedPoint(state, history: result.history), endsEpoch: false)
+                    return true
+                }
+                trainer.epochObserver = { [unowned self, unowned trainer] (_: EpochRecord) throws(TrainingError) -> Void in
+                    try record(self.validatedPoint(trainer.state, history: result.history), endsEpoch: true)
+                }
+            } else {
+                trainer.epochObserver = { [unowned self] (epochRecord: EpochRecord) throws(TrainingError) -> Void in
+                    let e = epochRecord
+                    let entry = GateEpoch(epoch: e.epoch, trainLoss: e.trainLoss, objective: e.trainLoss + (e.penalty ?? 0),
+                                          trainAccuracy: e.trainAccuracy, validationLoss: e.validationLoss ?? 0,
+                                          validationAccuracy: e.validationAccuracy ?? 0, meanGate: self.meanGate,
+                                          nonZeroFraction: self.nonZeroFraction, seconds: e.seconds,
+                                          imagesPerSecond: e.imagesPerSecond, gates: self.gates)
+                    try record(entry, endsEpoch: true)
+                }
+            }
+            defer {
+                trainer.epochObserver = nil
+                trainer.stepObserver = nil
+            }
             do throws(TrainingError) {
                 try trainer.run { event in
                     if case let .step(epoch, step, steps, loss, penalty, _, rate) = event {
@@ -177,15 +201,51 @@ public final class GateSearch {
         return result
     }
 
-    /// Restores the search's checkpoint and returns the history of the epochs it completed, from
-    /// the gates file (written before each epoch's checkpoint, so never behind it).
+    /// Optimiser steps per epoch (the last batch of an epoch may be smaller).
+    var stepsPerEpoch: Int { (data.train.count + settings.batchSize - 1) / settings.batchSize }
+
+    /// A point of a search validated every K steps: validates the current gates and reads the
+    /// epoch's running means from the trainer's `state`. Its time is the training since the
+    /// previous point of the epoch (from the state, so it survives a resume) plus this validation.
+    func validatedPoint(_ state: TrainingState, history: [GateEpoch]) throws(TrainingError) -> GateEpoch {
+        let epoch = state.completedEpochs + 1
+        let started = Date()
+        let validation = try Evaluator.evaluate(network, on: data.validation!, normalization: data.normalization)
+        let validationSeconds = Date().timeIntervalSince(started)
+        let trainedBefore = history.filter { $0.epoch == epoch }.reduce(0) { $0 + $1.seconds - ($1.validationSeconds ?? 0) }
+        let images = Double(max(state.partialImages, 1))
+        let loss = state.partialLoss / images
+        return GateEpoch(epoch: epoch, step: state.globalStep, trainLoss: loss,
+                         objective: loss + (state.partialPenalty ?? 0) / images,
+                         trainAccuracy: Double(state.partialCorrect) / images, validationLoss: validation.loss,
+                         validationAccuracy: validation.accuracy, meanGate: meanGate, nonZeroFraction: nonZeroFraction,
+                         seconds: max(state.partialSeconds - trainedBefore, 0) + validationSeconds,
+                         validationSeconds: validationSeconds,
+                         imagesPerSecond: Double(state.partialImages) / max(state.partialSeconds, 1e-9), gates: gates)
+    }
+
+    /// The global steps at which a search validated every `every` steps records a point, up to
+    /// `step`: multiples of `every` inside epochs, and every epoch's last step.
+    static func validationSteps(upTo step: Int, every: Int, stepsPerEpoch: Int) -> [Int] {
+        guard step >= 1 else { return [] }
+        return (1...step).filter { $0 % stepsPerEpoch == 0 || $0 % every == 0 }
+    }
+
+    /// Restores the search's checkpoint and returns the history of the points it completed, from
+    /// the gates file (written before each point's checkpoint, so never behind it).
     func resumeHistory(_ trainer: Trainer) throws(PruningError) -> [GateEpoch] {
         guard let runDirectory else {
             throw .setting(field: "resume", expected: "a run directory holding the search's checkpoint", got: "none")
         }
         try attempt { try trainer.resume(from: try Checkpoint.read(runDirectory)) }
-        let completed = trainer.state.completedEpochs
-        guard completed > 0 else { return [] }
+        let completed = trainer.state.completedEpochs, step = trainer.state.globalStep
+        let expected: [Int?]
+        if let every = settings.validateEverySteps {
+            expected = Self.validationSteps(upTo: step, every: every, stepsPerEpoch: stepsPerEpoch)
+        } else {
+            expected = completed > 0 ? Array(repeating: nil, count: completed) : []
+        }
+        guard !expected.isEmpty else { return [] }
         guard let outputFile else {
             throw .setting(field: "resume", expected: "the gates file of the interrupted search", got: "none")
         }
@@ -194,10 +254,15 @@ public final class GateSearch {
             throw .mismatch(file: outputFile, field: "search", expected: "the search being resumed (same network, "
                             + "settings and source)", got: "another search")
         }
-        let history = saved.history.filter { $0.epoch <= completed }
-        guard history.map(\.epoch) == Array(1...completed) else {
-            throw .mismatch(file: outputFile, field: "history", expected: "epochs 1…\(completed) (the checkpoint's)",
-                            got: "epochs \(saved.history.map(\.epoch))")
+        let history = settings.validateEverySteps == nil ? saved.history.filter { $0.epoch <= completed }
+            : saved.history.filter { ($0.step ?? .max) <= step }
+        let points = { (h: [GateEpoch]) in h.map { $0.step.map { "step \($0)" } ?? "epoch \($0.epoch)" }.joined(separator: ", ") }
+        guard history.map(\.step) == expected,
+              settings.validateEverySteps != nil || history.map(\.epoch) == Array(1...completed) else {
+            let wanted = settings.validateEverySteps == nil ? "epochs 1…\(completed)"
+                : "steps " + expected.compactMap { $0.map(String.init) }.joined(separator: ", ")
+            throw .mismatch(file: outputFile, field: "history", expected: "\(wanted) (the checkpoint's)",
+                            got: points(saved.history))
         }
         return history
     }

@@ -2,8 +2,24 @@ import Foundation
 import PFSModels
 import PFSTraining
 
+/// A named starting point for ``GateSearchSettings`` (SPEC §3); explicit settings override it.
+public enum GateSearchPreset: String, Codable, CaseIterable, Sendable {
+    /// λ 0.5, r 0.2, 10 epochs, validated after every epoch.
+    case cifar
+    /// λ 0.05, r 0.5, one pass over the data, validated every 1,000 steps and at the end of the pass.
+    case imagenet
+
+    public var settings: GateSearchSettings {
+        switch self {
+        case .cifar: return GateSearchSettings()
+        case .imagenet: return .imageNet
+        }
+    }
+}
+
 /// Settings of gate learning (SPEC §3). Defaults are the CIFAR reference: λ 0.5, r 0.2, Adam lr
-/// 0.01, 10 epochs, batch 128, a 90/10 seeded train/validation split, standard width.
+/// 0.01, 10 epochs, batch 128, a 90/10 seeded train/validation split, standard width, validated
+/// after every epoch. ``imageNet`` is the ImageNet variant.
 public struct GateSearchSettings: Codable, Equatable, Sendable {
     /// Weight λ of the sparsity term λ·(mean gate − r)².
     public var lambda: Float = 0.5
@@ -19,8 +35,22 @@ public struct GateSearchSettings: Codable, Equatable, Sendable {
     public var seed: UInt64 = 1
     /// Random crop (4-pixel zero padding) and horizontal flip.
     public var augment: Bool = true
+    /// Validate every this many optimiser steps (and at the end of every epoch) instead of after
+    /// every epoch only; each validation is a candidate of the selection rule. nil: per epoch.
+    public var validateEverySteps: Int?
 
     public init() {}
+
+    /// The ImageNet variant (SPEC §3): λ 0.05, r 0.5, one pass over the data, validated every
+    /// 1,000 steps (pfs's choice: SPEC §3 leaves K open) and at the end of the pass.
+    public static var imageNet: GateSearchSettings {
+        var s = GateSearchSettings()
+        s.lambda = 0.05
+        s.targetRatio = 0.5
+        s.epochs = 1
+        s.validateEverySteps = 1000
+        return s
+    }
 
     public func validate() throws(PruningError) {
         func check(_ ok: Bool, _ field: String, _ expected: String, _ got: String) throws(PruningError) {
@@ -36,6 +66,7 @@ public struct GateSearchSettings: Codable, Equatable, Sendable {
                   "\(validationFraction)")
         try check(widthMultiplier.isFinite && widthMultiplier > 0, "width multiplier", "a positive number",
                   "\(widthMultiplier)")
+        if let k = validateEverySteps { try check(k >= 1, "validation interval", "at least 1 step", "\(k)") }
     }
 }
 
@@ -54,10 +85,15 @@ public enum GateSource: Codable, Equatable, Sendable {
     }
 }
 
-/// One epoch of gate learning.
+/// One validated point of gate learning: the end of an epoch or, with
+/// ``GateSearchSettings/validateEverySteps``, a step inside one.
 public struct GateEpoch: Codable, Equatable, Sendable {
+    /// The epoch (1-based) the point ends or lies in.
     public var epoch: Int
-    /// Mean cross-entropy and mean full objective over the epoch's batches.
+    /// The optimiser steps done since the search began, at a point of a search validated every K
+    /// steps; nil in a search validated per epoch.
+    public var step: Int?
+    /// Mean cross-entropy and mean full objective over the epoch's batches (so far, at a step).
     public var trainLoss: Double
     public var objective: Double
     public var trainAccuracy: Double
@@ -67,15 +103,20 @@ public struct GateEpoch: Codable, Equatable, Sendable {
     public var meanGate: Double
     /// Fraction of gates > 0 after the epoch.
     public var nonZeroFraction: Double
+    /// Wall time since the previous point (training and this point's validation).
     public var seconds: Double
+    /// The part of ``seconds`` spent validating (recorded at points of a search validated every K steps).
+    public var validationSeconds: Double?
     public var imagesPerSecond: Double
     /// All gates after the epoch, one array per prunable layer.
     public var gates: [[Float]]
 
-    public init(epoch: Int, trainLoss: Double, objective: Double, trainAccuracy: Double, validationLoss: Double,
-                validationAccuracy: Double, meanGate: Double, nonZeroFraction: Double, seconds: Double,
-                imagesPerSecond: Double, gates: [[Float]]) {
+    public init(epoch: Int, step: Int? = nil, trainLoss: Double, objective: Double, trainAccuracy: Double,
+                validationLoss: Double, validationAccuracy: Double, meanGate: Double, nonZeroFraction: Double,
+                seconds: Double, validationSeconds: Double? = nil, imagesPerSecond: Double, gates: [[Float]]) {
         self.epoch = epoch
+        self.step = step
+        self.validationSeconds = validationSeconds
         self.trainLoss = trainLoss
         self.objective = objective
         self.trainAccuracy = trainAccuracy
@@ -91,29 +132,38 @@ public struct GateEpoch: Codable, Equatable, Sendable {
 
 /// Which rule chose the gates (SPEC §3).
 public enum SelectionRule: String, Codable, Sendable {
-    /// The best validation accuracy among epochs whose non-zero fraction is ≤ r (ties: the later epoch).
+    /// The best validation accuracy among points whose non-zero fraction is ≤ r (ties: the later point).
     case bestValidationAmongSparseEpochs
-    /// No epoch had a non-zero fraction ≤ r: the last epoch's gates.
+    /// No point had a non-zero fraction ≤ r: the last point's gates.
     case lastEpochNoneSparse
 }
 
-/// The chosen epoch and why.
+/// The chosen point (epoch, and step when validated every K steps) and why.
 public struct GateSelection: Codable, Equatable, Sendable {
     public var epoch: Int
+    /// The point's step in a search validated every K steps (``GateEpoch/step``).
+    public var step: Int?
     public var rule: SelectionRule
 
-    public init(epoch: Int, rule: SelectionRule) {
+    public init(epoch: Int, step: Int? = nil, rule: SelectionRule) {
         self.epoch = epoch
+        self.step = step
         self.rule = rule
     }
+
+    /// Whether `point` is the chosen one.
+    public func matches(_ point: GateEpoch) -> Bool { point.epoch == epoch && point.step == step }
+
+    /// "epoch 3" or "epoch 1, step 2000".
+    public var position: String { "epoch \(epoch)" + (step.map { ", step \($0)" } ?? "") }
 
     /// Applies the selection rule to a history.
     public static func choose(from history: [GateEpoch], targetRatio: Float) -> GateSelection? {
         guard let last = history.last else { return nil }
         let sparse = history.filter { $0.nonZeroFraction <= Double(targetRatio) }
-        guard var best = sparse.first else { return GateSelection(epoch: last.epoch, rule: .lastEpochNoneSparse) }
+        guard var best = sparse.first else { return GateSelection(epoch: last.epoch, step: last.step, rule: .lastEpochNoneSparse) }
         for e in sparse.dropFirst() where e.validationAccuracy >= best.validationAccuracy { best = e }
-        return GateSelection(epoch: best.epoch, rule: .bestValidationAmongSparseEpochs)
+        return GateSelection(epoch: best.epoch, step: best.step, rule: .bestValidationAmongSparseEpochs)
     }
 }
 
@@ -153,7 +203,17 @@ public struct GateSearchResult: Codable, Sendable {
     /// The selected gates.
     public var gates: [[Float]]? {
         guard let selection else { return nil }
-        return history.first { $0.epoch == selection.epoch }?.gates
+        return history.first(where: selection.matches)?.gates
+    }
+
+    /// Training images the search has processed: whole epochs, plus the steps of a partial one at
+    /// a point validated inside an epoch. 0 when a file of an earlier version does not say.
+    public var imagesProcessed: Int {
+        guard let n = trainingImagesPerEpoch, let last = history.last else { return 0 }
+        guard let step = last.step else { return history.count * n }
+        let stepsPerEpoch = (n + settings.batchSize - 1) / settings.batchSize
+        let stepsInEpoch = step - (last.epoch - 1) * stepsPerEpoch
+        return (last.epoch - 1) * n + min(stepsInEpoch * settings.batchSize, n)
     }
 
     public func save(to file: String) throws(PruningError) {
@@ -189,8 +249,8 @@ public struct GateSearchResult: Codable, Sendable {
                 }
             }
         }
-        if let selection = result.selection, !result.history.contains(where: { $0.epoch == selection.epoch }) {
-            throw .mismatch(file: file, field: "selection.epoch", expected: "an epoch of the history", got: "\(selection.epoch)")
+        if let selection = result.selection, !result.history.contains(where: selection.matches) {
+            throw .mismatch(file: file, field: "selection", expected: "a point of the history", got: selection.position)
         }
         return result
     }

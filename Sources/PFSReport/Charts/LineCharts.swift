@@ -3,6 +3,7 @@ import Foundation
 /// Gate learning per epoch: mean gate and fraction of non-zero gates (left axis) with the target
 /// r, validation accuracy (right axis), the selected epoch marked and the rule that chose it.
 public struct GateLearningChart: Sendable {
+    /// Where each point was validated, in ``unit``s (epochs, or optimiser steps).
     public var epochs: [Int]
     public var meanGate: [Double]
     public var nonZeroFraction: [Double]
@@ -11,9 +12,12 @@ public struct GateLearningChart: Sendable {
     public var selectedEpoch: Int?
     /// The selection rule that fired, in words.
     public var rule: String
+    /// The x axis' unit: "epoch", or "step" for a search validated every K steps.
+    public var unit: String
 
     public init(epochs: [Int], meanGate: [Double], nonZeroFraction: [Double], validationAccuracy: [Double],
-                targetRatio: Double, selectedEpoch: Int?, rule: String) {
+                targetRatio: Double, selectedEpoch: Int?, rule: String, unit: String = "epoch") {
+        self.unit = unit
         self.epochs = epochs
         self.meanGate = meanGate
         self.nonZeroFraction = nonZeroFraction
@@ -34,14 +38,14 @@ public struct GateLearningChart: Sendable {
         c.yAxis(y, title: "gate value, fraction of gates")
         c.yAxis(y, title: "validation accuracy (%)", right: true) { NiceTicks.label($0 * 100) }
         let step = max(1, Int((last / 10).rounded(.up)))
-        c.xAxis(x, title: "epoch", ticks: stride(from: 1.0, through: last, by: Double(step)).map { $0 })
+        c.xAxis(x, title: unit, ticks: stride(from: 1.0, through: last, by: Double(step)).map { $0 })
         c.referenceLine(y: y(targetRatio), label: "target r = " + NiceTicks.label(targetRatio))
         if let selectedEpoch {
             let sx = x(Double(selectedEpoch))
             c.markup.element("line", [("class", "selected"), ("x1", .number(sx)), ("y1", .number(c.plotTop)), ("x2", .number(sx)),
                                       ("y2", .number(c.plotBottom))])
             c.markup.element("text", [("class", "note"), ("x", .number(sx + 4)), ("y", .number(c.plotTop + 12))],
-                             text: "selected: epoch \(selectedEpoch)")
+                             text: "selected: \(unit) \(selectedEpoch)")
         }
         func points(_ values: [Double]) -> [(Double, Double)] { zip(epochs, values).map { (x(Double($0)), y($1)) } }
         c.line(points(meanGate), style: "s0")

@@ -44,6 +44,11 @@ public final class Trainer {
     /// Called when an epoch's record is complete (after validation), before its checkpoint is
     /// written: what it saves is never behind the checkpoint, so a resume can trust both.
     public var epochObserver: ((EpochRecord) throws(TrainingError) -> Void)?
+    /// Called after every optimiser step with the state after it (position, running sums of the
+    /// epoch). When it returns true the trainer writes a checkpoint at that position before going
+    /// on: an observer that saves something at a step (a gate search validating every K steps)
+    /// thereby gets a checkpoint that is never behind what it saved.
+    public var stepObserver: ((TrainingState) throws(TrainingError) -> Bool)?
     public private(set) var state: TrainingState
     public let train: any ImageSource
     public let validation: (any ImageSource)?
@@ -84,7 +89,7 @@ public final class Trainer {
         } else {
             self.optimizer = try wrap {
                 try SGD(network.parameters.filter { $0.role != .gate }, learningRate: recipe.learningRate,
-                        momentum: recipe.momentum, nesterov: recipe.nesterov, weightDecay: WeightDecay(recipe.weightDecay))
+                        momentum: recipe.momentum, nesterov: recipe.nesterov, weightDecay: recipe.weightDecaySetting)
             }
         }
         state = TrainingState(recipe: recipe, normalization: normalization, data: dataDescription,
@@ -172,6 +177,7 @@ public final class Trainer {
                               penalty: (state.partialPenalty ?? 0) / Double(state.partialImages),
                               accuracy: Double(state.partialCorrect) / Double(state.partialImages),
                               imagesPerSecond: Double(state.partialImages) / max(state.partialSeconds, 1e-9)))
+                if let stepObserver, try stepObserver(state) { _ = try saveCheckpoint() }
                 if StopSignal.isRequested || stopAfterSteps.map({ stepsThisCall >= $0 }) == true {
                     loader.cancel()
                     let file = try saveCheckpoint()
@@ -229,8 +235,5 @@ public final class Trainer {
         return file
     }
 
-    private func describe(_ recipe: TrainingRecipe) -> String {
-        "\(recipe.epochs) epochs, batch \(recipe.batchSize), lr \(recipe.learningRate) \(recipe.schedule.rawValue), "
-            + "momentum \(recipe.momentum), weight decay \(recipe.weightDecay), seed \(recipe.seed)"
-    }
+    private func describe(_ recipe: TrainingRecipe) -> String { recipe.summary }
 }
