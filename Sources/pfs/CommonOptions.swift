@@ -131,14 +131,15 @@ struct ArchitectureOptions: ParsableArguments {
     }
 }
 
-/// The training recipe: a preset (`--recipe`), then any flag given overrides its field.
-struct RecipeOptions: ParsableArguments {
+/// The fields of a training recipe: a preset (`--recipe`), then any flag given overrides its
+/// field. `pfs train` adds the seed and Scratch-B (``RecipeOptions``); `pfs pipeline` its seeds.
+struct RecipeFieldOptions: ParsableArguments {
     @Option(name: .customLong("recipe"), help: ArgumentHelp(
         "Starting point of the recipe: cifar or imagenet (SPEC §6); the flags below override its fields.",
         discussion: "imagenet: 150 epochs, batch 256, Nesterov SGD lr 0.05 × batch/256, momentum 0.9, weight decay 4e-5 "
             + "not on BatchNorm/biases/depthwise, cosine after 5 warm-up epochs, label smoothing 0.1."))
     var preset: RecipePreset = .cifar
-    @Option(help: "Epochs (cifar 30, imagenet 150).") var epochs: Int?
+    @Option(help: "Epochs (cifar 30, 12 for pfs pipeline on the bundled sample; imagenet 150).") var epochs: Int?
     @Option(help: "Images per batch (cifar 128, imagenet 256).") var batchSize: Int?
     @Option(name: .customLong("lr"), help: "Base learning rate, SGD (cifar 0.1, imagenet 0.05 × batch/256).")
     var learningRate: Float?
@@ -154,14 +155,12 @@ struct RecipeOptions: ParsableArguments {
     @Option(help: "Linear warm-up epochs before the schedule (cifar 0, imagenet 5).") var warmupEpochs: Int?
     @Option(help: "Label smoothing of the cross-entropy (cifar 0, imagenet 0.1).") var labelSmoothing: Float?
     @Flag(help: "No random crop / flip.") var noAugment = false
-    @Option(parsing: .unconditional, help: "Seed of the weights, data order, augmentation and validation split.",
-            transform: parseSeed)
-    var seed: UInt64 = 1
-    @Flag(help: "Scratch-B: scale the epochs by (standard MACs / this network's MACs), the compute-matched budget.")
-    var budgetMatched = false
 
-    func validate() throws {
-        do { try recipe().validate() } catch { throw ValidationError(flagWording(error, Self.flags)) }
+    func validate() throws { try Self.check(recipe(seed: 1)) }
+
+    /// Throws the validation error of `recipe`, naming the flag.
+    static func check(_ recipe: TrainingRecipe) throws {
+        do { try recipe.validate() } catch { throw ValidationError(flagWording(error, flags)) }
     }
 
     /// The flag behind each recipe field.
@@ -170,10 +169,11 @@ struct RecipeOptions: ParsableArguments {
                         "warm-up epochs": "--warmup-epochs", "weight decay exemptions": "--no-weight-decay-on"]
 
     /// The preset's recipe with every given flag applied (the learning rate of the imagenet preset
-    /// follows --batch-size unless --lr is given).
-    func recipe() -> TrainingRecipe {
+    /// follows --batch-size unless --lr is given); `defaultEpochs` replaces the preset's epochs
+    /// when --epochs is not given.
+    func recipe(seed: UInt64, defaultEpochs: Int? = nil) -> TrainingRecipe {
         var recipe = preset.recipe(batchSize: batchSize)
-        if let epochs { recipe.epochs = epochs }
+        if let epochs = epochs ?? defaultEpochs { recipe.epochs = epochs }
         if let learningRate { recipe.learningRate = learningRate }
         if let momentum { recipe.momentum = momentum }
         if let nesterov { recipe.nesterov = nesterov }
@@ -186,6 +186,18 @@ struct RecipeOptions: ParsableArguments {
         recipe.seed = seed
         return recipe
     }
+}
+
+/// The training recipe of `pfs train`: its fields, the seed and Scratch-B.
+struct RecipeOptions: ParsableArguments {
+    @OptionGroup var fields: RecipeFieldOptions
+    @Option(parsing: .unconditional, help: "Seed of the weights, data order, augmentation and validation split.",
+            transform: parseSeed)
+    var seed: UInt64 = 1
+    @Flag(help: "Scratch-B: scale the epochs by (standard MACs / this network's MACs), the compute-matched budget.")
+    var budgetMatched = false
+
+    func recipe() -> TrainingRecipe { fields.recipe(seed: seed) }
 
     /// The recipe for `configuration`, with Scratch-B applied when asked.
     func recipe(for configuration: ChannelConfiguration) throws -> TrainingRecipe {

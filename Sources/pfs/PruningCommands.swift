@@ -54,7 +54,7 @@ struct SearchCommand: ParsableCommand {
         print("search \(configuration.architecture.rawValue) (\(grouped(ComplexityCounter.totalMACs(configuration))) MACs, "
               + "\(configuration.prunableWidths.reduce(0, +)) gates) from \(source.description)")
         print("data   \(prepared.description): \(prepared.train.count) train, \(prepared.validation?.count ?? 0) validation; "
-              + "λ \(settings.lambda), r \(settings.targetRatio), Adam lr \(settings.learningRate), \(settings.epochs) epochs, "
+              + "λ \(settings.lambda), r \(settings.targetRatio), Adam lr \(settings.learningRate), \(settings.epochs) epoch\(settings.epochs == 1 ? "" : "s"), "
               + "batch \(settings.batchSize)" + (settings.validateEverySteps.map { ", validated every \($0) steps" } ?? "")
               + ", \(Engine.threads) thread(s)")
         let search = try GateSearch(configuration: configuration, settings: settings, source: source, data: prepared)
@@ -190,18 +190,10 @@ struct PipelineCommand: ParsableCommand {
 
     @Option(help: "Comma-separated seeds: one candidate structure (and training run) per seed.", transform: parseSeedList)
     var seeds: [UInt64] = [1]
-    @Option(help: "Training epochs of the pruned network (default 30; 12 on the bundled sample).") var epochs: Int?
-    @Option(help: "Images per training batch.") var batchSize: Int = 128
-    @Option(name: .customLong("lr"), help: "Base SGD learning rate.") var learningRate: Float = 0.1
-    @Option(help: "L2 weight decay.") var weightDecay: Float = 5e-4
-    @Option(help: "Learning-rate schedule: cosine, multistep or constant.") var schedule: ScheduleKind = .cosine
+    @OptionGroup(title: "Training of the pruned network") var recipe: RecipeFieldOptions
     @Flag(help: "Scratch-B: scale the training epochs by standard MACs / pruned MACs.") var budgetMatched = false
     @Flag(help: "Also train the uniformly narrowed network of the same MACs (the baseline).") var uniform = false
     @Option(help: "Output directory (default runs/pipeline-<arch>).") var out: String?
-
-    func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-    }
 
     func run() throws {
         engine.apply()
@@ -217,12 +209,8 @@ struct PipelineCommand: ParsableCommand {
         settings.seeds = seeds
         settings.uniformBaseline = uniform
         settings.budgetMatched = budgetMatched
-        settings.recipe.epochs = epochs ?? (bundled ? 12 : 30)
-        settings.recipe.batchSize = batchSize
-        settings.recipe.learningRate = learningRate
-        settings.recipe.weightDecay = weightDecay
-        settings.recipe.schedule = schedule
-        do { try settings.recipe.validate() } catch { throw ValidationError(flagWording(error, RecipeOptions.flags)) }
+        settings.recipe = recipe.recipe(seed: seeds[0], defaultEpochs: bundled ? 12 : nil)
+        try RecipeFieldOptions.check(settings.recipe)
         let directory = out ?? "runs/pipeline-\(settings.architecture.rawValue)"
 
         let searchData = try data.prepare(validationFraction: settings.gate.validationFraction, seed: seeds[0])

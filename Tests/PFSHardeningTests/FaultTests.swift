@@ -266,6 +266,9 @@ struct CLI {
                                    + ["--recipe", "imagenet", "--warmup-epochs", "1", "--no-nesterov"])
         #expect(imagenet.status == 0 && imagenet.output.contains("SGD lr 0.0015625 cosine, momentum 0.9, weight decay 4e-05 "
                 + "(not on batchnorm, bias, depthwise), 1 warm-up epochs, label smoothing 0.1"), "\(imagenet.output)")
+        let pipelineWarmup = try cli.run(["pipeline", "--recipe", "imagenet", "--epochs", "4", "--warmup-epochs", "4"])
+        #expect(pipelineWarmup.status != 0 && pipelineWarmup.output.contains("--warmup-epochs: expected 0 … 3"),
+                "\(pipelineWarmup.output)")
         let interval = try cli.run(["search", "--gate-preset", "imagenet", "--validate-every", "0"])
         #expect(interval.status != 0 && interval.output.contains("--validate-every: expected at least 1 step"), "\(interval.output)")
 

@@ -302,6 +302,27 @@ import Testing
         #expect(throws: TrainingError.self) { try recipe.validate() }
     }
 
+    /// The step observer sees every step; when it asks, a checkpoint is written at that position;
+    /// its own time (here a 0.4 s sleep per step) is not counted as training time.
+    @Test func theStepObserverCanAskForACheckpointAndIsNotTrainingTime() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let trainer = try trainer(directory, epochs: 1)   // 40 images, batch 8: 5 steps
+        var seen: [Int] = []
+        var positionAtStep3: Int?
+        trainer.stepObserver = { state in
+            seen.append(state.globalStep)
+            if state.globalStep == 4 { positionAtStep3 = (try? Checkpoint.read(directory))?.state?.stepInEpoch }
+            Thread.sleep(forTimeInterval: 0.4)
+            return state.globalStep == 3
+        }
+        try trainer.run()
+        #expect(seen == [1, 2, 3, 4, 5])
+        #expect(positionAtStep3 == 3)
+        let seconds = try #require(trainer.state.history.first?.seconds)
+        #expect(seconds < 1.6, "observer time counted as training: \(seconds) s for 5 steps with 2 s of sleeping")
+    }
+
     @Test func aJobRefusesToOverwriteARunWithoutResume() throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -177,7 +177,10 @@ public final class Trainer {
                               penalty: (state.partialPenalty ?? 0) / Double(state.partialImages),
                               accuracy: Double(state.partialCorrect) / Double(state.partialImages),
                               imagesPerSecond: Double(state.partialImages) / max(state.partialSeconds, 1e-9)))
-                if let stepObserver, try stepObserver(state) { _ = try saveCheckpoint() }
+                if let stepObserver {
+                    if try stepObserver(state) { _ = try saveCheckpoint() }
+                    clock = Date()   // what the observer did (a validation, a checkpoint) is not training time
+                }
                 if StopSignal.isRequested || stopAfterSteps.map({ stepsThisCall >= $0 }) == true {
                     loader.cancel()
                     let file = try saveCheckpoint()
