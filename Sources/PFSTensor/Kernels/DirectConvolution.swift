@@ -30,7 +30,10 @@ enum DirectConvolution {
     /// with `pfs bench --op conv --shapes vgg`, one thread: 512 channels at 4×4 ran at 69 vs 103
     /// GFLOPS, at 2×2 at 18 vs 92, while 256 at 8×8 ran at 141 vs 125 (forward). The channel-vector
     /// kernel fills its vectors at 4×4 too, and beat SGEMM there with one thread (148 vs 136 GFLOPS,
-    /// batch 64) but not with two (250 vs 268), so these planes stay on SGEMM.
+    /// batch 64) but not with two (250 vs 268), so these planes stay on SGEMM. On AVX2 an 8-lane
+    /// channel-vector kernel (16 output channels × 4 pixels per block) was tried and not kept:
+    /// 512 channels, batch 64, two threads, three alternating runs, medians: 4×4 forward 97 vs
+    /// 103 ms on SGEMM (within this VM's noise), 2×2 forward 34 vs 26 ms (slower).
     static let minimumPlane = 64
 
     /// Small planes with many channels get their weight gradient from im2col + SGEMM. Measured with
