@@ -15,22 +15,27 @@ public struct Evaluation: Codable, Equatable, Sendable {
 
 /// Runs a network over a dataset without changing it.
 public enum Evaluator {
+    /// Throws a ``TrainingError/mismatch(file:field:expected:got:)`` naming `dataset` when its
+    /// images are not the network's input shape (C×H×W) or its classes not the network's outputs.
+    public static func checkFits(_ dataset: any ImageSource, _ configuration: ChannelConfiguration) throws(TrainingError) {
+        let input = configuration.input
+        guard dataset.channels == input.channels, dataset.height == input.height, dataset.width == input.width else {
+            throw .mismatch(file: dataset.source, field: "image shape", expected: "\(input) (the network's input)",
+                            got: "\(dataset.channels)×\(dataset.height)×\(dataset.width)")
+        }
+        guard dataset.classCount == configuration.classes else {
+            throw .mismatch(file: dataset.source, field: "classes",
+                            expected: "\(configuration.classes) (the network's outputs)", got: "\(dataset.classCount)")
+        }
+    }
+
     /// Evaluates `network` on every image of `dataset` (no augmentation; a streamed folder's
     /// evaluation transform) with BatchNorm running
     /// statistics and no backward caches (``Mode/inference``) unless `mode` says otherwise.
     public static func evaluate(_ network: Layer, on dataset: any ImageSource, normalization: Normalization,
                                 batchSize: Int = 250, mode: Mode = .inference) throws(TrainingError) -> Evaluation {
         if let network = network as? Network {
-            let input = network.configuration.input
-            guard dataset.channels == input.channels, dataset.height == input.height, dataset.width == input.width else {
-                throw .mismatch(file: dataset.source, field: "image shape",
-                                expected: "\(input) (the network's input)",
-                                got: "\(dataset.channels)×\(dataset.height)×\(dataset.width)")
-            }
-            guard dataset.classCount == network.configuration.classes else {
-                throw .mismatch(file: dataset.source, field: "classes",
-                                expected: "\(network.configuration.classes) (the network's outputs)", got: "\(dataset.classCount)")
-            }
+            try checkFits(dataset, network.configuration)
             try TrainingError.checkMemory(MemoryEstimate.inference(network.configuration, batch: batchSize, threads: Engine.threads),
                                           what: "evaluating \(network.name) at batch \(batchSize)", remedy: "lower --batch-size")
         }

@@ -67,17 +67,8 @@ public final class Trainer {
         guard train.count >= 1 else {
             throw .data(DataError(file: train.source, field: "training images", expected: "at least 1", got: "0"))
         }
-        let input = network.configuration.input
         for dataset in [train] + (validation.map { [$0] } ?? []) as [any ImageSource] {
-            guard dataset.channels == input.channels, dataset.height == input.height, dataset.width == input.width else {
-                throw .mismatch(file: dataset.source, field: "image shape",
-                                expected: "\(input) (the network's input)",
-                                got: "\(dataset.channels)×\(dataset.height)×\(dataset.width)")
-            }
-            guard dataset.classCount == network.configuration.classes else {
-                throw .mismatch(file: dataset.source, field: "classes", expected: "\(network.configuration.classes)",
-                                got: "\(dataset.classCount)")
-            }
+            try Evaluator.checkFits(dataset, network.configuration)
         }
         self.network = network
         self.train = train
