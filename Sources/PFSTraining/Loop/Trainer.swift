@@ -95,8 +95,8 @@ public final class Trainer {
                           got: "weights only")
         }
         guard saved.recipe == state.recipe else {
-            throw .mismatch(file: contents.file, field: "recipe", expected: describe(state.recipe),
-                            got: describe(saved.recipe))
+            throw .mismatch(file: contents.file, field: "recipe", expected: state.recipe.summary,
+                            got: saved.recipe.summary)
         }
         guard saved.trainingImages == state.trainingImages else {
             throw .mismatch(file: contents.file, field: "training images", expected: "\(state.trainingImages)",
@@ -228,6 +228,4 @@ public final class Trainer {
                                    to: (runDirectory as NSString).appendingPathComponent(Checkpoint.metricsFileName))
         return file
     }
-
-    private func describe(_ recipe: TrainingRecipe) -> String { recipe.summary }
 }
