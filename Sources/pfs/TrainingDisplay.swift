@@ -28,7 +28,7 @@ final class TrainingDisplay {
         case let .epoch(record):
             bar.finish()
             if !printedHeader {
-                print("epoch   train loss  train acc   val loss    val acc        lr   img/s     time")
+                print("epoch   train loss  train acc   val loss    val acc        lr   img/s     time  data wait")
                 printedHeader = true
             }
             let val = record.validationAccuracy.map { percent($0) } ?? "-"
@@ -36,7 +36,8 @@ final class TrainingDisplay {
             print(pad("\(record.epoch)/\(totalEpochs)", 5) + pad(String(format: "%.4f", record.trainLoss), 13)
                   + pad(percent(record.trainAccuracy), 11) + pad(valLoss, 11) + pad(val, 11)
                   + pad(String(format: "%.5f", record.learningRate), 10) + pad("\(Int(record.imagesPerSecond))", 8)
-                  + pad(clock(record.seconds), 9))
+                  + pad(clock(record.seconds), 9)
+                  + pad(record.dataWaitSeconds.map { percent($0 / max(record.seconds, 1e-9)) } ?? "-", 11))
             fflush(stdout)
         }
     }

@@ -323,6 +323,42 @@ import Testing
         #expect(seconds < 1.6, "observer time counted as training: \(seconds) s for 5 steps with 2 s of sleeping")
     }
 
+    /// A data source whose every batch takes 0.25 s to arrive: the epoch records that wait as
+    /// data-wait time, inside its training time.
+    @Test func timeWaitingForBatchesIsRecorded() throws {
+        final class SlowStream: BatchStream {
+            let inner: any BatchStream
+            init(_ inner: any BatchStream) { self.inner = inner }
+            var batchCount: Int { inner.batchCount }
+            func nextBatch() throws(DataError) -> Batch? {
+                Thread.sleep(forTimeInterval: 0.25)
+                return try inner.nextBatch()
+            }
+            func cancel() { inner.cancel() }
+        }
+        struct SlowSource: ImageSource {
+            let inner: ImageDataset
+            var count: Int { inner.count }
+            var channels: Int { inner.channels }
+            var height: Int { inner.height }
+            var width: Int { inner.width }
+            var classCount: Int { inner.classCount }
+            var source: String { "slow" }
+            var fingerprint: String { inner.fingerprint }
+            func batches(batchSize: Int, shuffle: Bool, augment: Bool, normalization: Normalization, seed: UInt64,
+                         epoch: Int, startBatch: Int) throws(DataError) -> any BatchStream {
+                SlowStream(try inner.batches(batchSize: batchSize, shuffle: shuffle, augment: augment,
+                                             normalization: normalization, seed: seed, epoch: epoch, startBatch: startBatch))
+            }
+        }
+        let trainer = try trainer(nil, epochs: 1, train: SlowSource(inner: data))   // 40 images, batch 8: 5 waits for a batch
+        try trainer.run()
+        let record = try #require(trainer.state.history.first)
+        let wait = try #require(record.dataWaitSeconds)
+        #expect(wait >= 1.25 && wait <= record.seconds, "waited \(wait) s of \(record.seconds) s")
+        #expect(trainer.state.partialWaitSeconds == nil)
+    }
+
     @Test func aJobRefusesToOverwriteARunWithoutResume() throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -21,9 +21,14 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var seconds: Double
     /// Training images per second.
     public var imagesPerSecond: Double
+    /// The part of the training time the steps spent waiting for their batch from the data loader
+    /// (decoding, augmentation), in seconds; nil in records of earlier versions.
+    public var dataWaitSeconds: Double?
 
     public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, penalty: Double? = nil, validationLoss: Double?,
-                validationAccuracy: Double?, learningRate: Double, seconds: Double, imagesPerSecond: Double) {
+                validationAccuracy: Double?, learningRate: Double, seconds: Double, imagesPerSecond: Double,
+                dataWaitSeconds: Double? = nil) {
+        self.dataWaitSeconds = dataWaitSeconds
         self.epoch = epoch
         self.trainLoss = trainLoss
         self.trainAccuracy = trainAccuracy
@@ -61,6 +66,9 @@ public struct TrainingState: Codable, Equatable, Sendable {
     public var partialCorrect: Int = 0
     public var partialImages: Int = 0
     public var partialSeconds: Double = 0
+    /// Running sum of the seconds the unfinished epoch's steps waited for their batch (nil in
+    /// states of earlier versions; counted from 0 then).
+    public var partialWaitSeconds: Double?
     public var history: [EpochRecord] = []
 
     public init(recipe: TrainingRecipe, normalization: Normalization, data: String, trainingImages: Int,

@@ -132,7 +132,10 @@ public final class Trainer {
             }
             var index = state.stepInEpoch
             var clock = Date()
-            while let batch = try wrap({ try loader.nextBatch() }) {
+            while true {
+                let asked = Date()
+                guard let batch = try wrap({ try loader.nextBatch() }) else { break }
+                state.partialWaitSeconds = (state.partialWaitSeconds ?? 0) + Date().timeIntervalSince(asked)
                 defer { index += 1 }
                 let lr = schedule.learningRate(base: recipe.learningRate, at: state.globalStep)
                 optimizer.learningRate = lr
@@ -191,7 +194,8 @@ public final class Trainer {
                 validationLoss: validationResult?.loss, validationAccuracy: validationResult?.accuracy,
                 learningRate: Double(optimizer.learningRate),
                 seconds: trainSeconds + Date().timeIntervalSince(started),
-                imagesPerSecond: Double(state.partialImages) / max(trainSeconds, 1e-9))
+                imagesPerSecond: Double(state.partialImages) / max(trainSeconds, 1e-9),
+                dataWaitSeconds: state.partialWaitSeconds ?? 0)
             state.history.append(record)
             try epochObserver?(record)
             state.completedEpochs += 1
@@ -201,6 +205,7 @@ public final class Trainer {
             state.partialCorrect = 0
             state.partialImages = 0
             state.partialSeconds = 0
+            state.partialWaitSeconds = nil
             try saveCheckpoint()
             try saveSnapshotIfKept()
             onEvent(.epoch(record))
