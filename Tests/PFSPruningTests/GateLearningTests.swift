@@ -220,6 +220,21 @@ import Testing
         #expect(search.gates.flatMap { $0 }.allSatisfy { $0 == 1 })
     }
 
+    /// Runs `search` and raises the stop signal after `steps` optimiser steps; records an issue
+    /// unless the search ends interrupted. Clears the signal again.
+    static func interrupt(_ search: GateSearch, afterSteps steps: Int) {
+        defer { StopSignal.reset() }
+        var done = 0
+        do {
+            _ = try search.run { event in
+                if case .step = event { done += 1; if done == steps { StopSignal.request() } }
+            }
+            Issue.record("the search was not interrupted")
+        } catch {
+            guard case .training(.interrupted) = error else { Issue.record("\(error)"); return }
+        }
+    }
+
     /// A search stopped mid-epoch and resumed from its checkpoint ends with the same gates and
     /// history as one that ran through.
     @Test func anInterruptedSearchResumesExactly() throws {
@@ -233,16 +248,7 @@ import Testing
         let first = try Self.search(lr: 0.05, epochs: 3)
         first.outputFile = directory + "/gates.json"
         first.runDirectory = directory + "/search"
-        var steps = 0
-        do {
-            _ = try first.run { event in
-                if case .step = event { steps += 1; if steps == 5 { StopSignal.request() } }   // 3 steps per epoch
-            }
-            Issue.record("the search was not interrupted")
-        } catch {
-            guard case .training(.interrupted) = error else { Issue.record("\(error)"); return }
-        }
-        StopSignal.reset()
+        Self.interrupt(first, afterSteps: 5)   // 3 steps per epoch
         #expect(try GateSearchResult.load(directory + "/gates.json").history.count == 1)
         let second = try Self.search(lr: 0.05, epochs: 3)
         second.outputFile = directory + "/gates.json"
@@ -339,16 +345,7 @@ import Testing
             s.runDirectory = directory + "/search"
             return s
         }
-        var steps = 0
-        do {
-            _ = try search().run { event in
-                if case .step = event { steps += 1; if steps == 5 { StopSignal.request() } }
-            }
-            Issue.record("the search was not interrupted")
-        } catch {
-            guard case .training(.interrupted)? = error as? PruningError else { Issue.record("\(error)"); return }
-        }
-        StopSignal.reset()
+        Self.interrupt(try search(), afterSteps: 5)
         #expect(try GateSearchResult.load(directory + "/gates.json").history.map(\.step) == [2, 3, 4])
         let resumed = try search().run(resume: true)
         #expect(resumed.history.map(\.step) == [2, 3, 4, 6])

@@ -62,11 +62,7 @@ public struct PreparedData: Sendable {
     /// are split off (seeded, stratified) for validation.
     public static func stream(folder path: String, size: Int = 224, validationFraction: Double, splitSeed: UInt64,
                               workers: Int = 2) throws(TrainingError) -> PreparedData {
-        func isFolder(_ name: String) -> Bool {
-            var directory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent(name), isDirectory: &directory)
-                && directory.boolValue
-        }
+        func isFolder(_ name: String) -> Bool { hasSubfolder(path, name) }
         let layered = isFolder("train")
         let all = try wrap { layered ? try ImageFolderIndex.scan(path, part: "train") : try ImageFolderIndex.scan(path) }
         let reportPart = ["val", "test"].first(where: isFolder)
@@ -99,9 +95,14 @@ public struct PreparedData: Sendable {
 
     static func folderHasTestPart(_ source: DataSource) -> Bool {
         guard let path = source.path else { return false }
+        return hasSubfolder(path, "test")
+    }
+
+    /// Whether `path/name` is a directory.
+    static func hasSubfolder(_ path: String, _ name: String) -> Bool {
         var isDirectory: ObjCBool = false
-        let test = (path as NSString).appendingPathComponent("test")
-        return FileManager.default.fileExists(atPath: test, isDirectory: &isDirectory) && isDirectory.boolValue
+        return FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent(name), isDirectory: &isDirectory)
+            && isDirectory.boolValue
     }
 }
 
