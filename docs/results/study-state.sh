@@ -52,7 +52,8 @@ keep() {  # keep WEIGHTS_FILE → 0 when a rerun needs it
     local file=$1 dir
     dir=$(dirname "$file")
     case $dir in
-    "$from/pretrain") [ $pretrain_needed = 1 ] ;;
+    "$from/pretrain")  # sources start from the epoch snapshots; the checkpoint only until the run ends
+        [ $pretrain_needed = 1 ] && { [ "${file##*/}" != checkpoint.safetensors ] || [ ! -f "$dir/result.json" ]; } ;;
     "$from/slimming") [ $slimming_needed = 1 ] ;;
     */search) [ ! -f "$(dirname "$dir")/scores.json" ] ;;
     *) [ ! -f "$dir/result.json" ] && [ ! -f "$dir/scores.json" ] ;;
