@@ -36,17 +36,30 @@ if [ -e "$from/.pfs-lock" ] && pid=$(sed -n "s/^pid \([0-9]*\).*/\1/p" "$from/.p
     exit 1
 fi
 
-# Is any source that starts from a pretraining snapshot still without scores?
-pretrain_needed=0
-for d in "$from"/scores/checkpoint-gates-* "$from"/scores/l1-norm-*; do
-    [ -d "$d" ] && [ ! -f "$d/scores.json" ] && pretrain_needed=1
-done
-if [ -d "$from/pretrain" ] && [ ! -f "$from/pretrain/result.json" ]; then pretrain_needed=1; fi
-slimming_needed=0
-for d in "$from"/scores/network-slimming*; do
-    [ -d "$d" ] && [ ! -f "$d/scores.json" ] && slimming_needed=1
-done
-if [ -d "$from/slimming" ] && [ ! -f "$from/slimming/result.json" ]; then slimming_needed=1; fi
+# Which planned sources still need the pretraining snapshots or the slimming run's weights? The
+# plan as run (DIR/plan.json) names them; a source counts as done once its scores.json exists.
+# (A source that has not started has no directory yet, so the plan is the only complete list.)
+read -r pretrain_needed slimming_needed < <(python3 - "$from" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+plan = json.load(open(os.path.join(d, "plan.json")))
+final = (plan.get("pretraining") or {}).get("epochs")
+def scored(name): return os.path.isfile(os.path.join(d, "scores", name, "scores.json"))
+def epoch(e): return final if e == "final" else e
+pretrain = slimming = False
+for s in plan.get("sources", []):
+    k = s.get("kind")
+    if k == "checkpoint-gates":
+        pretrain |= any(epoch(e) is None or not scored(f"checkpoint-gates-epoch{epoch(e)}") for e in s.get("epochs", []))
+    elif k == "l1-norm":
+        e = epoch(s.get("epoch", "final"))
+        pretrain |= e is None or not scored(f"l1-norm-epoch{e}")
+    elif k == "network-slimming":
+        slimming |= not scored("network-slimming")
+print(int(pretrain), int(slimming))
+PY
+)
+[ -n "$pretrain_needed" ] || { echo "$0: cannot read the plan in $from/plan.json" >&2; exit 1; }
 
 keep() {  # keep WEIGHTS_FILE → 0 when a rerun needs it
     local file=$1 dir
