@@ -78,7 +78,7 @@ mkdir -p "$to.tmp"
 kept=0 dropped=0
 while IFS= read -r -d '' file; do
     rel=${file#"$from"/}
-    case $rel in */.pfs-lock|.pfs-lock) continue ;; esac
+    case $rel in */.pfs-lock|.pfs-lock|report.html) continue ;; esac  # the report is rebuilt by pfs report
     if [[ $rel == *.safetensors ]] && ! keep "$file"; then dropped=$((dropped + 1)); continue; fi
     [[ $rel == *.safetensors ]] && kept=$((kept + 1))
     mkdir -p "$to.tmp/$(dirname "$rel")"
