@@ -349,7 +349,7 @@ public enum RunReport {
                 structureItems.append(.chart(HeatMapChart(labels: similarity.structures, groups: similarity.groups, matrix: similarity.matrix)
                     .chart(id: r.id("similarity"), title: "Structure similarity at \(label)",
                            caption: "Pearson correlation of the per-layer kept ratios of every pair of structures (SPEC §7); thick "
-                           + "lines separate the groups (random-init, checkpoints, baselines); n/a: a constant vector. From results.json.")))
+                           + "lines separate the groups (random-init, random-init-expanded, checkpoint-epoch0, checkpoints, baselines); n/a: a structure uniform up to rounding (e.g. uniform scaling). From results.json.")))
                 structureItems.append(.table(ReportTable(
                     caption: "Mean correlation within and between groups at \(label) (results.json).",
                     header: ["groups", "mean r", "pairs"],

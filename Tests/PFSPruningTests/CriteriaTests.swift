@@ -159,6 +159,35 @@ import Testing
         #expect(slim.history.allSatisfy { ($0.penalty ?? 0) > 0 })
     }
 
+    /// Uniform scaling's kept ratios differ only by rounding to whole channels; a structure with a
+    /// real preference between layers does not pass for uniform.
+    @Test func uniformUpToRoundingIsRecognised() throws {
+        for architecture in [Architecture.resnet20, .resnet56, .vgg16, .mobilenetv2] {
+            let standard = try ChannelConfiguration.standard(architecture)
+            for keep in [0.3, 0.5, 0.8] {
+                let uniform = try PrunedArchitecture.uniform(standard, budget: .keepFraction(keep))
+                #expect(uniform.isUniformUpToRounding, "\(architecture) at \(keep): \(uniform.keptRatios)")
+                #expect(Set(uniform.keptRatios).count > 1 || architecture == .vgg16, "\(architecture) at \(keep)")
+            }
+        }
+        // ResNet-20 interiors 16/16/16 | 32/32/32 | 64/64/64: PFS's seed-1 structure of the
+        // full-CIFAR campaign (10 14 7 | 13 8 17 | 25 20 34) is not uniform; 11s, 22–23s and 44–45s are.
+        let standard = try ChannelConfiguration.standard(.resnet20)
+        func structure(_ widths: [Int]) throws -> PrunedArchitecture {
+            let scores = zip(standard.prunableWidths, widths).map { c, k in (0..<c).map { Float($0 < k ? 1 : 0) } }
+            // The budget is exactly these widths' MACs: the k channels scored 1 fill it, one more exceeds it.
+            let macs = ComplexityCounter.totalMACs(try standard.withPrunableWidths(widths))
+            let pruned = try PrunedArchitecture.make(
+                from: ChannelScores(configuration: standard, scores: scores, provenance: ScoreProvenance(criterion: .random, seed: 1)),
+                budget: .maxMACs(macs))
+            #expect(pruned.layers.map(\.pruned) == widths)
+            return pruned
+        }
+        #expect(try structure([11, 11, 11, 23, 22, 23, 45, 44, 45]).isUniformUpToRounding)
+        #expect(try !structure([10, 14, 7, 13, 8, 17, 25, 20, 34]).isUniformUpToRounding)
+        #expect(try !structure([11, 11, 11, 23, 23, 23, 45, 45, 47]).isUniformUpToRounding)   // 47/64 is 1.5 channels off
+    }
+
     @Test func pearsonOnKnownVectors() {
         #expect(pearsonCorrelation([1, 2, 3], [2, 4, 6]) == 1)
         #expect(pearsonCorrelation([1, 2, 3], [3, 2, 1]) == -1)

@@ -187,6 +187,18 @@ public struct PrunedArchitecture: Codable, Sendable {
     /// similarity study (SPEC §7).
     public var keptRatios: [Double] { layers.map { Double($0.pruned) / Double($0.standard) } }
 
+    /// True when every prunable width lies within one channel of a single fraction q of its
+    /// standard width (|pruned − q · standard| < 1 for one q and every layer): uniform scaling,
+    /// or any structure indistinguishable from it once widths are whole channels. The kept ratios
+    /// of such a structure differ only by rounding, so a correlation with them measures rounding,
+    /// not a preference between layers.
+    public var isUniformUpToRounding: Bool {
+        guard !layers.isEmpty else { return true }
+        let lowest = layers.map { Double($0.pruned - 1) / Double($0.standard) }.max()!
+        let highest = layers.map { Double($0.pruned + 1) / Double($0.standard) }.min()!
+        return lowest < highest
+    }
+
     public func save(to file: String) throws(PruningError) {
         try attempt { try AtomicFile.write(prettyJSON(self), to: file) }
     }

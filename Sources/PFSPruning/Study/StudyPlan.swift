@@ -615,10 +615,15 @@ public struct StudyStructure: Equatable, Hashable, Sendable {
         }
     }
 
-    /// The group of the similarity summary: random-init gates, checkpoint gates, or baselines.
+    /// The group of the similarity summary: random-init gates (at the standard widths, or expanded),
+    /// gates on the pretraining run's initialisation (epoch 0: random weights, kept apart so that it
+    /// neither passes for a trained checkpoint nor counts twice when it equals a random-init seed),
+    /// checkpoint gates, or baselines.
     public var group: String {
         switch kind {
-        case .randomInitGates: return "random-init"
+        case .randomInitGates(_, nil): return "random-init"
+        case .randomInitGates: return "random-init-expanded"
+        case .checkpointGates(0): return "checkpoint-epoch0"
         case .checkpointGates: return "checkpoints"
         default: return "baselines"
         }

@@ -66,7 +66,8 @@ public struct StudySimilarity: Codable, Equatable, Sendable {
     public var budget: Double
     public var structures: [String]
     public var groups: [String]
-    /// `matrix[i][j]`: correlation of structures i and j; nil when a vector is constant.
+    /// `matrix[i][j]`: correlation of structures i and j; nil when either kept-ratio vector is
+    /// constant or the structure is uniform up to rounding (``PrunedArchitecture/isUniformUpToRounding``).
     public var matrix: [[Double?]]
     public var groupMeans: [GroupCorrelation]
 }
@@ -81,7 +82,8 @@ public struct StudyCost: Codable, Equatable, Sendable {
     public var scoringSeconds: Double
     public var scoringImages: Int
     public var totalSeconds: Double { pretrainingSeconds + scoringSeconds }
-    /// Total seconds over the mean seconds of the random-init searches (nil without any).
+    /// Total seconds over the mean seconds of the random-init searches at the standard widths (no
+    /// width expansion; nil without any).
     public var relativeToRandomInit: Double?
 }
 
@@ -207,9 +209,14 @@ struct StudyResultsCollector {
         var similarity: [StudySimilarity] = []
         var keptRatios: [String: [String: [Double]]] = [:]
         for budget in plan.budgets {
-            let vectors = structures.map { pruned[budget]![$0.id]!.keptRatios }
+            let architectures = structures.map { pruned[budget]![$0.id]! }
+            let vectors = architectures.map(\.keptRatios)
             keptRatios[Study.budgetLabel(budget)] = Dictionary(uniqueKeysWithValues: zip(structures.map(\.id), vectors))
-            let matrix = vectors.map { a in vectors.map { b in pearsonCorrelation(a, b) } }
+            // A uniform structure's ratios differ only by rounding to whole channels: no correlation.
+            let comparable = architectures.map { !$0.isUniformUpToRounding }
+            let matrix = vectors.indices.map { i in
+                vectors.indices.map { j in comparable[i] && comparable[j] ? pearsonCorrelation(vectors[i], vectors[j]) : nil }
+            }
             let groups = structures.map(\.group)
             var order: [String] = []
             for g in groups where !order.contains(g) { order.append(g) }
@@ -234,7 +241,9 @@ struct StudyResultsCollector {
                                               matrix: matrix, groupMeans: means))
         }
         var costs = structures.map(cost)
-        let searchSeconds = costs.filter { $0.criterion == .randomInitGates }.map(\.totalSeconds)
+        // The reference is the search at the standard widths: an expanded search costs more per image.
+        let searchSeconds = zip(structures, costs).filter { $0.0.criterion == .randomInitGates && $0.0.expansion == nil }
+            .map(\.1.totalSeconds)
         if let base = StudyText.mean(searchSeconds), base > 0 {
             for i in costs.indices { costs[i].relativeToRandomInit = costs[i].totalSeconds / base }
         }
@@ -342,7 +351,7 @@ public enum StudyText {
         }
         for s in report.similarity {
             out.append("== structure similarity at \(Study.budgetLabel(s.budget)): Pearson correlation of the per-layer "
-                       + "kept ratios (n/a: a constant vector)")
+                       + "kept ratios (n/a: a structure uniform up to rounding)")
             var cells = [[""] + s.structures.indices.map { "[\($0 + 1)]" }]
             for (i, id) in s.structures.enumerated() {
                 cells.append(["[\(i + 1)] \(id)"] + s.matrix[i].map { $0.map { String(format: "%.2f", $0) } ?? "n/a" })
@@ -358,7 +367,7 @@ public enum StudyText {
             out.append("")
         }
         out.append("== cost of finding each structure (wall time and training images; pretraining up to the epoch used)")
-        var costs = [["structure", "pretraining", "images", "scoring", "images", "total", "× random-init search"]]
+        var costs = [["structure", "pretraining", "images", "scoring", "images", "total", "× random-init search (standard widths)"]]
         for c in report.costs {
             costs.append([c.structure, duration(c.pretrainingSeconds), Complexity.grouped(c.pretrainingImages),
                           duration(c.scoringSeconds), Complexity.grouped(c.scoringImages), duration(c.totalSeconds),

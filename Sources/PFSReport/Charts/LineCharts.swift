@@ -206,7 +206,7 @@ public struct HeatMapChart: Sendable {
                     m.wrap("rect", [("x", .number(x)), ("y", .number(y0)), ("width", .number(cell)), ("height", .number(cell)),
                                     ("fill", .text(value.map(Self.color) ?? "none")), ("class", value == nil ? "cell missing" : "cell")]) { m in
                         m.element("title", text: "\(labels[i]) × \(labels[j]): "
-                                  + (value.map { String(format: "%.3f", $0) } ?? "n/a (a constant vector)"))
+                                  + (value.map { String(format: "%.3f", $0) } ?? "n/a (uniform up to rounding, or constant)"))
                     }
                     if cell >= 24 {
                         let dark = (value.map(abs) ?? 0) > 0.55
