@@ -240,6 +240,11 @@ import Testing
         #expect(similarity.groups == ["random-init", "random-init", "random-init-expanded", "baselines"])
         #expect(similarity.matrix[3].allSatisfy { $0 == nil } && similarity.matrix.allSatisfy { $0[3] == nil })
         #expect(similarity.matrix[0][1] != nil && similarity.matrix[0][2] != nil)
+        // Group means count only the pairs that have a correlation: none with uniform scaling.
+        let means = Dictionary(uniqueKeysWithValues: similarity.groupMeans.map { ("\($0.first)/\($0.second)", $0) })
+        #expect(means["random-init/random-init"]?.pairs == 1 && means["random-init/random-init-expanded"]?.pairs == 2)
+        #expect(means["random-init/baselines"]?.pairs == 0 && means["random-init/baselines"]?.mean == nil)
+        #expect(means["baselines/baselines"] == nil)
         let costs = Dictionary(uniqueKeysWithValues: report.costs.map { ($0.structure, $0) })
         let reference = (costs["random-init-gates-seed1"]!.totalSeconds + costs["random-init-gates-seed2"]!.totalSeconds) / 2
         let expandedCost = try #require(costs["random-init-gates-w1.5-expanded-seed1"]?.relativeToRandomInit)

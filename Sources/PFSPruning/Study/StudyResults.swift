@@ -56,7 +56,10 @@ public struct StudySummaryRow: Codable, Equatable, Sendable {
 public struct GroupCorrelation: Codable, Equatable, Sendable {
     public var first: String
     public var second: String
+    /// Mean over the ``pairs`` defined correlations; nil when there are none.
     public var mean: Double?
+    /// Pairs whose correlation is defined and entered ``mean`` (a pair with a uniform or constant
+    /// structure has none and is not counted).
     public var pairs: Int
 }
 
@@ -224,16 +227,17 @@ struct StudyResultsCollector {
             for (gi, first) in order.enumerated() {
                 for second in order[gi...] {
                     var values: [Double] = []
-                    var pairs = 0
+                    var candidates = 0
                     for i in structures.indices where groups[i] == first {
                         for j in structures.indices where groups[j] == second && i != j {
                             if first == second && j < i { continue }
-                            pairs += 1
+                            candidates += 1
                             if let r = matrix[i][j] { values.append(r) }
                         }
                     }
-                    if pairs > 0 {
-                        means.append(GroupCorrelation(first: first, second: second, mean: StudyText.mean(values), pairs: pairs))
+                    if candidates > 0 {
+                        means.append(GroupCorrelation(first: first, second: second, mean: StudyText.mean(values),
+                                                      pairs: values.count))
                     }
                 }
             }
