@@ -346,10 +346,10 @@ public enum RunReport {
         for budget in plan.budgets {
             let label = Study.budgetLabel(budget)
             if let similarity = report.similarity.first(where: { $0.budget == budget }) {
-                structureItems.append(.chart(HeatMapChart(labels: similarity.structures, groups: similarity.groups, matrix: similarity.matrix)
+                structureItems.append(.chart(HeatMapChart(labels: similarity.structures, groups: similarity.groups.map(\.rawValue), matrix: similarity.matrix)
                     .chart(id: r.id("similarity"), title: "Structure similarity at \(label)",
                            caption: "Pearson correlation of the per-layer kept ratios of every pair of structures (SPEC §7); thick "
-                           + "lines separate the groups (random-init, random-init-expanded, checkpoint-epoch0, checkpoints, baselines); n/a: a structure uniform up to rounding (e.g. uniform scaling). From results.json.")))
+                           + "lines separate the groups (\(StructureGroup.allCases.map(\.rawValue).joined(separator: ", "))); n/a: a structure uniform up to rounding (e.g. uniform scaling). From results.json.")))
                 structureItems.append(.table(ReportTable(
                     caption: "Mean correlation within and between groups at \(label) (results.json).",
                     header: ["groups", "mean r", "pairs"],
@@ -359,8 +359,8 @@ public enum RunReport {
                          ReportTable.Cell("\(g.pairs)", numeric: true)]
                     })))
             }
-            var groups: [String: [WidthsChart.Series]] = [:]
-            var order: [String] = []
+            var groups: [StructureGroup: [WidthsChart.Series]] = [:]
+            var order: [StructureGroup] = []
             var standard: [Int] = [], layers: [String] = []
             for s in plan.structures {
                 guard let pruned: PrunedArchitecture = r.json("structures/\(label)/\(s.id)/pruned.json") else { continue }

@@ -237,7 +237,7 @@ import Testing
         // The expanded source is a group of its own; uniform scaling correlates with nothing (its
         // kept ratios differ only by rounding); costs are relative to the standard-width searches.
         let similarity = try #require(report.similarity.first)
-        #expect(similarity.groups == ["random-init", "random-init", "random-init-expanded", "baselines"])
+        #expect(similarity.groups == [.randomInit, .randomInit, .randomInitExpanded, .baselines])
         #expect(similarity.matrix[3].allSatisfy { $0 == nil } && similarity.matrix.allSatisfy { $0[3] == nil })
         #expect(similarity.matrix[0][1] != nil && similarity.matrix[0][2] != nil)
         // Group means count only the pairs that have a correlation: none with uniform scaling.
@@ -252,7 +252,7 @@ import Testing
         // Epoch 0 of the pretraining run is random weights: kept apart from trained checkpoints.
         var checkpoints = plan
         checkpoints.sources = [.checkpointGates(epochs: [.epoch(0), .epoch(1), .final])]
-        #expect(checkpoints.structures.map(\.group) == ["checkpoint-epoch0", "checkpoints", "checkpoints"])
+        #expect(checkpoints.structures.map(\.group) == [.checkpointEpoch0, .checkpoints, .checkpoints])
         // The expanded structure kept the searched stem and stages; its search ran at × 1.5.
         let expanded = try PrunedArchitecture.load(directory + "/structures/keep50/random-init-gates-w1.5-expanded-seed1/pruned.json")
         let wide = try ChannelConfiguration.standard(.resnet20, input: Self.trainData.inputShape, classes: 4, widthMultiplier: 1.5)

@@ -615,17 +615,14 @@ public struct StudyStructure: Equatable, Hashable, Sendable {
         }
     }
 
-    /// The group of the similarity summary: random-init gates (at the standard widths, or expanded),
-    /// gates on the pretraining run's initialisation (epoch 0: random weights, kept apart so that it
-    /// neither passes for a trained checkpoint nor counts twice when it equals a random-init seed),
-    /// checkpoint gates, or baselines.
-    public var group: String {
+    /// The group of the similarity summary this structure belongs to.
+    public var group: StructureGroup {
         switch kind {
-        case .randomInitGates(_, nil): return "random-init"
-        case .randomInitGates: return "random-init-expanded"
-        case .checkpointGates(0): return "checkpoint-epoch0"
-        case .checkpointGates: return "checkpoints"
-        default: return "baselines"
+        case .randomInitGates(_, nil): return .randomInit
+        case .randomInitGates: return .randomInitExpanded
+        case .checkpointGates(0): return .checkpointEpoch0
+        case .checkpointGates: return .checkpoints
+        default: return .baselines
         }
     }
 
@@ -650,4 +647,22 @@ public struct StudyStructure: Equatable, Hashable, Sendable {
         if case let .randomInitGates(_, expansion) = kind { return expansion }
         return nil
     }
+}
+
+/// The groups of the structure-similarity summary (SPEC §7, the paper's Fig. 2). Written to
+/// `results.json`/`results.csv` as the raw values.
+public enum StructureGroup: String, Codable, CaseIterable, Sendable, CustomStringConvertible {
+    /// Random-init gates at the standard widths.
+    case randomInit = "random-init"
+    /// Random-init gates learnt on a wider network (`--width-multiplier`, either variant).
+    case randomInitExpanded = "random-init-expanded"
+    /// Gates on the pretraining run's initialisation (epoch 0: random weights), kept apart so that
+    /// it neither passes for a trained checkpoint nor counts twice when it equals a random-init seed.
+    case checkpointEpoch0 = "checkpoint-epoch0"
+    /// Gates on trained checkpoints of the pretraining run.
+    case checkpoints
+    /// Uniform, random, L1-norm and Network Slimming structures.
+    case baselines
+
+    public var description: String { rawValue }
 }

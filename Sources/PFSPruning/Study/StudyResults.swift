@@ -8,8 +8,8 @@ public struct StudyResultRow: Codable, Equatable, Sendable {
     public var budget: Double
     public var structure: String
     public var criterion: ImportanceCriterion
-    /// `random-init`, `checkpoints` or `baselines` (the similarity summary's groups).
-    public var group: String
+    /// The similarity summary's group of the structure.
+    public var group: StructureGroup
     /// The source's seed, and the pretraining epoch it started from.
     public var sourceSeed: UInt64?
     public var pretrainingEpoch: Int?
@@ -54,8 +54,8 @@ public struct StudySummaryRow: Codable, Equatable, Sendable {
 /// The mean Pearson correlation between the structures of two groups (or within one group, over
 /// distinct pairs), over the pairs where it is defined.
 public struct GroupCorrelation: Codable, Equatable, Sendable {
-    public var first: String
-    public var second: String
+    public var first: StructureGroup
+    public var second: StructureGroup
     /// Mean over the ``pairs`` defined correlations; nil when there are none.
     public var mean: Double?
     /// Pairs whose correlation is defined and entered ``mean`` (a pair with a uniform or constant
@@ -68,7 +68,7 @@ public struct GroupCorrelation: Codable, Equatable, Sendable {
 public struct StudySimilarity: Codable, Equatable, Sendable {
     public var budget: Double
     public var structures: [String]
-    public var groups: [String]
+    public var groups: [StructureGroup]
     /// `matrix[i][j]`: correlation of structures i and j; nil when either kept-ratio vector is
     /// constant or the structure is uniform up to rounding (``PrunedArchitecture/isUniformUpToRounding``).
     public var matrix: [[Double?]]
@@ -221,7 +221,7 @@ struct StudyResultsCollector {
                 vectors.indices.map { j in comparable[i] && comparable[j] ? pearsonCorrelation(vectors[i], vectors[j]) : nil }
             }
             let groups = structures.map(\.group)
-            var order: [String] = []
+            var order: [StructureGroup] = []
             for g in groups where !order.contains(g) { order.append(g) }
             var means: [GroupCorrelation] = []
             for (gi, first) in order.enumerated() {
@@ -284,7 +284,7 @@ public enum StudyText {
                      + "training_epochs,training_seconds,test_accuracy,test_loss"]
         for r in rows {
             let cells: [String] = [
-                "\(r.budget)", r.structure, r.criterion.rawValue, r.group, r.sourceSeed.map(String.init) ?? "",
+                "\(r.budget)", r.structure, r.criterion.rawValue, r.group.rawValue, r.sourceSeed.map(String.init) ?? "",
                 r.pretrainingEpoch.map(String.init) ?? "", "\(r.macs)", "\(r.params)", number(r.pretrainingSeconds, "%.1f"),
                 "\(r.pretrainingImages)", number(r.scoringSeconds, "%.1f"), "\(r.scoringImages)", number(r.costSeconds, "%.1f"),
                 "\(r.costImages)", r.scheme.rawValue, "\(r.trainingSeed)", "\(r.trainingEpochs)",
