@@ -33,9 +33,9 @@ public enum Convolution {
     }
 
     /// GEMM width (output pixels) a tile of images aims for.
-    nonisolated(unsafe) public static var targetColumns = 1024
+    public static let targetColumns = 1024
     /// Upper bound, in floats, on one tile's column matrix.
-    nonisolated(unsafe) public static var maxColumnFloats = 1 << 21
+    public static let maxColumnFloats = 1 << 21
 
     /// Images per tile for this geometry.
     static func tileImages(_ g: Conv2dGeometry) -> Int {
