@@ -220,14 +220,15 @@ import Testing
         #expect(search.gates.flatMap { $0 }.allSatisfy { $0 == 1 })
     }
 
-    /// Runs `search` and raises the stop signal after `steps` optimiser steps; records an issue
-    /// unless the search ends interrupted. Clears the signal again.
+    /// Runs `search` and raises its stop request after `steps` optimiser steps; records an issue
+    /// unless the search ends interrupted.
     static func interrupt(_ search: GateSearch, afterSteps steps: Int) {
-        defer { StopSignal.reset() }
+        let stop = StopRequest()
+        search.stop = stop
         var done = 0
         do {
             _ = try search.run { event in
-                if case .step = event { done += 1; if done == steps { StopSignal.request() } }
+                if case .step = event { done += 1; if done == steps { stop.request() } }
             }
             Issue.record("the search was not interrupted")
         } catch {
@@ -240,7 +241,7 @@ import Testing
     @Test func anInterruptedSearchResumesExactly() throws {
         let saved = Engine.threads
         Engine.threads = 1
-        defer { Engine.threads = saved; StopSignal.reset() }
+        defer { Engine.threads = saved }
         let directory = NSTemporaryDirectory() + "pfs-search-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let reference = try Self.search(lr: 0.05, epochs: 3).run()
@@ -334,7 +335,7 @@ import Testing
     @Test func aSearchValidatedEveryKStepsResumesMidEpochExactly() throws {
         let saved = Engine.threads
         Engine.threads = 1
-        defer { Engine.threads = saved; StopSignal.reset() }
+        defer { Engine.threads = saved }
         let directory = NSTemporaryDirectory() + "pfs-ksearch-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let reference = try Self.search(lr: 0.05, epochs: 2, validateEvery: 2).run()

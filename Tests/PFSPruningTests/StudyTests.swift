@@ -20,16 +20,18 @@ import Testing
         throws(PruningError) -> (report: StudyReport, stages: [(String, StudyEvent.StageState)]) {
         let saved = Engine.threads
         Engine.threads = 1
-        defer { Engine.threads = saved; StopSignal.reset() }
+        defer { Engine.threads = saved }
         var stages: [(String, StudyEvent.StageState)] = []
         var steps = 0
-        let report = try Study(plan: plan, directory: directory).run(searchData: try searchDataOrFail(),
-                                                                     trainData: trainData) { event in
+        var study = Study(plan: plan, directory: directory)
+        let stop = StopRequest()   // this study's alone: tests running beside it go on
+        study.stop = stop
+        let report = try study.run(searchData: try searchDataOrFail(), trainData: trainData) { event in
             switch event {
             case let .stage(_, _, name, state, _): stages.append((name, state))
             case .search(.step), .train(.step):
                 steps += 1
-                if steps == stopAtStep { StopSignal.request() }
+                if steps == stopAtStep { stop.request() }
             default: break
             }
         }

@@ -101,6 +101,25 @@ import Testing
         #expect(other.fingerprint != folder.fingerprint)
     }
 
+    /// A stop request reaches only the runs that share it: the run it was raised for saves and
+    /// stops after its current step, another run goes on to the end.
+    @Test func aStopRequestStopsOnlyItsOwnRun() throws {
+        let a = temporaryDirectory(), b = temporaryDirectory()
+        defer { for d in [a, b] { try? FileManager.default.removeItem(atPath: d) } }
+        let stopped = try trainer(a), other = try trainer(b)
+        stopped.stop.request()
+        #expect(!other.stop.isRequested)
+        do {
+            _ = try stopped.run()
+            Issue.record("the run whose stop was requested was not interrupted")
+        } catch {
+            guard case .interrupted = error else { Issue.record("\(error)"); return }
+        }
+        #expect(stopped.state.globalStep == 1)           // one step, then saved and stopped
+        #expect(FileManager.default.fileExists(atPath: a + "/" + Checkpoint.fileName))
+        #expect(try other.run().history.count == 2)
+    }
+
     /// Every tensor that defines the network's function, for bitwise comparison.
     func snapshot(_ network: Network) -> [String: [Float]] {
         Dictionary(uniqueKeysWithValues: Checkpoint.networkTensors(network).map { ($0.name, $0.tensor.scalars) })

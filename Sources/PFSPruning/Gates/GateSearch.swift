@@ -36,6 +36,8 @@ public final class GateSearch {
     public var outputFile: String?
     /// Where the search keeps its checkpoint (gates, Adam state, position); nil keeps none.
     public var runDirectory: String?
+    /// Raising it (or SIGINT/SIGTERM) saves and stops the search after its current step.
+    public var stop = StopRequest()
 
     /// Builds the gated network of `configuration` (random weights from `settings.seed`, or the
     /// weights of `source`'s checkpoint, whose configuration must be the same) on `data` (which
@@ -143,6 +145,7 @@ public final class GateSearch {
                         normalization: data.normalization, dataDescription: data.description,
                         runDirectory: runDirectory, optimizer: optimizer, penalties: [penalty])
         }
+        trainer.stop = stop
         if resume {
             result.history = try resumeHistory(trainer)
             result.seconds = result.history.reduce(0) { $0 + $1.seconds }

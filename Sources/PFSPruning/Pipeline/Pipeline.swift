@@ -61,6 +61,8 @@ public enum PipelineEvent {
 public struct Pipeline {
     public var settings: PipelineSettings
     public var directory: String
+    /// Raising it (or SIGINT/SIGTERM) saves the current search or training run and stops.
+    public var stop = StopRequest()
 
     public init(settings: PipelineSettings, directory: String) {
         self.settings = settings
@@ -96,6 +98,7 @@ public struct Pipeline {
             let gatesFile = (seedDirectory as NSString).appendingPathComponent("gates.json")
             search.outputFile = gatesFile
             search.runDirectory = (seedDirectory as NSString).appendingPathComponent("search")
+            search.stop = stop
             let resumeSearch = FileManager.default.fileExists(
                 atPath: (search.runDirectory! as NSString).appendingPathComponent(Checkpoint.fileName))
             let result = try search.run(resume: resumeSearch) { onEvent(.search($0)) }
@@ -157,8 +160,9 @@ public struct Pipeline {
         if settings.budgetMatched { recipe = try attempt { try recipe.budgetMatched(for: configuration) } }
         // A finished or interrupted run of the same stage is continued rather than redone.
         let resume = FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(Checkpoint.fileName))
-        let job = TrainingJob(configuration: configuration, recipe: recipe, data: data, runDirectory: directory,
+        var job = TrainingJob(configuration: configuration, recipe: recipe, data: data, runDirectory: directory,
                               resume: resume)
+        job.stop = stop
         do {
             return try job.run { onEvent(.train($0)) }
         } catch {

@@ -34,6 +34,8 @@ public enum StudyEvent {
 public struct Study {
     public var plan: StudyPlan
     public var directory: String
+    /// Raising it (or SIGINT/SIGTERM) saves the current run and stops the study.
+    public var stop = StopRequest()
 
     public init(plan: StudyPlan, directory: String) {
         self.plan = plan
@@ -59,7 +61,7 @@ public struct Study {
             try ChannelConfiguration.standard(plan.architecture, input: trainData.inputShape, classes: trainData.classes)
         }
         let stages = try StudyStages(plan: plan, directory: directory, standard: standard, searchData: searchData,
-                                     trainData: trainData)
+                                     trainData: trainData, stop: stop)
         // Everything that could refuse the plan, before any work: budgets, then every stage on disk.
         let minimum = try BudgetSearch.minimumMACs(target: standard, minChannels: plan.minChannels)
         for budget in plan.budgets {
@@ -144,10 +146,13 @@ struct StudyStages {
     /// Inputs every stage shares (network and data), and those of stages on the train/validation split.
     let common: StageInputs
     let split: StageInputs
+    /// The study's stop, handed to every search and training run.
+    let stop: StopRequest
 
     init(plan: StudyPlan, directory: String, standard: ChannelConfiguration, searchData: PreparedData,
-         trainData: PreparedData) throws(PruningError) {
+         trainData: PreparedData, stop: StopRequest) throws(PruningError) {
         self.plan = plan
+        self.stop = stop
         self.directory = directory
         self.standard = standard
         self.searchData = searchData
@@ -299,6 +304,7 @@ struct StudyStages {
         }
         try StageLedger.claim(runDirectory, stage: stage, inputs: inputs)
         var job = job
+        job.stop = stop
         job.resume = FileManager.default.fileExists(atPath: (runDirectory as NSString).appendingPathComponent(Checkpoint.fileName))
         begin(name, job.resume ? .resume : .start, job.recipe.epochs)
         return try attempt { try job.run { onEvent(.train($0)) } }
@@ -411,6 +417,7 @@ struct StudyStages {
         let gatesFile = (dir as NSString).appendingPathComponent("gates.json")
         search.outputFile = gatesFile
         search.runDirectory = (dir as NSString).appendingPathComponent("search")
+        search.stop = stop
         let resume = FileManager.default.fileExists(
             atPath: (search.runDirectory! as NSString).appendingPathComponent(Checkpoint.fileName))
         begin(name, resume ? .resume : .start, settings.epochs)

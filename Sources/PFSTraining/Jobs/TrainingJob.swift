@@ -40,6 +40,8 @@ public struct TrainingJob {
     /// Terms added to the loss at every step, made for the job's network (e.g. Network Slimming's
     /// L1 penalty on BatchNorm scales).
     public var penalties: ((Network) -> [TrainingPenalty])?
+    /// Raising it (or SIGINT/SIGTERM) saves and stops the job after its current step.
+    public var stop = StopRequest()
 
     public init(configuration: ChannelConfiguration, recipe: TrainingRecipe, data: PreparedData, runDirectory: String,
                 resume: Bool) {
@@ -74,6 +76,7 @@ public struct TrainingJob {
                                   normalization: data.normalization, dataDescription: data.description,
                                   runDirectory: runDirectory, penalties: penalties?(network) ?? [])
         trainer.keepEpochs = keepEpochs
+        trainer.stop = stop
         if resume { try trainer.resume(from: try Checkpoint.read(checkpointFile)) }
         let state = try trainer.run(onEvent: onEvent)
         var validation: Evaluation?, test: Evaluation?

@@ -25,10 +25,26 @@ public enum StopSignal {
         }
     }
 
-    /// Raises the flag as a signal would: long loops save and stop after their current step
-    /// (an embedding application's stop button; tests of interruption).
+    /// Raises the flag as a signal would: every long loop of the process saves and stops after its
+    /// current step. To stop one run among several, use a ``StopRequest``.
     public static func request() { flag = 1 }
 
-    /// Clears the flag (tests).
+    /// Clears the flag.
     public static func reset() { flag = 0 }
+}
+
+/// A stop addressed to the runs that share it rather than to the whole process: an embedding
+/// application's stop button for one job, or a test interrupting its run while other tests' runs
+/// go on. A loop stops (saving first) when its request or the process-wide ``StopSignal`` is raised.
+public final class StopRequest: @unchecked Sendable {
+    private let lock = NSLock()
+    private var raised = false
+
+    public init() {}
+
+    /// Asks every loop polling this request to save and stop after its current step.
+    public func request() { lock.withLock { raised = true } }
+
+    /// Whether this request, or the process's SIGINT/SIGTERM flag, is raised.
+    public var isRequested: Bool { StopSignal.isRequested || lock.withLock { raised } }
 }

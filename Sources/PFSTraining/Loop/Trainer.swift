@@ -56,6 +56,8 @@ public final class Trainer {
     public let runDirectory: String?
     /// Stops (as if interrupted) after this many optimiser steps of this `run` call; for tests.
     public var stopAfterSteps: Int?
+    /// Polled after every step: when raised (or on SIGINT/SIGTERM) the trainer saves and stops.
+    public var stop = StopRequest()
 
     /// A fresh run. The network should be freshly built from `recipe.seed`. Without `optimizer`,
     /// SGD with the recipe's learning rate, momentum and weight decay updates every parameter but
@@ -175,7 +177,7 @@ public final class Trainer {
                     if try stepObserver(state) { _ = try saveCheckpoint() }
                     clock = Date()   // what the observer did (a validation, a checkpoint) is not training time
                 }
-                if StopSignal.isRequested || stopAfterSteps.map({ stepsThisCall >= $0 }) == true {
+                if stop.isRequested || stopAfterSteps.map({ stepsThisCall >= $0 }) == true {
                     loader.cancel()
                     let file = try saveCheckpoint()
                     throw .interrupted(file: file ?? "memory")
