@@ -16,12 +16,15 @@ each standard configuration (`pfs flops --save`), exports it as PyTorch source, 
 For each case and mode it prints the median images/s of pfs, of PyTorch in each layout, the ratio
 pfs / best PyTorch (> 1 means pfs is faster) and both peak memories. Every process runs one case,
 so peak memory is that case's. The order alternates pfs/torch to spread machine noise over both.
+On a shared VM whose speed drifts between minutes, `--rounds 3` repeats every row three times,
+interleaved, and reports the median ratio with its range.
 """
 import argparse
 import json
 import os
 import subprocess
 import sys
+from statistics import median
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -52,6 +55,9 @@ def main():
     p.add_argument("--exported", default="",
                    help="comma-separated model@input:batch compared through pfs's PyTorch export, e.g. resnet50@224:32")
     p.add_argument("--work", default="/tmp/pfs-compare", help="where --exported writes configurations and exports")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="measure every row this many times, pfs and PyTorch interleaved (the order reversed in "
+                        "every other round); the ratio is then the median of the rounds' ratios, with their range")
     p.add_argument("--isa", choices=["native", "avx2", "avx2-im2col"], default="native",
                    help="avx2: both sides limited to AVX2 + FMA (PFS_ISA=avx2; ATEN_CPU_CAPABILITY=avx2, "
                         "ONEDNN_MAX_CPU_ISA=AVX2 and MKL_ENABLE_INSTRUCTIONS=AVX2 for PyTorch), to measure an "
@@ -64,16 +70,24 @@ def main():
     rows = []
 
     def measure(name, batch, mode, ours_cmd, peer_cmd):
-        """One row: pfs, then the peer in NCHW and channels-last, same batch, threads and seconds."""
+        """One row: pfs, then the peer in NCHW and channels-last, same batch, threads and seconds; with
+        --rounds N, N such rounds, so that a shared machine's drift reaches both sides alike."""
         common = ["--batch", batch, "--threads", str(a.threads), "--seconds", str(a.seconds)]
-        ours = run_json(ours_cmd + ["--mode", mode, "--json"] + common)
-        nchw = run_json(peer_cmd + ["--mode", mode] + common)
-        cl = run_json(peer_cmd + ["--mode", mode] + common + ["--channels-last"])
-        best = max(nchw["img_s_median"], cl["img_s_median"])
-        peer_mem = min(x.get("max_rss_mb", float("inf")) for x in (nchw, cl))
-        rows.append([name, batch, mode, f"{ours['img_s_median']:.1f}", f"{nchw['img_s_median']:.1f}",
-                     f"{cl['img_s_median']:.1f}", f"{ours['img_s_median'] / best:.2f}",
-                     f"{ours.get('max_rss_mb', 0):.0f}", f"{peer_mem:.0f}"])
+        commands = [ours_cmd + ["--mode", mode, "--json"] + common, peer_cmd + ["--mode", mode] + common,
+                    peer_cmd + ["--mode", mode] + common + ["--channels-last"]]
+        runs = []   # per round: [pfs, nchw, cl] records
+        for r in range(a.rounds):
+            order = [0, 1, 2] if r % 2 == 0 else [2, 1, 0]
+            records = {i: run_json(commands[i]) for i in order}
+            runs.append([records[i] for i in range(3)])
+        speed = [[run[i]["img_s_median"] for run in runs] for i in range(3)]
+        ratios = sorted(run[0]["img_s_median"] / max(run[1]["img_s_median"], run[2]["img_s_median"]) for run in runs)
+        ours_mem = max(run[0].get("max_rss_mb", 0) for run in runs)
+        peer_mem = min(x.get("max_rss_mb", float("inf")) for run in runs for x in run[1:])
+        row = [name, batch, mode] + [f"{median(v):.1f}" for v in speed] + [f"{median(ratios):.2f}"]
+        if a.rounds > 1:
+            row.append(f"{ratios[0]:.2f}–{ratios[-1]:.2f}")
+        rows.append(row + [f"{ours_mem:.0f}", f"{peer_mem:.0f}"])
         print("  ".join(rows[-1]), file=sys.stderr, flush=True)
 
     for case in filter(None, a.configs.split(",")):
@@ -99,12 +113,13 @@ def main():
         for mode in a.modes.split(","):
             measure(model, batch, mode, [a.pfs, "bench", "--model", model],
                     [a.python, a.peer, "bench", "--model", model])
-    head = ["model", "batch", "mode", "pfs img/s", "torch NCHW", "torch ch-last", "pfs / best torch",
-            "pfs MB", "torch MB"]
+    head = ["model", "batch", "mode", "pfs img/s", "torch NCHW", "torch ch-last", "pfs / best torch"] \
+        + (["range"] if a.rounds > 1 else []) + ["pfs MB", "torch MB"]
     widths = [max(len(x) for x in col) for col in zip(head, *rows)]
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?") \
         if os.path.exists("/proc/cpuinfo") else "?"
-    print(f"{cpu}; instruction set: {a.isa}; medians, {a.threads} thread(s); ratio > 1 means pfs is faster")
+    rounds = f", median of {a.rounds} interleaved rounds (range: lowest–highest round's ratio)" if a.rounds > 1 else ""
+    print(f"{cpu}; instruction set: {a.isa}; medians, {a.threads} thread(s){rounds}; ratio > 1 means pfs is faster")
     for i, r in enumerate([head] + rows):
         print("  ".join(c.rjust(w) if j > 2 else c.ljust(w) for j, (c, w) in enumerate(zip(r, widths))))
         if i == 0:

@@ -11,7 +11,8 @@
 #   4. latency-*.log        three latency budgets (batch 1): predicted vs measured latency
 #
 # Usage: Benchmarks/cpu_speed_suite.sh [OUT]   (after `swift build -c release`; PYTHON names an
-# interpreter with torch, DATA the CIFAR-10 binary folder; SKIP_SEARCH=1 reuses OUT/gates.json)
+# interpreter with torch, DATA the CIFAR-10 binary folder; SKIP_SEARCH=1 reuses OUT/gates.json;
+# ROUNDS (default 3) interleaved rounds of every PyTorch comparison, reported as median and range)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/cpu-speed-$(date -u +%Y%m%d-%H%M)}
@@ -27,7 +28,8 @@ mkdir -p "$OUT"
   echo "threads: $THREADS"
 } | tee "$OUT/machine.txt"
 
-compare() { "$PYTHON" Benchmarks/compare_models.py --python "$PYTHON" --threads "$THREADS" --seconds 5 "$@"; }
+ROUNDS=${ROUNDS:-3}
+compare() { "$PYTHON" Benchmarks/compare_models.py --python "$PYTHON" --threads "$THREADS" --seconds 5 --rounds "$ROUNDS" "$@"; }
 
 echo "== 1. whole networks, native ISA and AVX2 forced" | tee "$OUT/compare.log"
 for isa in native avx2; do
