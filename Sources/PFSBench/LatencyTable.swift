@@ -31,12 +31,13 @@ public struct LatencyTable: Codable, Sendable {
     public struct Machine: Codable, Equatable, Sendable, CustomStringConvertible {
         public var cpu: String
         public var isa: String
+        /// The SGEMM backend, with the OpenBLAS kernel family where there is one (`system (OpenBLAS Haswell)`).
         public var gemm: String
         public var threads: Int
 
-        /// This process's CPU, kernels, SGEMM backend and threads.
+        /// This process's CPU, kernels, SGEMM backend (and BLAS kernels) and threads.
         public static var current: Machine {
-            Machine(cpu: CPUInfo.current().model, isa: Engine.kernels.isa.description, gemm: Engine.gemm.rawValue,
+            Machine(cpu: CPUInfo.current().model, isa: Engine.kernels.isa.description, gemm: Engine.gemm.detailed,
                     threads: Engine.threads)
         }
 

@@ -39,7 +39,7 @@ public enum BenchmarkSuite {
     }
 
     static var setting: String {
-        "backend \(Engine.gemm), kernels \(Engine.kernels), \(Engine.threads) thread(s), "
+        "backend \(Engine.gemm.detailed), kernels \(Engine.kernels), \(Engine.threads) thread(s), "
             + (Engine.isDebugBuild ? "DEBUG build (numbers meaningless; use -c release)" : "release build")
     }
 

@@ -101,6 +101,10 @@ func backendsUnderTest() -> [GEMMBackend] {
         #expect(OpenBLASCoreType.choose(flags: ["sse2", "avx", "avx2", "fma"]) == "Haswell")
         #expect(OpenBLASCoreType.choose(flags: ["sse2", "avx", "avx2"]) == nil)
         #expect(OpenBLASCoreType.choose(flags: ["asimd"]) == nil)
+        // Zen 4 (AMD family 25) runs AVX-512 on 256-bit units: the AVX2 kernels are faster there.
+        #expect(OpenBLASCoreType.choose(flags: avx512, vendor: "AuthenticAMD", family: 25) == "Haswell")
+        #expect(OpenBLASCoreType.choose(flags: avx512, vendor: "AuthenticAMD", family: 26) == "SkylakeX")
+        #expect(OpenBLASCoreType.choose(flags: avx512, vendor: "GenuineIntel", family: 6) == "SkylakeX")
     }
 
     /// On an x86 CPU with AVX2 or AVX-512, a loaded OpenBLAS runs the kernels pfs chose (or the
@@ -110,11 +114,13 @@ func backendsUnderTest() -> [GEMMBackend] {
         switch blas.coreTypeChoice {
         case .pfs(let name):
             #expect(core.lowercased() == name.lowercased(), "OpenBLAS reports \(core), pfs chose \(name)")
-            #expect(OpenBLASCoreType.choose(flags: CPUInfo.current().flags) == name)
+            let cpu = CPUInfo.current()
+            #expect(OpenBLASCoreType.choose(flags: cpu.flags, vendor: cpu.vendor, family: cpu.family) == name)
         case .environment(let name):
             #expect(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == name)
         case .library:
-            #expect(OpenBLASCoreType.choose(flags: CPUInfo.current().flags) == nil
+            let cpu = CPUInfo.current()
+            #expect(OpenBLASCoreType.choose(flags: cpu.flags, vendor: cpu.vendor, family: cpu.family) == nil
                     || ProcessInfo.processInfo.environment["PFS_BLAS_CORETYPE"]?.lowercased() == "library")
         }
     }

@@ -21,6 +21,13 @@ public enum GEMMBackend: String, Sendable, CaseIterable, CustomStringConvertible
 
     /// Whether this backend can be used in this process.
     public var isAvailable: Bool { self == .builtin || SystemBLAS.shared != nil }
+
+    /// The backend with the kernel family that runs it, for benchmark reports and latency-table
+    /// keys: `system (OpenBLAS Haswell)`, `builtin`.
+    public var detailed: String {
+        guard self == .system, let core = SystemBLAS.shared?.coreName else { return rawValue }
+        return "\(rawValue) (OpenBLAS \(core))"
+    }
 }
 
 /// Single-precision general matrix multiply on row-major matrices:
