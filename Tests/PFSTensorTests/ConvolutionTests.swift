@@ -43,10 +43,19 @@ import Testing
         // 8×8 planes as whole 16-lane vectors; 9 output channels leave one in the last block of 8;
         // 7 images of 64 pixels form one weight-gradient tile split over two workers.
         Case(g: geometry(7, 17, 8, 8, 9, k: (3, 3), s: 1, p: 1), bias: false),
-        // Stride 1 on planes under 64 pixels (VGG's 2×2 and 4×4 stages: im2col + SGEMM).
+        // Stride 1 on planes under 64 pixels (VGG's 2×2 and 4×4 stages: the small-plane kernel on
+        // AVX2/AVX-512, else im2col + SGEMM): output rows in partial panels of 12 (AVX-512) and 6
+        // (AVX2), classes with more columns than one panel of 32/16 and a partial last one, a 1×1
+        // plane and one-row planes (a single kernel row valid), batch 1 (panels split over the
+        // workers instead of images).
         Case(g: geometry(20, 6, 2, 2, 9, k: (3, 3), s: 1, p: 1), bias: false),
         Case(g: geometry(9, 5, 4, 4, 7, k: (3, 3), s: 1, p: 1), bias: true),
         Case(g: geometry(40, 3, 3, 3, 4, k: (3, 3), s: 1, p: 1), bias: false),
+        Case(g: geometry(11, 19, 4, 4, 13, k: (3, 3), s: 1, p: 1), bias: true),
+        Case(g: geometry(1, 7, 4, 4, 25, k: (3, 3), s: 1, p: 1), bias: false),
+        Case(g: geometry(3, 5, 1, 1, 6, k: (3, 3), s: 1, p: 1), bias: false),
+        Case(g: geometry(4, 6, 5, 3, 14, k: (3, 3), s: 1, p: 1), bias: true),
+        Case(g: geometry(2, 40, 2, 7, 3, k: (3, 3), s: 1, p: 1), bias: false),
         // Direct forward and input gradient, weight gradient on im2col + SGEMM (8×8, 128 × 128 channels).
         Case(g: geometry(2, 128, 8, 8, 128, k: (3, 3), s: 1, p: 1), bias: false),
         // The channel-vector kernel (≥ 32 channels in, rows of 8 or 16k pixels): partial blocks of
@@ -202,6 +211,17 @@ import Testing
             #expect(!DirectConvolution.applies(to: g, kernels: KernelSettings(isa: isa, directConvolution: false)))
         }
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 4, 4, 4, k: (3, 3), s: 1, p: 1), kernels: kernels))  // 16-pixel planes
+        // Planes under 64 pixels: the small-plane kernel (forward and dX; dW on SGEMM), unless switched off.
+        for g in [Self.geometry(2, 3, 4, 4, 4, k: (3, 3), s: 1, p: 1), Self.geometry(2, 3, 7, 9, 4, k: (3, 3), s: 1, p: 1),
+                  Self.geometry(3, 5, 1, 1, 6, k: (3, 3), s: 1, p: 1)] {
+            #expect(Convolution.algorithm(for: g, kernels: kernels) == (direct ? .smallPlane : .im2col), "\(g)")
+            #expect(Convolution.weightGradientAlgorithm(for: g, kernels: kernels) == .im2col, "\(g)")
+            #expect(Convolution.algorithm(for: g, kernels: KernelSettings(isa: isa, smallPlaneConvolution: false)) == .im2col)
+        }
+        for g in [Self.geometry(2, 3, 6, 6, 4, k: (3, 3), s: 2, p: 1), Self.geometry(2, 4, 4, 4, 4, k: (3, 3), s: 1, p: 1, groups: 2),
+                  Self.geometry(2, 3, 4, 4, 4, k: (3, 3), s: 1, p: 0)] {
+            #expect(Convolution.algorithm(for: g, kernels: kernels) == .im2col, "\(g)")   // stride 2, groups, no padding
+        }
         let wide = Self.geometry(2, 128, 8, 8, 128, k: (3, 3), s: 1, p: 1)
         #expect(DirectConvolution.prefersGEMMWeightGradient(wide))
         #expect(Convolution.weightGradientAlgorithm(for: wide, kernels: kernels) == .im2col)   // on SGEMM with any ISA

@@ -27,6 +27,10 @@ import Testing
 
         let (switches, _) = KernelSettings.fromEnvironment(["PFS_CHANNEL_CONV": "0", "PFS_CHANNEL_WGRAD": "0"])
         #expect(!switches.channelConvolution && !switches.channelWeightGradient && switches.directConvolution)
+        #expect(switches.smallPlaneConvolution)
+        let (noSmall, _) = KernelSettings.fromEnvironment(["PFS_SMALL_PLANE_CONV": "0"])
+        #expect(!noSmall.smallPlaneConvolution && !noSmall.usesSmallPlaneConvolution && noSmall.channelConvolution)
+        #expect(noSmall.description.contains("small-plane kernel off") == (noSmall.isa >= .avx2))
     }
 
     @Test func supportedSetsAreOrderedAndEndAtTheDetectedOne() {

@@ -142,6 +142,27 @@ int pfs_vk_sum_centered_dot_avx2(const float *dy, const float *y, float ceiling,
 int pfs_vk_combine_avx2(const float *dy, const float *y, float ceiling, const float *x, float *out, long n,
                         float a, float b, float c);
 
+/// 3×3 stride-1 pad-1 convolution of small planes as an implicit GEMM that skips the taps reading
+/// the zero border (small_plane_conv.c): out[o][y][x] = Σ_c Σ_{ki,kj} w[o, c, ki, kj] · in[c][y + ki − 1][x + kj − 1]
+/// over the taps inside the plane only. `isa` 2 runs the AVX-512 instance (panels of 12 output
+/// rows, 32 columns), 1 the AVX2 + FMA one (6 rows, 16 columns); call each only on a CPU that has it.
+///
+/// `packed` comes from `pfs_small_conv_pack` (`pfs_small_conv_packed_count(rows, inputs, isa)` floats):
+/// the weights in panels of MR output rows, zero beyond the last, taps in (ki, kj, c) order. With
+/// `transposed` 0 it packs w (cout, cin, 3, 3) for the forward (rows = cout, inputs = cin); with 1
+/// for the input gradient, the convolution of dY with the flipped, transposed weights (rows = cin,
+/// inputs = cout).
+long pfs_small_conv_packed_count(int rows, int inputs, int isa);
+int pfs_small_conv_pack(const float *weight, int cout, int cin, int transposed, int isa, float *packed);
+/// Floats of scratch one call of `pfs_small_conv_forward` needs for `inputs` input channels.
+long pfs_small_conv_scratch_count(int inputs, int isa);
+/// The convolution of `images` images, image n (cin, height·width) at `in + n·inImage`, into output
+/// rows (channels) [firstPanel·MR, min(endPanel·MR, cout)) of (cout, height·width) at `out + n·outImage`
+/// (overwritten there). `cin` and `cout` are the packed inputs and rows.
+int pfs_small_conv_forward(const float *in, long inImage, int images, int cin, int height, int width,
+                           const float *packed, int cout, int firstPanel, int endPanel, float *out, long outImage,
+                           float *scratch, int isa);
+
 /// Each function above returns 1 on x86-64, and 0 without doing anything elsewhere. Call the
 /// AVX-512 ones only after `pfs_cpu_has_avx512()` returned 1: they do not check (CPUID traps to the hypervisor on
 /// virtual machines, and they run once per image and layer).

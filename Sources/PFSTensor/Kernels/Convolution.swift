@@ -20,16 +20,19 @@ public enum Convolution {
     public static func algorithm(for g: Conv2dGeometry, kernels: KernelSettings = Engine.kernels) -> ConvolutionAlgorithm {
         if g.isDepthwise { return .depthwise }
         if DirectConvolution.applies(to: g, kernels: kernels) { return .direct }
+        if SmallPlaneConvolution.applies(to: g, kernels: kernels) { return .smallPlane }
         return g.isPointwise ? .pointwise : .im2col
     }
 
     /// The kernel the weight gradient runs on: as ``algorithm(for:)``, except that direct layers
-    /// with small planes and many channels compute it with im2col + SGEMM.
+    /// with small planes and many channels, and small-plane layers, compute it with im2col + SGEMM.
     public static func weightGradientAlgorithm(for g: Conv2dGeometry,
                                                kernels: KernelSettings = Engine.kernels) -> ConvolutionAlgorithm {
-        let algorithm = algorithm(for: g, kernels: kernels)
-        return algorithm == .direct && DirectConvolution.prefersGEMMWeightGradient(g, isa: kernels.isa)
-            ? .im2col : algorithm
+        switch algorithm(for: g, kernels: kernels) {
+        case .direct: return DirectConvolution.prefersGEMMWeightGradient(g, isa: kernels.isa) ? .im2col : .direct
+        case .smallPlane: return .im2col
+        case let other: return other
+        }
     }
 
     /// GEMM width (output pixels) a tile of images aims for.
@@ -58,6 +61,12 @@ public enum Convolution {
         if DirectConvolution.applies(to: g, kernels: kernels) {
             DirectConvolution.forward(g, input: input, weight: weight, output: output, workspace: workspace,
                                       threads: threads, kernels: kernels)
+            if let bias { addBias(g, bias, to: output, threads: threads) }
+            return
+        }
+        if SmallPlaneConvolution.applies(to: g, kernels: kernels) {
+            SmallPlaneConvolution.forward(g, input: input, weight: weight, output: output, workspace: workspace,
+                                          threads: threads, kernels: kernels)
             if let bias { addBias(g, bias, to: output, threads: threads) }
             return
         }
@@ -130,13 +139,14 @@ public enum Convolution {
         kernels: KernelSettings = Engine.kernels
     ) -> GradientWork {
         var work = GradientWork()
-        if g.isDepthwise {
+        switch algorithm(for: g, kernels: kernels) {
+        case .depthwise:
             if gradInput != nil || gradWeight != nil {
                 work = DepthwiseConvolution.backward(g, input: input, weight: weight, gradOutput: gradOutput,
                                                      gradInput: gradInput, gradWeight: gradWeight,
                                                      workspace: workspace, threads: threads)
             }
-        } else if DirectConvolution.applies(to: g, kernels: kernels) {
+        case let algorithm where algorithm == .direct || algorithm == .smallPlane:
             if let gradWeight {
                 if weightGradientAlgorithm(for: g, kernels: kernels) == .direct {
                     work.weightGradientMACs = DirectConvolution.weightGradient(g, input: input, gradOutput: gradOutput,
@@ -151,14 +161,19 @@ public enum Convolution {
                 }
             }
             if let gradInput {
-                work.inputGradientMACs = DirectConvolution.inputGradient(g, weight: weight, gradOutput: gradOutput,
-                                                                         gradInput: gradInput, workspace: workspace,
-                                                                         threads: threads, kernels: kernels)
+                work.inputGradientMACs = algorithm == .direct
+                    ? DirectConvolution.inputGradient(g, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+                                                      workspace: workspace, threads: threads, kernels: kernels)
+                    : SmallPlaneConvolution.inputGradient(g, weight: weight, gradOutput: gradOutput,
+                                                          gradInput: gradInput, workspace: workspace, threads: threads,
+                                                          kernels: kernels)
             }
-        } else if gradInput != nil || gradWeight != nil {
-            work = gemmBackward(g, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
-                                gradWeight: gradWeight, workspace: workspace, threads: threads, backend: backend,
-                                isa: kernels.isa)
+        default:
+            if gradInput != nil || gradWeight != nil {
+                work = gemmBackward(g, input: input, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
+                                    gradWeight: gradWeight, workspace: workspace, threads: threads, backend: backend,
+                                    isa: kernels.isa)
+            }
         }
         if let gradBias {
             let p = g.outPlane
@@ -343,6 +358,9 @@ final class WorkerCounters {
 public enum ConvolutionAlgorithm: String, Sendable {
     /// 3×3, padding 1, stride 1 or 2, on AVX2 or AVX-512: the direct kernels of `PFSKernelsC`, all three passes.
     case direct
+    /// 3×3, padding 1, stride 1, planes under 64 pixels, on AVX2 or AVX-512: the implicit GEMM that
+    /// skips the taps reading padding (forward and input gradient; the weight gradient on im2col).
+    case smallPlane
     /// One filter per channel: the direct depthwise loops.
     case depthwise
     /// 1×1, stride 1, unpadded: the input planes are already the GEMM operand.

@@ -46,6 +46,7 @@ public enum InstructionSet: String, CaseIterable, Comparable, Sendable, CustomSt
 /// | `PFS_DIRECT_CONV=0` | every convolution on im2col + SGEMM |
 /// | `PFS_CHANNEL_CONV=0` | no channel-vector direct kernels (AVX-512 only) |
 /// | `PFS_CHANNEL_WGRAD=0` | no channel-vector weight gradient (AVX-512 only) |
+/// | `PFS_SMALL_PLANE_CONV=0` | 3×3 layers on planes under 64 pixels on im2col + SGEMM, not the tap-skipping kernel |
 public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     /// The instruction set of the kernels (at most ``InstructionSet/detected``).
     public var isa: InstructionSet
@@ -55,14 +56,18 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     public var channelConvolution: Bool
     /// Whether the channel-vector weight gradient may run (AVX-512 only).
     public var channelWeightGradient: Bool
+    /// Whether 3×3 stride-1 pad-1 layers on planes under 64 pixels may run on the small-plane kernel
+    /// (an implicit GEMM that skips the taps reading padding; AVX2 or AVX-512) instead of im2col + SGEMM.
+    public var smallPlaneConvolution: Bool
 
     /// Settings for `isa` (capped at what the CPU supports) with every kernel family allowed.
     public init(isa: InstructionSet = .detected, directConvolution: Bool = true, channelConvolution: Bool = true,
-                channelWeightGradient: Bool = true) {
+                channelWeightGradient: Bool = true, smallPlaneConvolution: Bool = true) {
         self.isa = min(isa, InstructionSet.detected)
         self.directConvolution = directConvolution
         self.channelConvolution = channelConvolution
         self.channelWeightGradient = channelWeightGradient
+        self.smallPlaneConvolution = smallPlaneConvolution
     }
 
     /// A problem with a `PFS_*` kernel variable (the value is ignored and the default used).
@@ -89,7 +94,8 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
         }
         let settings = KernelSettings(isa: isa, directConvolution: environment["PFS_DIRECT_CONV"] != "0",
                                       channelConvolution: environment["PFS_CHANNEL_CONV"] != "0",
-                                      channelWeightGradient: environment["PFS_CHANNEL_WGRAD"] != "0")
+                                      channelWeightGradient: environment["PFS_CHANNEL_WGRAD"] != "0",
+                                      smallPlaneConvolution: environment["PFS_SMALL_PLANE_CONV"] != "0")
         return (settings, problems)
     }
 
@@ -97,6 +103,8 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     public var usesDirectConvolution: Bool { directConvolution && isa >= .avx2 }
     /// Whether the channel-vector direct kernels run under these settings.
     public var usesChannelConvolution: Bool { usesDirectConvolution && channelConvolution && isa == .avx512 }
+    /// Whether the small-plane kernel runs under these settings.
+    public var usesSmallPlaneConvolution: Bool { usesDirectConvolution && smallPlaneConvolution }
 
     /// `AVX2+FMA, direct conv` …, for `pfs info` and benchmark reports.
     public var description: String {
@@ -108,6 +116,7 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
                                                                         : "channel-vector kernels (not for dW)")
                                                 : "channel-vector kernels off")
             }
+            if directConvolution && !smallPlaneConvolution { parts.append("small-plane kernel off") }
         }
         return parts.joined(separator: ", ")
     }

@@ -1,0 +1,208 @@
+// 3x3 stride-1 pad-1 convolutions of small planes (under 64 pixels) as an implicit GEMM that skips
+// the taps reading zero padding (see include/PFSKernelsC.h).
+//
+// On a 4x4 plane 31 % of the multiply-adds of im2col + SGEMM hit the zero border, on 2x2 56 %, on
+// 1x1 89 %: a corner pixel reads 4 of the 9 taps. The output pixels fall into at most 3 x 3
+// classes, by which kernel rows (ki) and columns (kj) read inside the plane: the first row reads
+// ki = 1...2, the last 0...1, the others 0...2 (one row alone reads ki = 1 only), and the same
+// for columns. For one class the product is a GEMM
+//
+//     Y[o, (n, y, x)] = sum over (ki, kj, c) of the class's taps of  A[o, (ki, kj, c)] . X[n, c, y + ki - 1, x + kj - 1]
+//
+// with A the weights in (ki, kj, c) order, so the class's taps are one to three contiguous
+// segments of A's columns (one per kernel row; one in all when every kernel column is valid).
+// Columns (image, pixel) are taken NR at a time: their inputs are gathered into a packed panel
+// (K_class x NR, the class's taps only), then every MR-row panel of A runs the register-blocked
+// micro-kernel over the segments and the MR x NR result is scattered into the NCHW output.
+// The whole K stays in one panel (no K blocking): the B panel (up to 9 cin NR floats) stays in
+// L2 and the A panels stream through it, which measured faster here than blocking for these shapes.
+//
+// One source serves both vector widths: the kernel is written with clang vector extensions and
+// instantiated for AVX-512 (16 lanes, MR 12, NR 32: 24 accumulators) and AVX2 + FMA (8 lanes,
+// MR 6, NR 16: 12 accumulators) by per-function target attributes.
+#include "PFSKernelsC.h"
+
+#if defined(__x86_64__) && defined(__clang__)
+
+typedef float pfs_f16 __attribute__((ext_vector_type(16)));
+typedef float pfs_f16u __attribute__((ext_vector_type(16), aligned(4)));
+typedef float pfs_f8 __attribute__((ext_vector_type(8)));
+typedef float pfs_f8u __attribute__((ext_vector_type(8), aligned(4)));
+
+#define PFS_SP_MR512 12
+#define PFS_SP_NR512 32
+#define PFS_SP_MR256 6
+#define PFS_SP_NR256 16
+
+static int sp_mr(int isa) { return isa >= 2 ? PFS_SP_MR512 : PFS_SP_MR256; }
+static int sp_nr(int isa) { return isa >= 2 ? PFS_SP_NR512 : PFS_SP_NR256; }
+
+long pfs_small_conv_packed_count(int rows, int inputs, int isa) {
+    const long mr = sp_mr(isa);
+    return (rows + mr - 1) / mr * mr * 9L * inputs;
+}
+
+long pfs_small_conv_scratch_count(int inputs, int isa) {
+    return 9L * inputs * sp_nr(isa) + 4L * sp_nr(isa) + (long)sp_mr(isa) * sp_nr(isa);
+}
+
+// Panels of MR rows: packed[((r / MR) * 9 * inputs + k) * MR + r % MR] = A[r, k], k = (ki * 3 + kj) * inputs + c,
+// zero for rows past `rows`. Forward: rows = cout, inputs = cin, A[o, k] = w[o, c, ki, kj]. Transposed (the
+// input gradient, a convolution of dY with the flipped weights): rows = cin, inputs = cout,
+// A[c, k(ki, kj, o)] = w[o, c, 2 - ki, 2 - kj].
+int pfs_small_conv_pack(const float *weight, int cout, int cin, int transposed, int isa, float *packed) {
+    const int mr = sp_mr(isa);
+    const int rows = transposed ? cin : cout, inputs = transposed ? cout : cin;
+    // Each panel reads the 9 taps of MR rows (forward) or MR input channels (transposed) of w
+    // input by input, and writes 9 sequential streams, one per tap.
+    for (int r0 = 0; r0 < rows; r0 += mr) {
+        const int n = rows - r0 < mr ? rows - r0 : mr;
+        float *panel = packed + (long)r0 * 9 * inputs;
+        for (int i = 0; i < inputs; i++) {
+            for (int u = 0; u < 9; u++) {
+                float *dst = panel + ((long)u * inputs + i) * mr;
+                int r = 0;
+                if (transposed) {
+                    const float *src = weight + ((long)i * cin + r0) * 9 + (8 - u);
+                    for (; r < n; r++) dst[r] = src[r * 9];
+                } else {
+                    const float *src = weight + ((long)r0 * cin + i) * 9 + u;
+                    for (; r < n; r++) dst[r] = src[(long)r * cin * 9];
+                }
+                for (; r < mr; r++) dst[r] = 0;
+            }
+        }
+    }
+    return 1;
+}
+
+// The kernel rows (or columns) a line reads inside the plane: [lo, hi] of 0...2.
+static void sp_range(int line, int size, int *lo, int *hi) {
+    *lo = line == 0 ? 1 : 0;
+    *hi = line == size - 1 ? 1 : 2;
+}
+
+// Lines [first, last) with the same range, starting at `first`.
+static int sp_class_end(int first, int size) {
+    int lo, hi, l2, h2, end = first + 1;
+    sp_range(first, size, &lo, &hi);
+    while (end < size) {
+        sp_range(end, size, &l2, &h2);
+        if (l2 != lo || h2 != hi) break;
+        end++;
+    }
+    return end;
+}
+
+// acc (MR x NR) = sum over segments of A panel columns [start, start + length) times the packed B rows, in order.
+#define PFS_SP_KERNEL(NAME, TARGET, VEC, VECU, LANES, MR)                                                    \
+    __attribute__((target(TARGET)))                                                                          \
+    static void NAME(int nseg, const long *start, const long *length, const float *apanel, const float *b,  \
+                     float *tile) {                                                                          \
+        VEC acc[MR][2];                                                                                      \
+        _Pragma("unroll") for (int i = 0; i < MR; i++) { acc[i][0] = (VEC)0.0f; acc[i][1] = (VEC)0.0f; }     \
+        for (int s = 0; s < nseg; s++) {                                                                     \
+            const float *a = apanel + start[s] * MR;                                                         \
+            for (long p = 0; p < length[s]; p++) {                                                           \
+                const VEC b0 = *(const VECU *)b, b1 = *(const VECU *)(b + LANES);                            \
+                _Pragma("unroll") for (int i = 0; i < MR; i++) {                                             \
+                    const VEC ai = (VEC)a[i];                                                                \
+                    acc[i][0] = __builtin_elementwise_fma(ai, b0, acc[i][0]);                                \
+                    acc[i][1] = __builtin_elementwise_fma(ai, b1, acc[i][1]);                                \
+                }                                                                                            \
+                a += MR;                                                                                     \
+                b += 2 * LANES;                                                                              \
+            }                                                                                                \
+        }                                                                                                    \
+        _Pragma("unroll") for (int i = 0; i < MR; i++) {                                                     \
+            *(VECU *)(tile + i * 2 * LANES) = acc[i][0];                                                     \
+            *(VECU *)(tile + i * 2 * LANES + LANES) = acc[i][1];                                             \
+        }                                                                                                    \
+    }
+
+PFS_SP_KERNEL(sp_kernel512, "avx512f", pfs_f16, pfs_f16u, 16, PFS_SP_MR512)
+PFS_SP_KERNEL(sp_kernel256, "avx2,fma", pfs_f8, pfs_f8u, 8, PFS_SP_MR256)
+
+int pfs_small_conv_forward(const float *in, long inImage, int images, int cin, int height, int width,
+                           const float *packed, int cout, int firstPanel, int endPanel, float *out, long outImage,
+                           float *scratch, int isa) {
+    const int mr = sp_mr(isa), nr = sp_nr(isa);
+    const long plane = (long)height * width, k9 = 9L * cin;
+    float *bpanel = scratch;
+    long *inOffset = (long *)(scratch + k9 * nr), *outOffset = inOffset + nr;   // 2 nr longs = 4 nr floats
+    float *tile = scratch + k9 * nr + 4L * nr;
+    long start[3], length[3];
+    for (int y0 = 0; y0 < height;) {
+        const int y1 = sp_class_end(y0, height);
+        int rlo, rhi;
+        sp_range(y0, height, &rlo, &rhi);
+        for (int x0 = 0; x0 < width;) {
+            const int x1 = sp_class_end(x0, width);
+            int clo, chi;
+            sp_range(x0, width, &clo, &chi);
+            // The class's taps: one segment per kernel row, merged when contiguous.
+            int nseg = 0;
+            for (int ki = rlo; ki <= rhi; ki++) {
+                const long s = (ki * 3L + clo) * cin, l = (chi - clo + 1L) * cin;
+                if (nseg > 0 && start[nseg - 1] + length[nseg - 1] == s) length[nseg - 1] += l;
+                else { start[nseg] = s; length[nseg] = l; nseg++; }
+            }
+            const int cw = x1 - x0;
+            const long pixels = (long)(y1 - y0) * cw, columns = images * pixels;
+            for (long j0 = 0; j0 < columns; j0 += nr) {
+                const int n = (int)(columns - j0 < nr ? columns - j0 : nr);
+                for (int j = 0; j < n; j++) {
+                    const long col = j0 + j, img = col / pixels, q = col % pixels;
+                    const long p = (y0 + q / cw) * (long)width + x0 + q % cw;
+                    inOffset[j] = img * inImage + p;
+                    outOffset[j] = img * outImage + p;
+                }
+                // B (kc x nr): row (ki, kj, c) of column j = in[c][y + ki - 1][x + kj - 1] of its image.
+                float *b = bpanel;
+                for (int ki = rlo; ki <= rhi; ki++) {
+                    for (int kj = clo; kj <= chi; kj++) {
+                        const float *base = in + (ki - 1) * (long)width + (kj - 1);
+                        for (int c = 0; c < cin; c++, b += nr) {
+                            const float *src = base + c * plane;
+                            int j = 0;
+                            for (; j < n; j++) b[j] = src[inOffset[j]];
+                            for (; j < nr; j++) b[j] = 0;
+                        }
+                    }
+                }
+                for (int panel = firstPanel; panel < endPanel; panel++) {
+                    const float *apanel = packed + (long)panel * k9 * mr;
+                    if (isa >= 2) sp_kernel512(nseg, start, length, apanel, bpanel, tile);
+                    else sp_kernel256(nseg, start, length, apanel, bpanel, tile);
+                    const int rows = cout - panel * mr < mr ? cout - panel * mr : mr;
+                    for (int i = 0; i < rows; i++) {
+                        float *o = out + ((long)panel * mr + i) * plane;
+                        const float *t = tile + i * nr;
+                        for (int j = 0; j < n; j++) o[outOffset[j]] = t[j];
+                    }
+                }
+            }
+            x0 = x1;
+        }
+        y0 = y1;
+    }
+    return 1;
+}
+
+#else
+
+long pfs_small_conv_packed_count(int rows, int inputs, int isa) { (void)rows; (void)inputs; (void)isa; return 0; }
+long pfs_small_conv_scratch_count(int inputs, int isa) { (void)inputs; (void)isa; return 0; }
+int pfs_small_conv_pack(const float *weight, int cout, int cin, int transposed, int isa, float *packed) {
+    (void)weight; (void)cout; (void)cin; (void)transposed; (void)isa; (void)packed;
+    return 0;
+}
+int pfs_small_conv_forward(const float *in, long inImage, int images, int cin, int height, int width,
+                           const float *packed, int cout, int firstPanel, int endPanel, float *out, long outImage,
+                           float *scratch, int isa) {
+    (void)in; (void)inImage; (void)images; (void)cin; (void)height; (void)width; (void)packed; (void)cout;
+    (void)firstPanel; (void)endPanel; (void)out; (void)outImage; (void)scratch; (void)isa;
+    return 0;
+}
+
+#endif

@@ -1,0 +1,74 @@
+import PFSKernelsC
+
+/// 3×3 stride-1 pad-1 convolutions of planes under 64 output pixels (VGG's 4×4 and 2×2 layers at
+/// CIFAR size), forward and input gradient, as an implicit GEMM that skips the taps reading the
+/// zero border (`pfs_small_conv_forward`; AVX2 or AVX-512).
+///
+/// im2col + SGEMM multiplies those zeros: on a 4×4 plane 31 % of its multiply-adds, on 2×2 56 %.
+/// The kernel groups the output pixels by which kernel rows and columns read inside the plane
+/// (corners, edges, interior) and runs each group as a GEMM over its own taps only, gathering the
+/// inputs straight from the NCHW tensor (no column matrix). Its weight gradient stays on
+/// im2col + SGEMM (``Convolution/weightGradientAlgorithm(for:kernels:)``).
+///
+/// Reference: ``ReferenceConvolution``; `pfs bench --op conv --shapes vgg` measures it.
+enum SmallPlaneConvolution {
+    /// Whether `g` runs on this kernel under `kernels`.
+    static func applies(to g: Conv2dGeometry, kernels: KernelSettings) -> Bool {
+        kernels.usesSmallPlaneConvolution && g.kernelH == 3 && g.kernelW == 3 && g.padH == 1 && g.padW == 1
+            && g.strideH == 1 && g.strideW == 1 && g.groups == 1 && g.outPlane < DirectConvolution.minimumPlane
+    }
+
+    /// Y (N, C_out, H, W) = conv(X (N, C_in, H, W), W (C_out, C_in, 3, 3)), overwritten.
+    static func forward(_ g: Conv2dGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        output: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int,
+                        kernels: KernelSettings) {
+        run(g, weight: weight, transposed: false, source: input, inImage: g.inChannels * g.inPlane,
+            destination: output, outImage: g.outChannels * g.outPlane, workspace: workspace, threads: threads,
+            isa: kernels.isa)
+    }
+
+    /// dX (N, C_in, H, W), overwritten, from dY (N, C_out, H, W): the convolution of dY with the
+    /// flipped, transposed weights. Returns the multiply-accumulates of the full convolution.
+    static func inputGradient(_ g: Conv2dGeometry, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                              gradInput: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int,
+                              kernels: KernelSettings) -> Int {
+        run(g, weight: weight, transposed: true, source: gradOutput, inImage: g.outChannels * g.outPlane,
+            destination: gradInput, outImage: g.inChannels * g.inPlane, workspace: workspace, threads: threads,
+            isa: kernels.isa)
+        return g.macs
+    }
+
+    /// Output rows per weight panel on `isa` (the kernel's MR).
+    static func panelRows(_ isa: InstructionSet) -> Int { isa == .avx512 ? 12 : 6 }
+
+    /// Packs the weights once, then splits the images over the workers, or, with fewer images than
+    /// workers (batch 1), the panels of output channels.
+    private static func run(_ g: Conv2dGeometry, weight: UnsafePointer<Float>, transposed: Bool,
+                            source: UnsafePointer<Float>, inImage: Int, destination: UnsafeMutablePointer<Float>,
+                            outImage: Int, workspace: Workspace, threads: Int, isa: InstructionSet) {
+        precondition(isa >= .avx2, "SmallPlaneConvolution needs AVX2 or AVX-512")
+        let code: Int32 = isa == .avx512 ? 2 : 1
+        let cout = g.outChannels, cin = g.inChannels
+        let rows = transposed ? cin : cout, inputs = transposed ? cout : cin
+        let panels = (rows + panelRows(isa) - 1) / panelRows(isa)
+        var packed = Tensor(unsafeUninitializedShape: [pfs_small_conv_packed_count(Int32(rows), Int32(inputs), code)])
+        packed.withUnsafeMutableBufferPointer { buffer in
+            _ = pfs_small_conv_pack(weight, Int32(cout), Int32(cin), transposed ? 1 : 0, code, buffer.baseAddress!)
+        }
+        let byImage = g.batch >= threads
+        let workers = Parallel.workers(for: byImage ? g.batch : panels, threads: threads)
+        workspace.reserve(workers: workers, slots: [pfs_small_conv_scratch_count(Int32(inputs), code)])
+        packed.withUnsafeBufferPointer { w in
+            Parallel.forChunks(byImage ? g.batch : panels, threads: workers) { worker, range in
+                let images = byImage ? range : 0..<g.batch, panelRange = byImage ? 0..<panels : range
+                let done = pfs_small_conv_forward(source + images.lowerBound * inImage, inImage, Int32(images.count),
+                                                  Int32(inputs), Int32(g.outHeight), Int32(g.outWidth),
+                                                  w.baseAddress!, Int32(rows), Int32(panelRange.lowerBound),
+                                                  Int32(panelRange.upperBound),
+                                                  destination + images.lowerBound * outImage, outImage,
+                                                  workspace.buffer(worker: worker, slot: 0), code)
+                precondition(done == 1, "SmallPlaneConvolution: the \(isa) kernel refused to run")
+            }
+        }
+    }
+}
