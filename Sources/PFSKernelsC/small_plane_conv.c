@@ -50,12 +50,14 @@ long pfs_small_conv_scratch_count(int inputs, int isa) {
 // zero for rows past `rows`. Forward: rows = cout, inputs = cin, A[o, k] = w[o, c, ki, kj]. Transposed (the
 // input gradient, a convolution of dY with the flipped weights): rows = cin, inputs = cout,
 // A[c, k(ki, kj, o)] = w[o, c, 2 - ki, 2 - kj].
-int pfs_small_conv_pack(const float *weight, int cout, int cin, int transposed, int isa, float *packed) {
+int pfs_small_conv_pack(const float *weight, int cout, int cin, int transposed, int isa, int firstPanel,
+                        int endPanel, float *packed) {
     const int mr = sp_mr(isa);
     const int rows = transposed ? cin : cout, inputs = transposed ? cout : cin;
+    const int end = endPanel * mr < rows ? endPanel * mr : rows;
     // Each panel reads the 9 taps of MR rows (forward) or MR input channels (transposed) of w
     // input by input, and writes 9 sequential streams, one per tap.
-    for (int r0 = 0; r0 < rows; r0 += mr) {
+    for (int r0 = firstPanel * mr; r0 < end; r0 += mr) {
         const int n = rows - r0 < mr ? rows - r0 : mr;
         float *panel = packed + (long)r0 * 9 * inputs;
         for (int i = 0; i < inputs; i++) {
@@ -193,8 +195,9 @@ int pfs_small_conv_forward(const float *in, long inImage, int images, int cin, i
 
 long pfs_small_conv_packed_count(int rows, int inputs, int isa) { (void)rows; (void)inputs; (void)isa; return 0; }
 long pfs_small_conv_scratch_count(int inputs, int isa) { (void)inputs; (void)isa; return 0; }
-int pfs_small_conv_pack(const float *weight, int cout, int cin, int transposed, int isa, float *packed) {
-    (void)weight; (void)cout; (void)cin; (void)transposed; (void)isa; (void)packed;
+int pfs_small_conv_pack(const float *weight, int cout, int cin, int transposed, int isa, int firstPanel,
+                        int endPanel, float *packed) {
+    (void)weight; (void)cout; (void)cin; (void)transposed; (void)isa; (void)firstPanel; (void)endPanel; (void)packed;
     return 0;
 }
 int pfs_small_conv_forward(const float *in, long inImage, int images, int cin, int height, int width,

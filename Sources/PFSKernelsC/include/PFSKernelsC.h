@@ -151,9 +151,10 @@ int pfs_vk_combine_avx2(const float *dy, const float *y, float ceiling, const fl
 /// the weights in panels of MR output rows, zero beyond the last, taps in (ki, kj, c) order. With
 /// `transposed` 0 it packs w (cout, cin, 3, 3) for the forward (rows = cout, inputs = cin); with 1
 /// for the input gradient, the convolution of dY with the flipped, transposed weights (rows = cin,
-/// inputs = cout).
+/// inputs = cout). It writes panels [firstPanel, endPanel) only, so that workers can share the packing.
 long pfs_small_conv_packed_count(int rows, int inputs, int isa);
-int pfs_small_conv_pack(const float *weight, int cout, int cin, int transposed, int isa, float *packed);
+int pfs_small_conv_pack(const float *weight, int cout, int cin, int transposed, int isa, int firstPanel,
+                        int endPanel, float *packed);
 /// Floats of scratch one call of `pfs_small_conv_forward` needs for `inputs` input channels.
 long pfs_small_conv_scratch_count(int inputs, int isa);
 /// The convolution of `images` images, image n (cin, height·width) at `in + n·inImage`, into output

@@ -41,7 +41,7 @@ enum SmallPlaneConvolution {
     /// Output rows per weight panel on `isa` (the kernel's MR).
     static func panelRows(_ isa: InstructionSet) -> Int { isa == .avx512 ? 12 : 6 }
 
-    /// Packs the weights once, then splits the images over the workers, or, with fewer images than
+    /// Packs the weights (panels split over the workers), then splits the images over the workers, or, with fewer images than
     /// workers (batch 1), the panels of output channels.
     private static func run(_ g: Conv2dGeometry, weight: UnsafePointer<Float>, transposed: Bool,
                             source: UnsafePointer<Float>, inImage: Int, destination: UnsafeMutablePointer<Float>,
@@ -53,7 +53,10 @@ enum SmallPlaneConvolution {
         let panels = (rows + panelRows(isa) - 1) / panelRows(isa)
         var packed = Tensor(unsafeUninitializedShape: [pfs_small_conv_packed_count(Int32(rows), Int32(inputs), code)])
         packed.withUnsafeMutableBufferPointer { buffer in
-            _ = pfs_small_conv_pack(weight, Int32(cout), Int32(cin), transposed ? 1 : 0, code, buffer.baseAddress!)
+            Parallel.forChunks(panels, threads: threads) { _, range in
+                _ = pfs_small_conv_pack(weight, Int32(cout), Int32(cin), transposed ? 1 : 0, code,
+                                        Int32(range.lowerBound), Int32(range.upperBound), buffer.baseAddress!)
+            }
         }
         let byImage = g.batch >= threads
         let workers = Parallel.workers(for: byImage ? g.batch : panels, threads: threads)
