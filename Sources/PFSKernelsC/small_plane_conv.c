@@ -42,8 +42,22 @@ long pfs_small_conv_packed_count(int rows, int inputs, int isa) {
     return (rows + mr - 1) / mr * mr * 9L * inputs;
 }
 
+// Floats of packed B panels a forward call keeps at once: one A panel then runs over all of them
+// while it is in L2, so that it streams from memory once per group instead of once per panel
+// (AVX2's panels of 16 columns otherwise read all of A twice as often as AVX-512's 32).
+#define PFS_SP_B_FLOATS (160L * 1024)
+#define PFS_SP_MAX_GROUP 4
+
+// Panels of `kc` rows a forward call groups, with room for `limit`.
+static long sp_group(long kc, int nr, long limit) {
+    const long g = PFS_SP_B_FLOATS / (kc * nr);
+    return g < 1 ? 1 : g > limit ? limit : g;
+}
+
 long pfs_small_conv_scratch_count(int inputs, int isa) {
-    return 9L * inputs * sp_nr(isa) + 4L * sp_nr(isa) + (long)sp_mr(isa) * sp_nr(isa);
+    const int nr = sp_nr(isa);
+    const long group = sp_group(9L * inputs, nr, PFS_SP_MAX_GROUP);
+    return group * 9L * inputs * nr + group * 4L * nr + (long)sp_mr(isa) * nr;
 }
 
 // Panels of MR rows: packed[((r / MR) * 9 * inputs + k) * MR + r % MR] = A[r, k], k = (ki * 3 + kj) * inputs + c,
@@ -84,7 +98,11 @@ static void sp_range(int line, int size, int *lo, int *hi) {
     *hi = line == size - 1 ? 1 : 2;
 }
 
-// Lines [first, last) with the same range, starting at `first`.
+// A class of output pixels: rows [y0, y1) x columns [x0, x1), all reading kernel rows [rlo, rhi]
+// and kernel columns [clo, chi] inside the plane.
+typedef struct { int y0, y1, x0, x1, rlo, rhi, clo, chi; } sp_class;
+
+// Lines [first, end) with the same range as `first`.
 static int sp_class_end(int first, int size) {
     int lo, hi, l2, h2, end = first + 1;
     sp_range(first, size, &lo, &hi);
@@ -94,6 +112,32 @@ static int sp_class_end(int first, int size) {
         end++;
     }
     return end;
+}
+
+// The (at most 3 x 3) classes of a height x width plane, row-major; returns how many.
+static int sp_classes(int height, int width, sp_class *classes) {
+    int count = 0;
+    for (int y0 = 0; y0 < height;) {
+        const int y1 = sp_class_end(y0, height);
+        for (int x0 = 0; x0 < width;) {
+            const int x1 = sp_class_end(x0, width);
+            sp_class k = {y0, y1, x0, x1, 0, 0, 0, 0};
+            sp_range(y0, height, &k.rlo, &k.rhi);
+            sp_range(x0, width, &k.clo, &k.chi);
+            classes[count++] = k;
+            x0 = x1;
+        }
+        y0 = y1;
+    }
+    return count;
+}
+
+// Column j of a class (image-major, then the class's pixels row by row): its image and flat pixel.
+static inline void sp_column(const sp_class *k, long pixels, int width, long column, long *image, long *pixel) {
+    const int cw = k->x1 - k->x0;
+    const long q = column % pixels;
+    *image = column / pixels;
+    *pixel = (k->y0 + q / cw) * (long)width + k->x0 + q % cw;
 }
 
 // acc (MR x NR) = sum over segments of A panel columns [start, start + length) times the packed B rows, in order.
@@ -129,64 +173,145 @@ int pfs_small_conv_forward(const float *in, long inImage, int images, int cin, i
                            const float *packed, int cout, int firstPanel, int endPanel, float *out, long outImage,
                            float *scratch, int isa) {
     const int mr = sp_mr(isa), nr = sp_nr(isa);
-    const long plane = (long)height * width, k9 = 9L * cin;
-    float *bpanel = scratch;
-    long *inOffset = (long *)(scratch + k9 * nr), *outOffset = inOffset + nr;   // 2 nr longs = 4 nr floats
-    float *tile = scratch + k9 * nr + 4L * nr;
+    const long plane = (long)height * width, k9 = 9L * cin, room = sp_group(k9, nr, PFS_SP_MAX_GROUP);
+    float *bpanels = scratch;                                             // room panels of k9 x nr
+    long *inOffset = (long *)(scratch + room * k9 * nr), *outOffset = inOffset + room * nr;
+    float *tile = (float *)(outOffset + room * nr);
     long start[3], length[3];
-    for (int y0 = 0; y0 < height;) {
-        const int y1 = sp_class_end(y0, height);
-        int rlo, rhi;
-        sp_range(y0, height, &rlo, &rhi);
-        for (int x0 = 0; x0 < width;) {
-            const int x1 = sp_class_end(x0, width);
-            int clo, chi;
-            sp_range(x0, width, &clo, &chi);
-            // The class's taps: one segment per kernel row, merged when contiguous.
-            int nseg = 0;
-            for (int ki = rlo; ki <= rhi; ki++) {
-                const long s = (ki * 3L + clo) * cin, l = (chi - clo + 1L) * cin;
-                if (nseg > 0 && start[nseg - 1] + length[nseg - 1] == s) length[nseg - 1] += l;
-                else { start[nseg] = s; length[nseg] = l; nseg++; }
+    sp_class classes[9];
+    const int nclasses = sp_classes(height, width, classes);
+    for (int ci = 0; ci < nclasses; ci++) {
+        const sp_class *k = &classes[ci];
+        // The class's taps: one segment per kernel row, merged when contiguous.
+        int nseg = 0;
+        long kc = 0;
+        for (int ki = k->rlo; ki <= k->rhi; ki++) {
+            const long s = (ki * 3L + k->clo) * cin, l = (k->chi - k->clo + 1L) * cin;
+            if (nseg > 0 && start[nseg - 1] + length[nseg - 1] == s) length[nseg - 1] += l;
+            else { start[nseg] = s; length[nseg] = l; nseg++; }
+            kc += l;
+        }
+        const long pixels = (long)(k->y1 - k->y0) * (k->x1 - k->x0), columns = images * pixels;
+        const long group = sp_group(kc, nr, room), step = group * nr;
+        for (long j0 = 0; j0 < columns; j0 += step) {
+            const long n = columns - j0 < step ? columns - j0 : step, npanels = (n + nr - 1) / nr;
+            for (long j = 0; j < n; j++) {
+                long img, p;
+                sp_column(k, pixels, width, j0 + j, &img, &p);
+                inOffset[j] = img * inImage + p;
+                outOffset[j] = img * outImage + p;
             }
-            const int cw = x1 - x0;
-            const long pixels = (long)(y1 - y0) * cw, columns = images * pixels;
-            for (long j0 = 0; j0 < columns; j0 += nr) {
-                const int n = (int)(columns - j0 < nr ? columns - j0 : nr);
-                for (int j = 0; j < n; j++) {
-                    const long col = j0 + j, img = col / pixels, q = col % pixels;
-                    const long p = (y0 + q / cw) * (long)width + x0 + q % cw;
-                    inOffset[j] = img * inImage + p;
-                    outOffset[j] = img * outImage + p;
-                }
-                // B (kc x nr): row (ki, kj, c) of column j = in[c][y + ki - 1][x + kj - 1] of its image.
-                float *b = bpanel;
-                for (int ki = rlo; ki <= rhi; ki++) {
-                    for (int kj = clo; kj <= chi; kj++) {
+            // B panel q (kc x nr): row (ki, kj, c) of its column j = in[c][y + ki - 1][x + kj - 1] of its image.
+            for (long q = 0; q < npanels; q++) {
+                const long *offsets = inOffset + q * nr;
+                const int m = (int)(n - q * nr < nr ? n - q * nr : nr);
+                float *b = bpanels + q * kc * nr;
+                for (int ki = k->rlo; ki <= k->rhi; ki++) {
+                    for (int kj = k->clo; kj <= k->chi; kj++) {
                         const float *base = in + (ki - 1) * (long)width + (kj - 1);
                         for (int c = 0; c < cin; c++, b += nr) {
                             const float *src = base + c * plane;
                             int j = 0;
-                            for (; j < n; j++) b[j] = src[inOffset[j]];
+                            for (; j < m; j++) b[j] = src[offsets[j]];
                             for (; j < nr; j++) b[j] = 0;
                         }
                     }
                 }
-                for (int panel = firstPanel; panel < endPanel; panel++) {
-                    const float *apanel = packed + (long)panel * k9 * mr;
-                    if (isa >= 2) sp_kernel512(nseg, start, length, apanel, bpanel, tile);
-                    else sp_kernel256(nseg, start, length, apanel, bpanel, tile);
-                    const int rows = cout - panel * mr < mr ? cout - panel * mr : mr;
+            }
+            for (int panel = firstPanel; panel < endPanel; panel++) {
+                const float *apanel = packed + (long)panel * k9 * mr;
+                const int rows = cout - panel * mr < mr ? cout - panel * mr : mr;
+                for (long q = 0; q < npanels; q++) {
+                    if (isa >= 2) sp_kernel512(nseg, start, length, apanel, bpanels + q * kc * nr, tile);
+                    else sp_kernel256(nseg, start, length, apanel, bpanels + q * kc * nr, tile);
+                    const long *offsets = outOffset + q * nr;
+                    const int m = (int)(n - q * nr < nr ? n - q * nr : nr);
                     for (int i = 0; i < rows; i++) {
                         float *o = out + ((long)panel * mr + i) * plane;
                         const float *t = tile + i * nr;
-                        for (int j = 0; j < n; j++) o[outOffset[j]] = t[j];
+                        for (int j = 0; j < m; j++) o[offsets[j]] = t[j];
                     }
                 }
             }
-            x0 = x1;
         }
-        y0 = y1;
+    }
+    return 1;
+}
+
+// MARK: weight gradient
+
+// Columns (image, pixel) of a class taken at a time by the weight gradient: the packed dY rows
+// (cout x PFS_SP_WG_COLUMNS floats) stay in L2 while every tap and channel block runs over them.
+#define PFS_SP_WG_COLUMNS 256
+
+int pfs_small_conv_channel_blocks(int cin, int isa) { return (cin + sp_nr(isa) - 1) / sp_nr(isa); }
+
+long pfs_small_conv_weight_gradient_scratch_count(int cout, int isa) {
+    const long mr = sp_mr(isa), nr = sp_nr(isa), rows = (cout + mr - 1) / mr * mr;
+    return rows * PFS_SP_WG_COLUMNS + PFS_SP_WG_COLUMNS * nr + 4L * PFS_SP_WG_COLUMNS + mr * nr;
+}
+
+// Per class, dW[o, c, ki, kj] += sum over its columns of dY[o, column] . in[c, column + tap]: a GEMM
+// (cout x columns) . (columns x NR channels) for each of the class's taps and each channel block,
+// with the same micro-kernel (the columns are its reduction), the result added into dW.
+int pfs_small_conv_weight_gradient(const float *in, long inImage, const float *gradOut, long gradImage, int images,
+                                   int cin, int height, int width, int cout, int firstBlock, int endBlock, float *dw,
+                                   float *scratch, int isa) {
+    const int mr = sp_mr(isa), nr = sp_nr(isa), panels = (cout + mr - 1) / mr;
+    const long plane = (long)height * width;
+    float *apack = scratch, *bpack = apack + (long)panels * mr * PFS_SP_WG_COLUMNS;
+    long *inOffset = (long *)(bpack + (long)PFS_SP_WG_COLUMNS * nr), *gradOffset = inOffset + PFS_SP_WG_COLUMNS;
+    float *tile = (float *)(gradOffset + PFS_SP_WG_COLUMNS);
+    sp_class classes[9];
+    const int nclasses = sp_classes(height, width, classes);
+    for (int ci = 0; ci < nclasses; ci++) {
+        const sp_class *k = &classes[ci];
+        const long pixels = (long)(k->y1 - k->y0) * (k->x1 - k->x0), columns = images * pixels;
+        for (long j0 = 0; j0 < columns; j0 += PFS_SP_WG_COLUMNS) {
+            const long n = columns - j0 < PFS_SP_WG_COLUMNS ? columns - j0 : PFS_SP_WG_COLUMNS;
+            for (long j = 0; j < n; j++) {
+                long img, p;
+                sp_column(k, pixels, width, j0 + j, &img, &p);
+                inOffset[j] = img * inImage + p;
+                gradOffset[j] = img * gradImage + p;
+            }
+            // A: panel-major, apack[(panel * n + j) * MR + i] = dY[panel * MR + i] at column j (0 past cout).
+            for (int panel = 0; panel < panels; panel++) {
+                float *a = apack + (long)panel * n * mr;
+                for (long j = 0; j < n; j++, a += mr) {
+                    const float *src = gradOut + gradOffset[j] + (long)panel * mr * plane;
+                    for (int i = 0; i < mr; i++) a[i] = panel * mr + i < cout ? src[i * plane] : 0;
+                }
+            }
+            for (int ki = k->rlo; ki <= k->rhi; ki++) {
+                for (int kj = k->clo; kj <= k->chi; kj++) {
+                    const int t = ki * 3 + kj;
+                    for (int block = firstBlock; block < endBlock; block++) {
+                        const int c0 = block * nr, nc = cin - c0 < nr ? cin - c0 : nr;
+                        // B: bpack[j * NR + u] = in[c0 + u] at column j shifted by the tap (0 past cin).
+                        const float *base = in + (long)c0 * plane + (ki - 1) * (long)width + (kj - 1);
+                        float *b = bpack;
+                        for (long j = 0; j < n; j++, b += nr) {
+                            const float *src = base + inOffset[j];
+                            int u = 0;
+                            for (; u < nc; u++) b[u] = src[u * plane];
+                            for (; u < nr; u++) b[u] = 0;
+                        }
+                        const long start = 0, length = n;
+                        for (int panel = 0; panel < panels; panel++) {
+                            if (isa >= 2) sp_kernel512(1, &start, &length, apack + (long)panel * n * mr, bpack, tile);
+                            else sp_kernel256(1, &start, &length, apack + (long)panel * n * mr, bpack, tile);
+                            const int rows = cout - panel * mr < mr ? cout - panel * mr : mr;
+                            for (int i = 0; i < rows; i++) {
+                                float *d = dw + ((long)(panel * mr + i) * cin + c0) * 9 + t;
+                                const float *g = tile + i * nr;
+                                for (int u = 0; u < nc; u++) d[u * 9] += g[u];
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
     return 1;
 }
@@ -205,6 +330,16 @@ int pfs_small_conv_forward(const float *in, long inImage, int images, int cin, i
                            float *scratch, int isa) {
     (void)in; (void)inImage; (void)images; (void)cin; (void)height; (void)width; (void)packed; (void)cout;
     (void)firstPanel; (void)endPanel; (void)out; (void)outImage; (void)scratch; (void)isa;
+    return 0;
+}
+
+int pfs_small_conv_channel_blocks(int cin, int isa) { (void)cin; (void)isa; return 0; }
+long pfs_small_conv_weight_gradient_scratch_count(int cout, int isa) { (void)cout; (void)isa; return 0; }
+int pfs_small_conv_weight_gradient(const float *in, long inImage, const float *gradOut, long gradImage, int images,
+                                   int cin, int height, int width, int cout, int firstBlock, int endBlock, float *dw,
+                                   float *scratch, int isa) {
+    (void)in; (void)inImage; (void)gradOut; (void)gradImage; (void)images; (void)cin; (void)height; (void)width;
+    (void)cout; (void)firstBlock; (void)endBlock; (void)dw; (void)scratch; (void)isa;
     return 0;
 }
 

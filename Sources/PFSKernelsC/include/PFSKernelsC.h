@@ -163,6 +163,17 @@ long pfs_small_conv_scratch_count(int inputs, int isa);
 int pfs_small_conv_forward(const float *in, long inImage, int images, int cin, int height, int width,
                            const float *packed, int cout, int firstPanel, int endPanel, float *out, long outImage,
                            float *scratch, int isa);
+/// The weight gradient of the same convolution, skipping the same taps: dw (cout, cin, 3, 3) +=
+/// Σ over the images and the taps inside the plane of dY[n, o, y, x] · in[n, c, y + ki − 1, x + kj − 1],
+/// for the input channels of blocks [firstBlock, endBlock) only (`pfs_small_conv_channel_blocks`
+/// blocks of 32 channels on AVX-512, 16 on AVX2), so that workers write disjoint parts of dw.
+/// Image n's input is at `in + n·inImage`, its dY (cout, height·width) at `gradOut + n·gradImage`;
+/// `scratch` holds `pfs_small_conv_weight_gradient_scratch_count(cout, isa)` floats.
+int pfs_small_conv_channel_blocks(int cin, int isa);
+long pfs_small_conv_weight_gradient_scratch_count(int cout, int isa);
+int pfs_small_conv_weight_gradient(const float *in, long inImage, const float *gradOut, long gradImage, int images,
+                                   int cin, int height, int width, int cout, int firstBlock, int endBlock, float *dw,
+                                   float *scratch, int isa);
 
 /// Each function above returns 1 on x86-64, and 0 without doing anything elsewhere. Call the
 /// AVX-512 ones only after `pfs_cpu_has_avx512()` returned 1: they do not check (CPUID traps to the hypervisor on

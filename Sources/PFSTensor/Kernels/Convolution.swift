@@ -25,12 +25,11 @@ public enum Convolution {
     }
 
     /// The kernel the weight gradient runs on: as ``algorithm(for:)``, except that direct layers
-    /// with small planes and many channels, and small-plane layers, compute it with im2col + SGEMM.
+    /// with small planes and many channels compute it with im2col + SGEMM.
     public static func weightGradientAlgorithm(for g: Conv2dGeometry,
                                                kernels: KernelSettings = Engine.kernels) -> ConvolutionAlgorithm {
         switch algorithm(for: g, kernels: kernels) {
         case .direct: return DirectConvolution.prefersGEMMWeightGradient(g, isa: kernels.isa) ? .im2col : .direct
-        case .smallPlane: return .im2col
         case let other: return other
         }
     }
@@ -148,12 +147,18 @@ public enum Convolution {
             }
         case let algorithm where algorithm == .direct || algorithm == .smallPlane:
             if let gradWeight {
-                if weightGradientAlgorithm(for: g, kernels: kernels) == .direct {
+                switch weightGradientAlgorithm(for: g, kernels: kernels) {
+                case .direct:
                     work.weightGradientMACs = DirectConvolution.weightGradient(g, input: input, gradOutput: gradOutput,
                                                                                gradWeight: gradWeight,
                                                                                workspace: workspace, threads: threads,
                                                                                kernels: kernels)
-                } else {
+                case .smallPlane:
+                    work.weightGradientMACs = SmallPlaneConvolution.weightGradient(g, input: input, gradOutput: gradOutput,
+                                                                                   gradWeight: gradWeight,
+                                                                                   workspace: workspace,
+                                                                                   threads: threads, kernels: kernels)
+                default:
                     work.weightGradientMACs = gemmBackward(g, input: input, weight: weight, gradOutput: gradOutput,
                                                            gradInput: nil, gradWeight: gradWeight, workspace: workspace,
                                                            threads: threads, backend: backend,

@@ -1,14 +1,14 @@
 import PFSKernelsC
 
 /// 3×3 stride-1 pad-1 convolutions of planes under 64 output pixels (VGG's 4×4 and 2×2 layers at
-/// CIFAR size), forward and input gradient, as an implicit GEMM that skips the taps reading the
+/// CIFAR size), all three passes, as an implicit GEMM that skips the taps reading the
 /// zero border (`pfs_small_conv_forward`; AVX2 or AVX-512).
 ///
 /// im2col + SGEMM multiplies those zeros: on a 4×4 plane 31 % of its multiply-adds, on 2×2 56 %.
 /// The kernel groups the output pixels by which kernel rows and columns read inside the plane
 /// (corners, edges, interior) and runs each group as a GEMM over its own taps only, gathering the
-/// inputs straight from the NCHW tensor (no column matrix). Its weight gradient stays on
-/// im2col + SGEMM (``Convolution/weightGradientAlgorithm(for:kernels:)``).
+/// inputs straight from the NCHW tensor (no column matrix). The weight gradient runs the same
+/// classes with the image pixels as the GEMM's reduction.
 ///
 /// Reference: ``ReferenceConvolution``; `pfs bench --op conv --shapes vgg` measures it.
 enum SmallPlaneConvolution {
@@ -35,6 +35,29 @@ enum SmallPlaneConvolution {
         run(g, weight: weight, transposed: true, source: gradOutput, inImage: g.outChannels * g.outPlane,
             destination: gradInput, outImage: g.inChannels * g.inPlane, workspace: workspace, threads: threads,
             isa: kernels.isa)
+        return g.macs
+    }
+
+    /// dW (C_out, C_in, 3, 3) += ∂L/∂W from X and dY over the taps inside the plane. The blocks of
+    /// input channels are split over the workers, each adding into its own part of dW, so the
+    /// result does not depend on the thread count. Returns the multiply-accumulates of the full
+    /// convolution.
+    static func weightGradient(_ g: Conv2dGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                               gradWeight: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int,
+                               kernels: KernelSettings) -> Int {
+        precondition(kernels.isa >= .avx2, "SmallPlaneConvolution needs AVX2 or AVX-512")
+        let code: Int32 = kernels.isa == .avx512 ? 2 : 1
+        let blocks = Int(pfs_small_conv_channel_blocks(Int32(g.inChannels), code))
+        let workers = Parallel.workers(for: blocks, threads: threads)
+        workspace.reserve(workers: workers, slots: [pfs_small_conv_weight_gradient_scratch_count(Int32(g.outChannels), code)])
+        Parallel.forChunks(blocks, threads: workers) { worker, range in
+            let done = pfs_small_conv_weight_gradient(input, g.inChannels * g.inPlane, gradOutput,
+                                                      g.outChannels * g.outPlane, Int32(g.batch), Int32(g.inChannels),
+                                                      Int32(g.outHeight), Int32(g.outWidth), Int32(g.outChannels),
+                                                      Int32(range.lowerBound), Int32(range.upperBound), gradWeight,
+                                                      workspace.buffer(worker: worker, slot: 0), code)
+            precondition(done == 1, "SmallPlaneConvolution: the \(kernels.isa) kernel refused to run")
+        }
         return g.macs
     }
 
