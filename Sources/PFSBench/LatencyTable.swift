@@ -34,14 +34,20 @@ public struct LatencyTable: Codable, Sendable {
         /// The SGEMM backend, with the OpenBLAS kernel family where there is one (`system (OpenBLAS Haswell)`).
         public var gemm: String
         public var threads: Int
+        /// The engine's kernel families and their revision (``KernelSettings/revision``), e.g.
+        /// `AVX-512, direct 3×3 conv, channel-vector kernels; kernels r2`. `nil` in tables written
+        /// before it was recorded, which are therefore measured again.
+        public var kernels: String? = nil
 
         /// This process's CPU, kernels, SGEMM backend (and BLAS kernels) and threads.
         public static var current: Machine {
             Machine(cpu: CPUInfo.current().model, isa: Engine.kernels.isa.description, gemm: Engine.gemm.detailed,
-                    threads: Engine.threads)
+                    threads: Engine.threads, kernels: "\(Engine.kernels); kernels \(KernelSettings.revision)")
         }
 
-        public var description: String { "\(cpu), \(isa), \(gemm) SGEMM, \(threads) thread(s)" }
+        public var description: String {
+            "\(cpu), \(kernels ?? "\(isa), kernels not recorded"), \(gemm) SGEMM, \(threads) thread(s)"
+        }
     }
 
     /// One convolution (with its BatchNorm and ReLU) or the classifier.
@@ -245,7 +251,8 @@ public struct LatencyTable: Codable, Sendable {
     /// and a hash of everything else the table depends on (CPU, SGEMM backend, the full network).
     public static func cacheFileName(for full: ChannelConfiguration, batch: Int, machine: Machine = .current) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325     // FNV-1a 64
-        for byte in Array(machine.cpu.utf8) + Array(machine.gemm.utf8) + Array(full.jsonData()) {
+        for byte in Array(machine.cpu.utf8) + Array(machine.gemm.utf8) + Array((machine.kernels ?? "").utf8)
+            + Array(full.jsonData()) {
             hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
         }
         return "latency-\(full.architecture.rawValue)-b\(batch)-t\(machine.threads)-\(machine.isa)-"

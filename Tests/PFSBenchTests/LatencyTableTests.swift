@@ -94,6 +94,17 @@ import Testing
         #expect(error?.description.contains("machine") == true && error?.description.contains(file) == true)
         #expect(LatencyTable.cacheFileName(for: table.full, batch: 2, machine: other)
                     != LatencyTable.cacheFileName(for: table.full, batch: 2, machine: table.machine))
+        // Other kernels (a switch, a later kernel revision) or none recorded (an older table): refused, another cache file.
+        #expect(table.machine.kernels?.contains("kernels \(KernelSettings.revision)") == true)
+        let current = try #require(table.machine.kernels)
+        for kernels in [current.replacingOccurrences(of: "kernels \(KernelSettings.revision)", with: "kernels r1"),
+                        current + ", small-plane kernel off", nil] {
+            var older = table.machine
+            older.kernels = kernels
+            #expect(throws: PruningError.self) { _ = try LatencyTable.load(file, expecting: older) }
+            #expect(LatencyTable.cacheFileName(for: table.full, batch: 2, machine: older)
+                        != LatencyTable.cacheFileName(for: table.full, batch: 2, machine: table.machine))
+        }
         try Data("{\"format\": \"pfs.latency-table/1\"}".utf8).write(to: URL(fileURLWithPath: file))
         #expect(throws: PruningError.self) { _ = try LatencyTable.load(file) }
     }

@@ -56,6 +56,10 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     public var channelConvolution: Bool
     /// Whether the channel-vector weight gradient may run (AVX-512 only).
     public var channelWeightGradient: Bool
+    /// The revision of the kernels' speed: raised whenever a kernel change moves per-layer
+    /// latencies, so that latency tables measured before (which record it) are measured again.
+    /// r2: the small-plane kernel.
+    public static let revision = "r2"
     /// Whether 3×3 stride-1 pad-1 layers on planes under 64 pixels may run on the small-plane kernel
     /// (an implicit GEMM that skips the taps reading padding; AVX2 or AVX-512) instead of im2col + SGEMM.
     public var smallPlaneConvolution: Bool
