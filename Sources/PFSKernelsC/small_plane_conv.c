@@ -132,12 +132,17 @@ static int sp_classes(int height, int width, sp_class *classes) {
     return count;
 }
 
-// Column j of a class (image-major, then the class's pixels row by row): its image and flat pixel.
-static inline void sp_column(const sp_class *k, long pixels, int width, long column, long *image, long *pixel) {
+// Columns [j0, j0 + n) of a class (image-major, then the class's pixels row by row): the offset of
+// each one's pixel in two NCHW tensors with `strideA` and `strideB` floats per image.
+static void sp_offsets(const sp_class *k, int width, long j0, long n, long strideA, long *a, long strideB, long *b) {
     const int cw = k->x1 - k->x0;
-    const long q = column % pixels;
-    *image = column / pixels;
-    *pixel = (k->y0 + q / cw) * (long)width + k->x0 + q % cw;
+    const long pixels = (long)(k->y1 - k->y0) * cw;
+    for (long j = 0; j < n; j++) {
+        const long column = j0 + j, image = column / pixels, q = column % pixels;
+        const long pixel = (k->y0 + q / cw) * (long)width + k->x0 + q % cw;
+        a[j] = image * strideA + pixel;
+        b[j] = image * strideB + pixel;
+    }
 }
 
 // acc (MR x NR) = sum over segments of A panel columns [start, start + length) times the packed B rows, in order.
@@ -195,12 +200,7 @@ int pfs_small_conv_forward(const float *in, long inImage, int images, int cin, i
         const long group = sp_group(kc, nr, room), step = group * nr;
         for (long j0 = 0; j0 < columns; j0 += step) {
             const long n = columns - j0 < step ? columns - j0 : step, npanels = (n + nr - 1) / nr;
-            for (long j = 0; j < n; j++) {
-                long img, p;
-                sp_column(k, pixels, width, j0 + j, &img, &p);
-                inOffset[j] = img * inImage + p;
-                outOffset[j] = img * outImage + p;
-            }
+            sp_offsets(k, width, j0, n, inImage, inOffset, outImage, outOffset);
             // B panel q (kc x nr): row (ki, kj, c) of its column j = in[c][y + ki - 1][x + kj - 1] of its image.
             for (long q = 0; q < npanels; q++) {
                 const long *offsets = inOffset + q * nr;
@@ -269,12 +269,7 @@ int pfs_small_conv_weight_gradient(const float *in, long inImage, const float *g
         const long pixels = (long)(k->y1 - k->y0) * (k->x1 - k->x0), columns = images * pixels;
         for (long j0 = 0; j0 < columns; j0 += PFS_SP_WG_COLUMNS) {
             const long n = columns - j0 < PFS_SP_WG_COLUMNS ? columns - j0 : PFS_SP_WG_COLUMNS;
-            for (long j = 0; j < n; j++) {
-                long img, p;
-                sp_column(k, pixels, width, j0 + j, &img, &p);
-                inOffset[j] = img * inImage + p;
-                gradOffset[j] = img * gradImage + p;
-            }
+            sp_offsets(k, width, j0, n, inImage, inOffset, gradImage, gradOffset);
             // A: panel-major, apack[(panel * n + j) * MR + i] = dY[panel * MR + i] at column j (0 past cout).
             for (int panel = 0; panel < panels; panel++) {
                 float *a = apack + (long)panel * n * mr;
