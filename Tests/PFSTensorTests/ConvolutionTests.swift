@@ -44,7 +44,8 @@ import Testing
         // 7 images of 64 pixels form one weight-gradient tile split over two workers.
         Case(g: geometry(7, 17, 8, 8, 9, k: (3, 3), s: 1, p: 1), bias: false),
         // Stride 1 on planes under 64 pixels (VGG's 2×2 and 4×4 stages: the small-plane kernel on
-        // AVX2/AVX-512, else im2col + SGEMM): output rows in partial panels of 12 (AVX-512) and 6
+        // AVX2/AVX-512 where a worker has images enough to fill its column panels, else im2col +
+        // SGEMM; `smallPlaneKernelMatchesReference` runs the kernel on all of these): output rows in partial panels of 12 (AVX-512) and 6
         // (AVX2), classes with more columns than one panel of 32/16 and a partial last one, a 1×1
         // plane and one-row planes (a single kernel row valid), batch 1 (panels split over the
         // workers instead of images).
@@ -201,6 +202,43 @@ import Testing
         #expect(dw.macs == 2 * 9 * 1 * 32 * 8 * 8)
     }
 
+    /// The small-plane kernel itself (all three passes, every instruction set it has, 1 and 2
+    /// threads) on the small-plane cases of `cases`, whether or not the dispatch would choose it
+    /// for their batch sizes.
+    @Test func smallPlaneKernelMatchesReference() {
+        let small = Self.cases.filter {
+            let g = $0.g
+            return g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1 && g.padH == 1 && g.padW == 1
+                && g.groups == 1 && g.outPlane < DirectConvolution.minimumPlane
+        }
+        #expect(small.count >= 10)
+        for c in small {
+            let g = c.g, d = Self.data(c)
+            var yRef = [Float](repeating: 0, count: g.batch * g.outChannels * g.outPlane)
+            ReferenceConvolution.forward(g, input: d.x, weight: d.w, bias: nil, output: &yRef)
+            var dxRef = [Float](repeating: 0, count: d.x.count), dwRef = [Float](repeating: 0, count: d.w.count)
+            var dbRef = [Float](repeating: 0, count: g.outChannels)
+            ReferenceConvolution.backward(g, input: d.x, weight: d.w, gradOutput: d.dy, gradInput: &dxRef,
+                                          gradWeight: &dwRef, gradBias: &dbRef)
+            for isa in InstructionSet.supported where isa >= .avx2 {
+                for threads in [1, 2] {
+                    let kernels = KernelSettings(isa: isa), tag = "\(c) \(isa) threads \(threads)"
+                    var y = [Float](repeating: .nan, count: yRef.count), dx = [Float](repeating: .nan, count: d.x.count)
+                    var dw = [Float](repeating: 0.5, count: d.w.count)   // accumulated into
+                    SmallPlaneConvolution.forward(g, input: d.x, weight: d.w, output: &y, workspace: Workspace(),
+                                                  threads: threads, kernels: kernels)
+                    _ = SmallPlaneConvolution.inputGradient(g, weight: d.w, gradOutput: d.dy, gradInput: &dx,
+                                                            workspace: Workspace(), threads: threads, kernels: kernels)
+                    _ = SmallPlaneConvolution.weightGradient(g, input: d.x, gradOutput: d.dy, gradWeight: &dw,
+                                                             workspace: Workspace(), threads: threads, kernels: kernels)
+                    #expect(Compare.relativeError(y, yRef) < 1e-5, "Y \(tag)")
+                    #expect(Compare.relativeError(dx, dxRef) < 1e-5, "dX \(tag)")
+                    #expect(Compare.relativeError(dw.map { $0 - 0.5 }, dwRef) < 1e-5, "dW \(tag)")
+                }
+            }
+        }
+    }
+
     /// With AVX2 or AVX-512, the 3×3 pad-1 cases above run on the direct kernels (all three
     /// passes), so the reference comparisons check them; with `.portable`, im2col.
     @Test(arguments: InstructionSet.supported)
@@ -212,13 +250,24 @@ import Testing
             #expect(!DirectConvolution.applies(to: g, kernels: KernelSettings(isa: isa, directConvolution: false)))
         }
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 4, 4, 4, k: (3, 3), s: 1, p: 1), kernels: kernels))  // 16-pixel planes
-        // Planes under 64 pixels: the small-plane kernel (all three passes), unless switched off.
-        for g in [Self.geometry(2, 3, 4, 4, 4, k: (3, 3), s: 1, p: 1), Self.geometry(2, 3, 7, 9, 4, k: (3, 3), s: 1, p: 1),
-                  Self.geometry(3, 5, 1, 1, 6, k: (3, 3), s: 1, p: 1)] {
-            #expect(Convolution.algorithm(for: g, kernels: kernels) == (direct ? .smallPlane : .im2col), "\(g)")
-            #expect(Convolution.weightGradientAlgorithm(for: g, kernels: kernels) == (direct ? .smallPlane : .im2col), "\(g)")
-            #expect(Convolution.algorithm(for: g, kernels: KernelSettings(isa: isa, smallPlaneConvolution: false)) == .im2col)
+        // Planes under 64 pixels with enough images per worker: the small-plane kernel (all three
+        // passes), unless switched off; at batch 1 its padded columns cost more than the border it
+        // skips, so im2col.
+        for threads in [1, 2] {
+            for g in [Self.geometry(64, 3, 4, 4, 4, k: (3, 3), s: 1, p: 1), Self.geometry(64, 3, 7, 9, 4, k: (3, 3), s: 1, p: 1),
+                      Self.geometry(64, 5, 2, 2, 6, k: (3, 3), s: 1, p: 1), Self.geometry(96, 5, 1, 1, 6, k: (3, 3), s: 1, p: 1)] {
+                #expect(Convolution.algorithm(for: g, kernels: kernels, threads: threads) == (direct ? .smallPlane : .im2col), "\(g)")
+                #expect(Convolution.weightGradientAlgorithm(for: g, kernels: kernels, threads: threads)
+                        == (direct ? .smallPlane : .im2col), "\(g)")
+                #expect(Convolution.algorithm(for: g, kernels: KernelSettings(isa: isa, smallPlaneConvolution: false),
+                                              threads: threads) == .im2col)
+            }
+            for g in [Self.geometry(1, 3, 4, 4, 4, k: (3, 3), s: 1, p: 1), Self.geometry(16, 512, 7, 7, 512, k: (3, 3), s: 1, p: 1)] {
+                #expect(Convolution.algorithm(for: g, kernels: kernels, threads: 2) == .im2col, "\(g)")
+            }
         }
+        let work = SmallPlaneConvolution.paddedWork(Self.geometry(1, 3, 4, 4, 4, k: (3, 3), s: 1, p: 1), isa: .avx512, threads: 2)
+        #expect(work.kernel == 4 * 32 * 4 + 4 * 32 * 6 + 32 * 9 && work.im2col == 16 * 9)   // corners, edges, interior
         for g in [Self.geometry(2, 3, 6, 6, 4, k: (3, 3), s: 2, p: 1), Self.geometry(2, 4, 4, 4, 4, k: (3, 3), s: 1, p: 1, groups: 2),
                   Self.geometry(2, 3, 4, 4, 4, k: (3, 3), s: 1, p: 0)] {
             #expect(Convolution.algorithm(for: g, kernels: kernels) == .im2col, "\(g)")   // stride 2, groups, no padding

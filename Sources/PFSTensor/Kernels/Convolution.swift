@@ -16,19 +16,20 @@
 public enum Convolution {
     /// The kernel ``forward(_:input:weight:bias:output:workspace:threads:backend:)`` and the input
     /// gradient of ``backward(_:input:weight:gradOutput:gradInput:gradWeight:gradBias:workspace:threads:backend:)``
-    /// run for this geometry (the weight gradient: ``weightGradientAlgorithm(for:)``).
-    public static func algorithm(for g: Conv2dGeometry, kernels: KernelSettings = Engine.kernels) -> ConvolutionAlgorithm {
+    /// run for this geometry with `threads` workers (the weight gradient: ``weightGradientAlgorithm(for:)``).
+    public static func algorithm(for g: Conv2dGeometry, kernels: KernelSettings = Engine.kernels,
+                                 threads: Int = Engine.threads) -> ConvolutionAlgorithm {
         if g.isDepthwise { return .depthwise }
         if DirectConvolution.applies(to: g, kernels: kernels) { return .direct }
-        if SmallPlaneConvolution.applies(to: g, kernels: kernels) { return .smallPlane }
+        if SmallPlaneConvolution.applies(to: g, kernels: kernels, threads: threads) { return .smallPlane }
         return g.isPointwise ? .pointwise : .im2col
     }
 
     /// The kernel the weight gradient runs on: as ``algorithm(for:)``, except that direct layers
     /// with small planes and many channels compute it with im2col + SGEMM.
-    public static func weightGradientAlgorithm(for g: Conv2dGeometry,
-                                               kernels: KernelSettings = Engine.kernels) -> ConvolutionAlgorithm {
-        switch algorithm(for: g, kernels: kernels) {
+    public static func weightGradientAlgorithm(for g: Conv2dGeometry, kernels: KernelSettings = Engine.kernels,
+                                               threads: Int = Engine.threads) -> ConvolutionAlgorithm {
+        switch algorithm(for: g, kernels: kernels, threads: threads) {
         case .direct: return DirectConvolution.prefersGEMMWeightGradient(g, isa: kernels.isa) ? .im2col : .direct
         case let other: return other
         }
@@ -63,7 +64,7 @@ public enum Convolution {
             if let bias { addBias(g, bias, to: output, threads: threads) }
             return
         }
-        if SmallPlaneConvolution.applies(to: g, kernels: kernels) {
+        if SmallPlaneConvolution.applies(to: g, kernels: kernels, threads: threads) {
             SmallPlaneConvolution.forward(g, input: input, weight: weight, output: output, workspace: workspace,
                                           threads: threads, kernels: kernels)
             if let bias { addBias(g, bias, to: output, threads: threads) }
@@ -138,7 +139,7 @@ public enum Convolution {
         kernels: KernelSettings = Engine.kernels
     ) -> GradientWork {
         var work = GradientWork()
-        switch algorithm(for: g, kernels: kernels) {
+        switch algorithm(for: g, kernels: kernels, threads: threads) {
         case .depthwise:
             if gradInput != nil || gradWeight != nil {
                 work = DepthwiseConvolution.backward(g, input: input, weight: weight, gradOutput: gradOutput,
@@ -147,7 +148,7 @@ public enum Convolution {
             }
         case let algorithm where algorithm == .direct || algorithm == .smallPlane:
             if let gradWeight {
-                switch weightGradientAlgorithm(for: g, kernels: kernels) {
+                switch weightGradientAlgorithm(for: g, kernels: kernels, threads: threads) {
                 case .direct:
                     work.weightGradientMACs = DirectConvolution.weightGradient(g, input: input, gradOutput: gradOutput,
                                                                                gradWeight: gradWeight,

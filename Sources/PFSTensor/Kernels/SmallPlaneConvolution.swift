@@ -12,10 +12,38 @@ import PFSKernelsC
 ///
 /// Reference: ``ReferenceConvolution``; `pfs bench --op conv --shapes vgg` measures it.
 enum SmallPlaneConvolution {
-    /// Whether `g` runs on this kernel under `kernels`.
-    static func applies(to g: Conv2dGeometry, kernels: KernelSettings) -> Bool {
-        kernels.usesSmallPlaneConvolution && g.kernelH == 3 && g.kernelW == 3 && g.padH == 1 && g.padW == 1
-            && g.strideH == 1 && g.strideW == 1 && g.groups == 1 && g.outPlane < DirectConvolution.minimumPlane
+    /// Whether `g` runs on this kernel under `kernels` with `threads` workers: a 3×3 stride-1 pad-1
+    /// layer on a plane under 64 pixels, where skipping the border saves more than the kernel's
+    /// padded columns cost (``paddedWork(_:isa:threads:)``).
+    static func applies(to g: Conv2dGeometry, kernels: KernelSettings, threads: Int) -> Bool {
+        guard kernels.usesSmallPlaneConvolution && g.kernelH == 3 && g.kernelW == 3 && g.padH == 1 && g.padW == 1
+                && g.strideH == 1 && g.strideW == 1 && g.groups == 1 && g.outPlane < DirectConvolution.minimumPlane
+        else { return false }
+        let work = paddedWork(g, isa: kernels.isa, threads: threads)
+        return work.kernel * 10 <= work.im2col * 9
+    }
+
+    /// The multiply-adds per output and input channel that one worker's share of the batch costs on
+    /// this kernel and on im2col + SGEMM. Each pixel class (corners, edges, interior) has its
+    /// columns (its pixels × the worker's images) rounded up to whole panels of 32 (AVX-512) or 16
+    /// (AVX2), times its taps; im2col does all 9 taps for every pixel. A corner class at batch 1
+    /// fills one column of 32, so small batches (a batch-1 latency table, ResNet-50's 7×7 stage at
+    /// batch 16) stay on im2col: at batch 1 on a 4×4 plane the kernel would do 11× im2col's work.
+    static func paddedWork(_ g: Conv2dGeometry, isa: InstructionSet, threads: Int) -> (kernel: Int, im2col: Int) {
+        let images = g.batch >= threads ? (g.batch + threads - 1) / threads : g.batch
+        let panel = isa == .avx512 ? 32 : 16
+        // (lines, kernel rows or columns inside the plane) of each class along one axis.
+        func classes(_ size: Int) -> [(lines: Int, taps: Int)] {
+            size == 1 ? [(1, 1)] : size == 2 ? [(1, 2), (1, 2)] : [(1, 2), (size - 2, 3), (1, 2)]
+        }
+        var kernel = 0
+        for row in classes(g.outHeight) {
+            for column in classes(g.outWidth) {
+                let columns = images * row.lines * column.lines
+                kernel += (columns + panel - 1) / panel * panel * row.taps * column.taps
+            }
+        }
+        return (kernel, images * g.outPlane * 9)
     }
 
     /// Y (N, C_out, H, W) = conv(X (N, C_in, H, W), W (C_out, C_in, 3, 3)), overwritten.
