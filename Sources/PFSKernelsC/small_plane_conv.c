@@ -37,6 +37,11 @@ typedef float pfs_f8u __attribute__((ext_vector_type(8), aligned(4)));
 static int sp_mr(int isa) { return isa >= 2 ? PFS_SP_MR512 : PFS_SP_MR256; }
 static int sp_nr(int isa) { return isa >= 2 ? PFS_SP_NR512 : PFS_SP_NR256; }
 
+void pfs_small_conv_panel_shape(int isa, int *rows, int *columns) {
+    *rows = sp_mr(isa);
+    *columns = sp_nr(isa);
+}
+
 long pfs_small_conv_packed_count(int rows, int inputs, int isa) {
     const long mr = sp_mr(isa);
     return (rows + mr - 1) / mr * mr * 9L * inputs;
@@ -313,6 +318,11 @@ int pfs_small_conv_weight_gradient(const float *in, long inImage, const float *g
 
 #else
 
+void pfs_small_conv_panel_shape(int isa, int *rows, int *columns) {
+    (void)isa;
+    *rows = 0;
+    *columns = 0;
+}
 long pfs_small_conv_packed_count(int rows, int inputs, int isa) { (void)rows; (void)inputs; (void)isa; return 0; }
 long pfs_small_conv_scratch_count(int inputs, int isa) { (void)inputs; (void)isa; return 0; }
 int pfs_small_conv_pack(const float *weight, int cout, int cin, int transposed, int isa, int firstPanel,

@@ -152,6 +152,9 @@ int pfs_vk_combine_avx2(const float *dy, const float *y, float ceiling, const fl
 /// `transposed` 0 it packs w (cout, cin, 3, 3) for the forward (rows = cout, inputs = cin); with 1
 /// for the input gradient, the convolution of dY with the flipped, transposed weights (rows = cin,
 /// inputs = cout). It writes panels [firstPanel, endPanel) only, so that workers can share the packing.
+/// `pfs_small_conv_panel_shape` gives the micro-kernel's rows per weight panel (MR) and columns per
+/// packed input panel (NR) for `isa` (0 and 0 off x86-64).
+void pfs_small_conv_panel_shape(int isa, int *rows, int *columns);
 long pfs_small_conv_packed_count(int rows, int inputs, int isa);
 int pfs_small_conv_pack(const float *weight, int cout, int cin, int transposed, int isa, int firstPanel,
                         int endPanel, float *packed);

@@ -31,7 +31,7 @@ enum SmallPlaneConvolution {
     /// batch 16) stay on im2col: at batch 1 on a 4×4 plane the kernel would do 11× im2col's work.
     static func paddedWork(_ g: Conv2dGeometry, isa: InstructionSet, threads: Int) -> (kernel: Int, im2col: Int) {
         let images = g.batch >= threads ? (g.batch + threads - 1) / threads : g.batch
-        let panel = isa == .avx512 ? 32 : 16
+        let panel = panelShape(isa).columns
         // (lines, kernel rows or columns inside the plane) of each class along one axis.
         func classes(_ size: Int) -> [(lines: Int, taps: Int)] {
             size == 1 ? [(1, 1)] : size == 2 ? [(1, 2), (1, 2)] : [(1, 2), (size - 2, 3), (1, 2)]
@@ -89,11 +89,16 @@ enum SmallPlaneConvolution {
         return g.macs
     }
 
-    /// Output rows per weight panel on `isa` (the kernel's MR).
-    static func panelRows(_ isa: InstructionSet) -> Int { isa == .avx512 ? 12 : 6 }
+    /// The micro-kernel's output rows per weight panel (MR) and columns per packed input panel (NR)
+    /// on `isa`: 12 × 32 on AVX-512, 6 × 16 on AVX2.
+    static func panelShape(_ isa: InstructionSet) -> (rows: Int, columns: Int) {
+        var rows: Int32 = 0, columns: Int32 = 0
+        pfs_small_conv_panel_shape(isa == .avx512 ? 2 : 1, &rows, &columns)
+        return (Int(max(rows, 1)), Int(max(columns, 1)))
+    }
 
-    /// Packs the weights (panels split over the workers), then splits the images over the workers, or, with fewer images than
-    /// workers (batch 1), the panels of output channels.
+    /// Packs the weights (panels split over the workers), then splits the images over the workers,
+    /// or, with fewer images than workers (batch 1), the panels of output channels.
     private static func run(_ g: Conv2dGeometry, weight: UnsafePointer<Float>, transposed: Bool,
                             source: UnsafePointer<Float>, inImage: Int, destination: UnsafeMutablePointer<Float>,
                             outImage: Int, workspace: Workspace, threads: Int, isa: InstructionSet) {
@@ -101,7 +106,7 @@ enum SmallPlaneConvolution {
         let code: Int32 = isa == .avx512 ? 2 : 1
         let cout = g.outChannels, cin = g.inChannels
         let rows = transposed ? cin : cout, inputs = transposed ? cout : cin
-        let panels = (rows + panelRows(isa) - 1) / panelRows(isa)
+        let mr = panelShape(isa).rows, panels = (rows + mr - 1) / mr
         var packed = Tensor(unsafeUninitializedShape: [pfs_small_conv_packed_count(Int32(rows), Int32(inputs), code)])
         packed.withUnsafeMutableBufferPointer { buffer in
             Parallel.forChunks(panels, threads: threads) { _, range in
