@@ -364,8 +364,8 @@ final class WorkerCounters {
 public enum ConvolutionAlgorithm: String, Sendable {
     /// 3×3, padding 1, stride 1 or 2, on AVX2 or AVX-512: the direct kernels of `PFSKernelsC`, all three passes.
     case direct
-    /// 3×3, padding 1, stride 1, planes under 64 pixels, on AVX2 or AVX-512: the implicit GEMM that
-    /// skips the taps reading padding (forward and input gradient; the weight gradient on im2col).
+    /// 3×3, padding 1, stride 1, planes under 64 pixels, on AVX2 or AVX-512, with images enough per
+    /// worker: the implicit GEMM that skips the taps reading padding, all three passes.
     case smallPlane
     /// One filter per channel: the direct depthwise loops.
     case depthwise
