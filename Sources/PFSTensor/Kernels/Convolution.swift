@@ -29,10 +29,13 @@ public enum Convolution {
     /// with small planes and many channels compute it with im2col + SGEMM.
     public static func weightGradientAlgorithm(for g: Conv2dGeometry, kernels: KernelSettings = Engine.kernels,
                                                threads: Int = Engine.threads) -> ConvolutionAlgorithm {
-        switch algorithm(for: g, kernels: kernels, threads: threads) {
-        case .direct: return DirectConvolution.prefersGEMMWeightGradient(g, isa: kernels.isa) ? .im2col : .direct
-        case let other: return other
-        }
+        weightGradientAlgorithm(for: g, after: algorithm(for: g, kernels: kernels, threads: threads), isa: kernels.isa)
+    }
+
+    /// The weight gradient's kernel given the forward's `algorithm` (``backward`` has chosen it already).
+    private static func weightGradientAlgorithm(for g: Conv2dGeometry, after algorithm: ConvolutionAlgorithm,
+                                                isa: InstructionSet) -> ConvolutionAlgorithm {
+        algorithm == .direct && DirectConvolution.prefersGEMMWeightGradient(g, isa: isa) ? .im2col : algorithm
     }
 
     /// GEMM width (output pixels) a tile of images aims for.
@@ -148,7 +151,7 @@ public enum Convolution {
             }
         case let algorithm where algorithm == .direct || algorithm == .smallPlane:
             if let gradWeight {
-                switch weightGradientAlgorithm(for: g, kernels: kernels, threads: threads) {
+                switch weightGradientAlgorithm(for: g, after: algorithm, isa: kernels.isa) {
                 case .direct:
                     work.weightGradientMACs = DirectConvolution.weightGradient(g, input: input, gradOutput: gradOutput,
                                                                                gradWeight: gradWeight,

@@ -32,13 +32,23 @@ enum SmallPlaneConvolution {
     static func paddedWork(_ g: Conv2dGeometry, isa: InstructionSet, threads: Int) -> (kernel: Int, im2col: Int) {
         let images = g.batch >= threads ? (g.batch + threads - 1) / threads : g.batch
         let panel = panelShape(isa).columns
-        // (lines, kernel rows or columns inside the plane) of each class along one axis.
-        func classes(_ size: Int) -> [(lines: Int, taps: Int)] {
-            size == 1 ? [(1, 1)] : size == 2 ? [(1, 2), (1, 2)] : [(1, 2), (size - 2, 3), (1, 2)]
+        // Class i (0…2) along an axis of `size` lines: its lines and the kernel rows (or columns)
+        // they read inside the plane; nil past the axis's last class.
+        func axisClass(_ size: Int, _ i: Int) -> (lines: Int, taps: Int)? {
+            switch (size, i) {
+            case (1, 0): return (1, 1)
+            case (1, _): return nil
+            case (2, 0), (2, 1): return (1, 2)
+            case (2, _): return nil
+            case (_, 1): return (size - 2, 3)
+            default: return (1, 2)
+            }
         }
         var kernel = 0
-        for row in classes(g.outHeight) {
-            for column in classes(g.outWidth) {
+        for i in 0..<3 {
+            guard let row = axisClass(g.outHeight, i) else { break }
+            for j in 0..<3 {
+                guard let column = axisClass(g.outWidth, j) else { break }
                 let columns = images * row.lines * column.lines
                 kernel += (columns + panel - 1) / panel * panel * row.taps * column.taps
             }
@@ -73,8 +83,7 @@ enum SmallPlaneConvolution {
     static func weightGradient(_ g: Conv2dGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                                gradWeight: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int,
                                kernels: KernelSettings) -> Int {
-        precondition(kernels.isa >= .avx2, "SmallPlaneConvolution needs AVX2 or AVX-512")
-        let code: Int32 = kernels.isa == .avx512 ? 2 : 1
+        let code = isaCode(kernels.isa)
         let blocks = Int(pfs_small_conv_channel_blocks(Int32(g.inChannels), code))
         let workers = Parallel.workers(for: blocks, threads: threads)
         workspace.reserve(workers: workers, slots: [pfs_small_conv_weight_gradient_scratch_count(Int32(g.outChannels), code)])
@@ -97,13 +106,18 @@ enum SmallPlaneConvolution {
         return (Int(max(rows, 1)), Int(max(columns, 1)))
     }
 
+    /// The C kernels' instruction-set argument: 2 for AVX-512, 1 for AVX2 (they have no other).
+    private static func isaCode(_ isa: InstructionSet) -> Int32 {
+        precondition(isa >= .avx2, "SmallPlaneConvolution needs AVX2 or AVX-512")
+        return isa == .avx512 ? 2 : 1
+    }
+
     /// Packs the weights (panels split over the workers), then splits the images over the workers,
     /// or, with fewer images than workers (batch 1), the panels of output channels.
     private static func run(_ g: Conv2dGeometry, weight: UnsafePointer<Float>, transposed: Bool,
                             source: UnsafePointer<Float>, inImage: Int, destination: UnsafeMutablePointer<Float>,
                             outImage: Int, workspace: Workspace, threads: Int, isa: InstructionSet) {
-        precondition(isa >= .avx2, "SmallPlaneConvolution needs AVX2 or AVX-512")
-        let code: Int32 = isa == .avx512 ? 2 : 1
+        let code = isaCode(isa)
         let cout = g.outChannels, cin = g.inChannels
         let rows = transposed ? cin : cout, inputs = transposed ? cout : cin
         let mr = panelShape(isa).rows, panels = (rows + mr - 1) / mr
