@@ -49,11 +49,15 @@ public struct ModelBenchmark {
     public var batch: Int
     public var minSeconds: Double
     public var warmup: Int
+    /// Gate mode: the fraction of every gated width's channels whose gate starts at exactly 0
+    /// (chosen at random, seed 1), as in a search under way; 0 = every gate open (at 1).
+    public var closedGates: Double
 
-    public init(batch: Int = 128, minSeconds: Double = 10, warmup: Int = 3) {
+    public init(batch: Int = 128, minSeconds: Double = 10, warmup: Int = 3, closedGates: Double = 0) {
         self.batch = batch
         self.minSeconds = minSeconds
         self.warmup = warmup
+        self.closedGates = closedGates
     }
 
     public func run(_ architecture: Architecture, mode: Mode) throws -> Row {
@@ -93,6 +97,13 @@ public struct ModelBenchmark {
                                     description: "benchmark")
             let search = try GateSearch(configuration: configuration, settings: GateSearchSettings(),
                                         source: .randomInitialization(seed: 1), data: data)
+            for gate in search.network.gates where closedGates > 0 {
+                // A closed gate stays at 0: its CE gradient is 0 and the sparsity term pushes it down.
+                var order = Array(0..<gate.channels)
+                for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.int(below: i + 1)) }
+                let closed = Int((closedGates * Double(gate.channels)).rounded())
+                gate.gate.value.withUnsafeMutableBufferPointer { v in for c in order.prefix(closed) { v[c] = 0 } }
+            }
             step = {
                 try search.objectiveAndGradient(images: x, labels: labels)
                 search.optimizer.step()
@@ -121,13 +132,16 @@ public struct ModelBenchmark {
 
 extension BenchmarkSuite {
     /// One model and mode, with the fraction of the SGEMM peak measured in the same run.
+    /// `closedGates`: see ``ModelBenchmark/closedGates`` (gate mode).
     public static func model(_ configuration: ChannelConfiguration, mode: ModelBenchmark.Mode, batch: Int, minSeconds: Double,
+                             closedGates: Double = 0,
                              progress: ProgressHandler = { _, _, _ in }) throws -> BenchmarkReport {
         let architecture = configuration.architecture
         progress(0, 2, "SGEMM peak")
         let peak = GEMMBenchmark(backend: Engine.gemm, threads: Engine.threads, minSeconds: 1).peak()
         progress(1, 2, "\(architecture.rawValue) \(mode.rawValue) batch \(batch)")
-        let r = try ModelBenchmark(batch: batch, minSeconds: minSeconds).run(configuration, mode: mode)
+        let r = try ModelBenchmark(batch: batch, minSeconds: minSeconds, closedGates: closedGates)
+            .run(configuration, mode: mode)
         progress(2, 2, "done")
         let memory = r.peakMemoryBytes.map { format(Double($0) / 1_048_576, 0) } ?? "-"
         let row = [architecture.rawValue, mode.rawValue, "\(batch)", format(r.imagesPerSecond),
@@ -137,14 +151,16 @@ extension BenchmarkSuite {
             "model": architecture.rawValue, "mode": mode.rawValue, "batch": batch, "macs_per_image": r.macsPerImage,
             "img_s_median": r.imagesPerSecond, "img_s_min": Double(batch) / r.samples.max,
             "img_s_max": Double(batch) / r.samples.min, "gflops": r.gflops, "sgemm_peak_gflops": peak,
-            "steps": r.samples.seconds.count,
+            "steps": r.samples.seconds.count, "closed_gates": closedGates,
         ]) { a, _ in a }
         if let bytes = r.peakMemoryBytes { record["peak_rss_mb"] = Double(bytes) / 1_048_576 }
         return BenchmarkReport(
             title: "\(architecture.rawValue) \(mode.rawValue) step, batch \(batch), \(configuration.input), "
                 + "\(configuration.classes) classes, \(setting)",
             notes: ["GFLOPS = 2 × forward MACs × (1 fwd, 3 train, 2 gate) per image; SGEMM peak \(format(peak)) GFLOPS; "
-                    + "memory = peak resident set of the process"],
+                    + "memory = peak resident set of the process"]
+                + (closedGates > 0 ? ["\(format(100 * closedGates, 0)) % of every gated width's gates closed (at 0), "
+                                      + "which gate learning skips: GFLOPS count the full network's MACs"] : []),
             header: ["model", "mode", "batch", "img/s median", "img/s min", "img/s max", "GFLOPS", "of peak", "peak MB",
                      "steps"],
             rows: [row], records: [record])

@@ -133,6 +133,7 @@ struct NetworkAssembler: ArchitectureVisitor {
     }
 
     mutating func relu(_ name: @autoclosure () -> String, six: Bool) {
+        if let open = openUnit, let gate = units[open].gate, leaves.last === gate { units[open].clampsGate = true }
         append(six ? ReLU.relu6(name: name()) : ReLU(name: name()))
     }
 
@@ -193,11 +194,12 @@ struct UnitRecord {
     var producer: Conv2d
     var batchNorm: BatchNorm2d
     var gate: ChannelGate?
+    var clampsGate = false
     var passThrough: [Layer] = []
     var consumers: [Layer] = []
 
     func unit() -> PrunableUnit {
         PrunableUnit(name: name, widthIndex: widthIndex, producer: producer, batchNorm: batchNorm, gate: gate,
-                     passThrough: passThrough, consumers: consumers)
+                     clampsGate: clampsGate, passThrough: passThrough, consumers: consumers)
     }
 }

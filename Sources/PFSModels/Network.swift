@@ -52,9 +52,43 @@ public final class Network: Layer {
         set { body.computesInputGradient = newValue }
     }
 
+    /// Whether each forward pass first tells the convolutions around every gate at exactly 0
+    /// which channels they may skip (``refreshClosedGateSkips()``); off by default, on while
+    /// learning gates. The result is the same up to float rounding (the skipped terms are exact
+    /// zeros), the work smaller by the closed fraction of the gated convolutions' inputs and input
+    /// gradients.
+    public var skipsClosedGates = false {
+        didSet { if !skipsClosedGates { clearClosedGateSkips() } }
+    }
+
     /// (N, C, H, W) → (N, classes).
     public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
-        try body.forward(input, mode: mode)
+        if skipsClosedGates { refreshClosedGateSkips() }
+        return try body.forward(input, mode: mode)
+    }
+
+    /// From the gates' current values: a closed channel (gate exactly 0) of a width has dY = 0 at
+    /// its producer (BatchNorm's gradient there is scaled by the gate), so the producer's input
+    /// gradient leaves it out; when a clamp follows the gate and nothing passes the width through,
+    /// the channel is also exactly 0 where the consuming convolutions read it and its gradient is
+    /// masked by the clamp, so they skip it in the forward pass and in their input gradient.
+    public func refreshClosedGateSkips() {
+        for unit in prunableUnits {
+            guard let gate = unit.gate else { continue }
+            let values = gate.gate.value.scalars
+            let open = values.indices.filter { values[$0] != 0 }
+            let live = open.count == values.count ? nil : open
+            unit.producer.liveGradientChannels = live
+            guard unit.clampsGate && unit.passThrough.isEmpty else { continue }
+            for case let consumer as Conv2d in unit.consumers { consumer.liveInputChannels = live }
+        }
+    }
+
+    private func clearClosedGateSkips() {
+        for conv in convolutions {
+            conv.liveInputChannels = nil
+            conv.liveGradientChannels = nil
+        }
     }
 
     public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
@@ -84,6 +118,9 @@ public struct PrunableUnit {
     public let producer: Conv2d
     public let batchNorm: BatchNorm2d
     public let gate: ChannelGate?
+    /// Whether a ReLU (or ReLU6) directly follows the gate, so that a gate at exactly 0 gives
+    /// channels of exactly 0 whose gradient nothing reads (the clamp's mask is 0 there).
+    public let clampsGate: Bool
     public let passThrough: [Layer]
     public let consumers: [Layer]
 

@@ -43,6 +43,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "With --model or --config: fwd, train or gate.")
     var mode: ModelBenchmark.Mode = .train
 
+    @Option(help: "With --mode gate: the fraction (0 ≤ f < 1) of every gated width's gates set to exactly 0 first, as in a search under way (gate learning skips their channels).")
+    var closedGates: Double = 0
+
     @Option(help: "Minimum timed seconds per measurement (at least 5 runs each; default 1, or 10 with --model).")
     var seconds: Double?
 
@@ -76,6 +79,12 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--op latency needs the network: --model ARCH or --config FILE")
         }
         if out != nil && op != .latency { throw ValidationError("--out applies to --op latency") }
+        guard closedGates >= 0 && closedGates < 1 else {
+            throw ValidationError("--closed-gates must be a fraction, 0 ≤ f < 1, got \(closedGates)")
+        }
+        if closedGates > 0 && (mode != .gate || (model == nil && config == nil)) {
+            throw ValidationError("--closed-gates applies to --mode gate with --model or --config")
+        }
         if let classes, classes < 1 { throw ValidationError("--classes must be at least 1, got \(classes)") }
         if (input != nil || classes != nil) && model == nil && op != .loader {
             throw ValidationError("--input and --classes apply to --model (and --input to --op loader)")
@@ -110,7 +119,7 @@ struct BenchCommand: ParsableCommand {
                 ?? ChannelConfiguration.standard(model!, input: InputShape(channels: 3, height: side, width: side),
                                                  classes: classes ?? (side == 32 ? 10 : 1000))
             report = try BenchmarkSuite.model(configuration, mode: mode, batch: batch, minSeconds: seconds ?? 10,
-                                              progress: bar.update)
+                                              closedGates: closedGates, progress: bar.update)
         } else {
             switch op {
             case .gemm: report = BenchmarkSuite.gemm(minSeconds: seconds ?? 1, progress: bar.update)

@@ -39,6 +39,60 @@ import Testing
         try expectGradients(conv, .randomNormal([2, c.cin, c.h, c.w], using: &rng))
     }
 
+    /// With channels known to be zero (input) or to carry no gradient (output), a frozen
+    /// convolution skips them and gives the full computation's output and input gradient.
+    @Test(arguments: [
+        ConvCase(cin: 7, cout: 20, k: 3, stride: 1, padding: 1, groups: 1, bias: true, h: 9, w: 11),
+        ConvCase(cin: 40, cout: 36, k: 3, stride: 1, padding: 1, groups: 1, bias: false, h: 8, w: 8),
+        ConvCase(cin: 9, cout: 12, k: 3, stride: 2, padding: 1, groups: 1, bias: false, h: 10, w: 10),
+        ConvCase(cin: 6, cout: 5, k: 1, stride: 1, padding: 0, groups: 1, bias: true, h: 5, w: 3),
+        ConvCase(cin: 5, cout: 4, k: 5, stride: 1, padding: 2, groups: 1, bias: false, h: 6, w: 7),
+    ])
+    func conv2dSkipsKnownZeroChannels(_ c: ConvCase) throws {
+        var rng = RandomGenerator(seed: 3)
+        let conv = try Conv2d(name: "conv", inChannels: c.cin, outChannels: c.cout, kernelSize: c.k, stride: c.stride,
+                              padding: c.padding, groups: c.groups, bias: c.bias, rng: &rng)
+        for p in conv.parameters { p.isFrozen = true }
+        let liveInputs = (0..<c.cin).filter { $0 % 3 != 1 }, liveOutputs = (0..<c.cout).filter { $0 % 4 != 2 }
+        var x = Tensor.randomNormal([3, c.cin, c.h, c.w], using: &rng)
+        x.withUnsafeMutableBufferPointer { v in
+            for i in 0..<v.count where !liveInputs.contains((i / (c.h * c.w)) % c.cin) { v[i] = 0 }
+        }
+        let full = try conv.forward(x, mode: .training)
+        var dy = Tensor.randomNormal(full.shape, using: &rng)
+        let plane = full.shape[2] * full.shape[3]
+        dy.withUnsafeMutableBufferPointer { v in
+            for i in 0..<v.count where !liveOutputs.contains((i / plane) % c.cout) { v[i] = 0 }
+        }
+        let fullGradient = try #require(try conv.backward(dy)).scalars
+        let fullWork = conv.backwardWork.inputGradientMACs
+
+        conv.liveInputChannels = liveInputs
+        conv.liveGradientChannels = liveOutputs
+        let skipped = try conv.forward(x, mode: .training)
+        #expect(conv.lastForwardMACsPerImage < full.count / 3 * c.cin * c.k * c.k)
+        for (a, b) in zip(full.scalars, skipped.scalars) { #expect(abs(a - b) <= 1e-4 * (1 + abs(a))) }
+        let gradient = try #require(try conv.backward(dy)).scalars
+        #expect(conv.backwardWork.inputGradientMACs - fullWork < fullWork)
+        for (i, (a, b)) in zip(fullGradient, gradient).enumerated() {
+            let channel = (i / (c.h * c.w)) % c.cin
+            // Skipped input channels get 0: nothing reads their gradient.
+            if liveInputs.contains(channel) { #expect(abs(a - b) <= 1e-4 * (1 + abs(a))) } else { #expect(b == 0) }
+        }
+        // A weight that takes a gradient runs the full backward pass: dX complete, dW as without skipping.
+        conv.weight.isFrozen = false
+        _ = try conv.forward(x, mode: .training)
+        let complete = try #require(try conv.backward(dy)).scalars
+        for (a, b) in zip(fullGradient, complete) { #expect(abs(a - b) <= 1e-4 * (1 + abs(a))) }
+        let skippedDW = try #require(conv.weight.grad).scalars
+        conv.weight.zeroGradient()
+        conv.liveInputChannels = nil
+        conv.liveGradientChannels = nil
+        _ = try conv.forward(x, mode: .training)
+        _ = try conv.backward(dy)
+        for (a, b) in zip(try #require(conv.weight.grad).scalars, skippedDW) { #expect(abs(a - b) <= 1e-4 * (1 + abs(a))) }
+    }
+
     @Test func conv2dRectangularKernelAndStride() throws {
         var rng = RandomGenerator(seed: 15)
         let conv = try Conv2d(name: "rect", inChannels: 2, outChannels: 3, kernel: (3, 1), stride: (2, 1),

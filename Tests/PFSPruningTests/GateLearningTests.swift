@@ -97,6 +97,48 @@ import Testing
         #expect(abs(along - numeric) <= 0.05 * max(abs(along), abs(numeric)), "directional: \(along) vs \(numeric)")
     }
 
+    /// Gates at exactly 0 let the convolutions around them skip those channels (forward of the
+    /// consumers, input gradients of producers and consumers); the objective and every gate's
+    /// gradient stay the same up to rounding, and the convolutions report less work.
+    @Test(arguments: [Architecture.resnet20, .vgg11, .mobilenetv2])
+    func closedGatesAreSkippedWithTheSameObjectiveAndGradient(_ architecture: Architecture) throws {
+        let search = try Self.search(architecture: architecture)
+        var rng = RandomGenerator(seed: 21)
+        for g in search.network.gates {            // about 40 % closed, the rest generic
+            g.gate.value = Tensor(shape: [g.channels]) { _ in rng.uniform() < 0.4 ? 0 : rng.uniform(0.3, 0.9) }
+        }
+        let batch = try Self.batch(24, size: Self.size(architecture))
+        func run(skipping: Bool) throws -> (objective: Double, gradients: [[Float]], macs: Int, inputGradientMACs: Int) {
+            search.network.skipsClosedGates = skipping
+            let before = search.network.convolutions.reduce(0) { $0 + $1.backwardWork.inputGradientMACs }
+            let (objective, _, _) = try search.objectiveAndGradient(images: batch.images, labels: batch.labels)
+            let after = search.network.convolutions.reduce(0) { $0 + $1.backwardWork.inputGradientMACs }
+            return (objective, search.network.gates.map { $0.gate.grad!.scalars }, search.network.measuredMACsPerImage,
+                    after - before)
+        }
+        let full = try run(skipping: false)
+        let skipped = try run(skipping: true)
+        #expect(abs(full.objective - skipped.objective) <= 1e-5 * abs(full.objective))
+        for (j, (a, b)) in zip(full.gradients, skipped.gradients).enumerated() {
+            for c in a.indices {
+                #expect(abs(a[c] - b[c]) <= 1e-3 * abs(a[c]) + 1e-6, "gate \(j).\(c): \(a[c]) vs \(b[c])")
+            }
+        }
+        // Every template puts a clamp right after its gates; MobileNetV2's depthwise pass-through
+        // turns a zero channel into BatchNorm's shift, so there only the producers skip.
+        let units = search.network.prunableUnits
+        let clamped = units.allSatisfy { $0.clampsGate }
+        #expect(clamped)
+        let consumersSkip = units.contains { $0.passThrough.isEmpty && $0.consumers.contains { $0 is Conv2d } }
+        #expect(consumersSkip == (architecture != .mobilenetv2))
+        #expect(consumersSkip ? skipped.macs < full.macs : skipped.macs == full.macs)
+        #expect(skipped.inputGradientMACs < full.inputGradientMACs)
+        // Turned off, nothing is skipped any more.
+        let again = try run(skipping: false)
+        #expect(again.macs == full.macs)
+        #expect(search.network.convolutions.allSatisfy { $0.liveInputChannels == nil && $0.liveGradientChannels == nil })
+    }
+
     @Test func theSparsityTermAloneGivesTwoLambdaDeviationOverN() throws {
         let search = try Self.search(lambda: 3, r: 0.2)
         let batch = try Self.batch()

@@ -31,6 +31,9 @@ import Testing
         let (noSmall, _) = KernelSettings.fromEnvironment(["PFS_SMALL_PLANE_CONV": "0"])
         #expect(!noSmall.smallPlaneConvolution && !noSmall.usesSmallPlaneConvolution && noSmall.channelConvolution)
         #expect(noSmall.description.contains("small-plane kernel off") == (noSmall.isa >= .avx2))
+        #expect(switches.skipsClosedGates && !switches.description.contains("closed gates"))
+        let (noSkip, _) = KernelSettings.fromEnvironment(["PFS_SKIP_CLOSED_GATES": "0"])
+        #expect(!noSkip.skipsClosedGates && noSkip.description.contains("closed gates computed") && noSkip.directConvolution)
     }
 
     @Test func supportedSetsAreOrderedAndEndAtTheDetectedOne() {

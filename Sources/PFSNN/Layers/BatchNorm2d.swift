@@ -163,6 +163,14 @@ public final class BatchNorm2d: Layer {
             let dyBase = dyb.baseAddress!, xBase = xb.baseAddress!
             Parallel.forChunks(c) { _, channels in
                 for ch in channels {
+                    if yBase != nil && gv?[ch] == 0 {
+                        // A closed gate before a clamp: y = clamp(0) = 0 masks all of dy, so both
+                        // sums and dx are 0 (what the passes below would compute, without them).
+                        sgb[ch] = 0
+                        scb[ch] = 0
+                        if let dxBase { for i in 0..<n { (dxBase + (i * c + ch) * plane).update(repeating: 0, count: plane) } }
+                        continue
+                    }
                     // Per plane in Float, across planes in Double.
                     let mean = means[ch], istd = invStd[ch]
                     var s = 0.0, sx = 0.0

@@ -13,6 +13,16 @@ public final class Conv2d: Layer {
     public let weight: Parameter
     public let bias: Parameter?
     public var computesInputGradient = true
+    /// Input channels that may be non-zero (sorted); nil = all. The caller promises that every
+    /// other input channel is exactly 0 in the forward pass and that nothing reads its input
+    /// gradient (which is then 0): the forward pass and the input gradient skip them. Gate learning
+    /// sets it from the gates at exactly 0 before each step (``Network/skipsClosedGates``).
+    /// Ignored by grouped convolutions and, in the backward pass, when the weight takes a gradient.
+    public var liveInputChannels: [Int]?
+    /// Output channels whose gradient may be non-zero (sorted); nil = all. The caller promises
+    /// that dY is exactly 0 in every other channel: the input gradient leaves them out of its sum.
+    /// Ignored when the weight takes a gradient.
+    public var liveGradientChannels: [Int]?
     /// Work the convolution kernels reported doing in all backward passes so far: a frozen weight
     /// adds nothing to `weightGradientMACs`, a layer without input gradient nothing to `inputGradientMACs`.
     public private(set) var backwardWork = GradientWork()
@@ -68,10 +78,29 @@ public final class Conv2d: Layer {
 
     public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
         let g = try geometry(for: input.shape)
+        let output: Tensor
+        if let live = liveSubset(liveInputChannels, of: inChannels), !live.isEmpty {
+            // The other input channels are exactly zero: they would add nothing.
+            let sub = subsetGeometry(g, inputs: live.count, outputs: outChannels)
+            output = convolve(sub, input: ChannelSubset.gather(input, channels: live),
+                              weight: ChannelSubset.weight(weight.value, outputs: Array(0..<outChannels), inputs: live),
+                              bias: bias?.value)
+            lastForwardMACsPerImage = sub.macs / g.batch
+        } else {
+            output = convolve(g, input: input, weight: weight.value, bias: bias?.value)
+            lastForwardMACsPerImage = g.macs / g.batch
+        }
+        cachedInput = mode.keepsBackwardCaches ? input : nil
+        cachedGeometry = g
+        return output
+    }
+
+    /// Y = conv(X, W) (+ b) for a validated geometry.
+    private func convolve(_ g: Conv2dGeometry, input: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         var output = Tensor(unsafeUninitializedShape: g.outputShape)   // fully written by the kernel
         input.withUnsafeBufferPointer { x in
-            weight.value.withUnsafeBufferPointer { w in
-                withOptionalBuffer(bias?.value) { b in
+            weight.withUnsafeBufferPointer { w in
+                withOptionalBuffer(bias) { b in
                     output.withUnsafeMutableBufferPointer { y in
                         WorkspacePool.shared.withWorkspace { workspace in
                             Convolution.forward(g, input: x.baseAddress!, weight: w.baseAddress!, bias: b,
@@ -81,18 +110,35 @@ public final class Conv2d: Layer {
                 }
             }
         }
-        cachedInput = mode.keepsBackwardCaches ? input : nil
-        cachedGeometry = g
-        lastForwardMACsPerImage = g.macs / g.batch
         return output
+    }
+
+    /// `live` when it names fewer than `count` channels of a layer that can skip channels (not
+    /// grouped); nil when all channels take part.
+    private func liveSubset(_ live: [Int]?, of count: Int) -> [Int]? {
+        guard let live, live.count < count, groups == 1 else { return nil }
+        return live
+    }
+
+    /// `g` with `inputs` input and `outputs` output channels.
+    private func subsetGeometry(_ g: Conv2dGeometry, inputs: Int, outputs: Int) -> Conv2dGeometry {
+        Conv2dGeometry(batch: g.batch, inChannels: inputs, height: g.height, width: g.width, outChannels: outputs,
+                       kernel: kernelSize, stride: stride, padding: padding, groups: 1)
     }
 
     public func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
         guard let input = cachedInput, let g = cachedGeometry else { throw .missingForwardCache(layer: name) }
         try checkGradient(gradOutput, against: g.outputShape)
-        var gradInput: Tensor? = computesInputGradient ? Tensor(unsafeUninitializedShape: g.inputShape) : nil
+        let frozen = weight.isFrozen && (bias?.isFrozen ?? true)
         // Frozen weight and bias, and no input gradient wanted: nothing to do at all.
-        if weight.isFrozen && (bias?.isFrozen ?? true) && gradInput == nil { return nil }
+        if frozen && !computesInputGradient { return nil }
+        let liveInputs = liveSubset(liveInputChannels, of: inChannels)
+        let liveOutputs = liveSubset(liveGradientChannels, of: outChannels)
+        if frozen && (liveInputs != nil || liveOutputs != nil) {
+            return subsetInputGradient(g, gradOutput: gradOutput, inputs: liveInputs ?? Array(0..<inChannels),
+                                       outputs: liveOutputs ?? Array(0..<outChannels))
+        }
+        var gradInput: Tensor? = computesInputGradient ? Tensor(unsafeUninitializedShape: g.inputShape) : nil
 
         let work = input.withUnsafeBufferPointer { x in
             weight.value.withUnsafeBufferPointer { w in
@@ -114,5 +160,30 @@ public final class Conv2d: Layer {
         backwardWork.weightGradientMACs += work.weightGradientMACs
         backwardWork.inputGradientMACs += work.inputGradientMACs
         return gradInput
+    }
+
+    /// dX when the weights are frozen and some channels are known not to matter: input channels
+    /// outside `inputs` get 0 (nothing reads their gradient), output channels outside `outputs`
+    /// have dY = 0 and are left out of the sum.
+    private func subsetInputGradient(_ g: Conv2dGeometry, gradOutput: Tensor, inputs: [Int], outputs: [Int]) -> Tensor {
+        guard !inputs.isEmpty && !outputs.isEmpty else { return Tensor(zeros: g.inputShape) }
+        let sub = subsetGeometry(g, inputs: inputs.count, outputs: outputs.count)
+        let dy = outputs.count < outChannels ? ChannelSubset.gather(gradOutput, channels: outputs) : gradOutput
+        let w = ChannelSubset.weight(weight.value, outputs: outputs, inputs: inputs)
+        var dx = Tensor(unsafeUninitializedShape: sub.inputShape)
+        let work = w.withUnsafeBufferPointer { wb in
+            dy.withUnsafeBufferPointer { dyb in
+                dx.withUnsafeMutableBufferPointer { dxb in
+                    WorkspacePool.shared.withWorkspace { workspace in
+                        // X is read only for a weight gradient, which is not asked for; dX has its shape.
+                        Convolution.backward(sub, input: UnsafePointer(dxb.baseAddress!), weight: wb.baseAddress!,
+                                             gradOutput: dyb.baseAddress!, gradInput: dxb.baseAddress!,
+                                             gradWeight: nil, gradBias: nil, workspace: workspace)
+                    }
+                }
+            }
+        }
+        backwardWork.inputGradientMACs += work.inputGradientMACs
+        return inputs.count < inChannels ? ChannelSubset.scatter(dx, channels: inputs, total: inChannels) : dx
     }
 }

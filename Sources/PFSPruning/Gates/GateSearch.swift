@@ -71,6 +71,7 @@ public final class GateSearch {
             try attempt { try Checkpoint.restore(contents, into: built, skipping: [.gate]) }
         }
         for p in built.parameters { p.isFrozen = p.role != .gate }
+        built.skipsClosedGates = Engine.kernels.skipsClosedGates
         let rate = settings.learningRate
         network = built
         optimizer = try attempt { try Adam(built.gates.map(\.gate), learningRate: rate) }

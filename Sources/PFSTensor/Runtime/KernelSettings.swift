@@ -47,6 +47,7 @@ public enum InstructionSet: String, CaseIterable, Comparable, Sendable, CustomSt
 /// | `PFS_CHANNEL_CONV=0` | no channel-vector direct kernels (AVX-512 only) |
 /// | `PFS_CHANNEL_WGRAD=0` | no channel-vector weight gradient (AVX-512 only) |
 /// | `PFS_SMALL_PLANE_CONV=0` | 3×3 layers on planes under 64 pixels on im2col + SGEMM, not the tap-skipping kernel |
+/// | `PFS_SKIP_CLOSED_GATES=0` | gate learning computes the channels of closed gates (gate exactly 0) too |
 public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     /// The instruction set of the kernels (at most ``InstructionSet/detected``).
     public var isa: InstructionSet
@@ -63,15 +64,19 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     /// Whether 3×3 stride-1 pad-1 layers on planes under 64 pixels may run on the small-plane kernel
     /// (an implicit GEMM that skips the taps reading padding; AVX2 or AVX-512) instead of im2col + SGEMM.
     public var smallPlaneConvolution: Bool
+    /// Whether gate learning leaves the channels of closed gates out of the convolutions around
+    /// them (``PFSModels/Network/skipsClosedGates``): exact zeros, so the same result up to rounding.
+    public var skipsClosedGates: Bool
 
     /// Settings for `isa` (capped at what the CPU supports) with every kernel family allowed.
     public init(isa: InstructionSet = .detected, directConvolution: Bool = true, channelConvolution: Bool = true,
-                channelWeightGradient: Bool = true, smallPlaneConvolution: Bool = true) {
+                channelWeightGradient: Bool = true, smallPlaneConvolution: Bool = true, skipsClosedGates: Bool = true) {
         self.isa = min(isa, InstructionSet.detected)
         self.directConvolution = directConvolution
         self.channelConvolution = channelConvolution
         self.channelWeightGradient = channelWeightGradient
         self.smallPlaneConvolution = smallPlaneConvolution
+        self.skipsClosedGates = skipsClosedGates
     }
 
     /// A problem with a `PFS_*` kernel variable (the value is ignored and the default used).
@@ -99,7 +104,8 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
         let settings = KernelSettings(isa: isa, directConvolution: environment["PFS_DIRECT_CONV"] != "0",
                                       channelConvolution: environment["PFS_CHANNEL_CONV"] != "0",
                                       channelWeightGradient: environment["PFS_CHANNEL_WGRAD"] != "0",
-                                      smallPlaneConvolution: environment["PFS_SMALL_PLANE_CONV"] != "0")
+                                      smallPlaneConvolution: environment["PFS_SMALL_PLANE_CONV"] != "0",
+                                      skipsClosedGates: environment["PFS_SKIP_CLOSED_GATES"] != "0")
         return (settings, problems)
     }
 
@@ -122,6 +128,7 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
             }
             if directConvolution && !smallPlaneConvolution { parts.append("small-plane kernel off") }
         }
+        if !skipsClosedGates { parts.append("closed gates computed") }
         return parts.joined(separator: ", ")
     }
 }
