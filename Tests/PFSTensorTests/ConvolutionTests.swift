@@ -210,8 +210,8 @@ import Testing
             let g = $0.g
             return g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1 && g.padH == 1 && g.padW == 1
                 && g.groups == 1 && g.outPlane < DirectConvolution.minimumPlane
-        }
-        #expect(small.count >= 10)
+        } + [Case(g: Self.geometry(3, 130, 8, 8, 129, k: (3, 3), s: 1, p: 1), bias: false)]   // AVX2's wide 8×8 layers
+        #expect(small.count >= 11)
         for c in small {
             let g = c.g, d = Self.data(c)
             var yRef = [Float](repeating: 0, count: g.batch * g.outChannels * g.outPlane)
@@ -277,6 +277,17 @@ import Testing
         #expect(Convolution.weightGradientAlgorithm(for: wide, kernels: kernels) == .im2col)   // on SGEMM with any ISA
         #expect(Convolution.algorithm(for: wide, kernels: kernels) == (direct ? .direct : .im2col))
         #expect(!DirectConvolution.prefersGEMMWeightGradient(Self.geometry(2, 64, 8, 8, 64, k: (3, 3), s: 1, p: 1)))
+        // AVX2 runs 8×8 planes with ≥ 128 channels in and out on the small-plane kernel (all three
+        // passes) where a worker has images enough; AVX-512 keeps them on the direct kernels.
+        for threads in [1, 2] {
+            let vgg8x8 = Self.geometry(64, 128, 8, 8, 256, k: (3, 3), s: 1, p: 1)
+            #expect(Convolution.algorithm(for: vgg8x8, kernels: kernels, threads: threads)
+                    == (isa == .avx2 ? .smallPlane : direct ? .direct : .im2col))
+            #expect(Convolution.weightGradientAlgorithm(for: vgg8x8, kernels: kernels, threads: threads)
+                    == (isa == .avx2 ? .smallPlane : .im2col))
+            let narrow = Self.geometry(64, 64, 8, 8, 256, k: (3, 3), s: 1, p: 1)
+            #expect(Convolution.algorithm(for: narrow, kernels: kernels, threads: threads) == (direct ? .direct : .im2col))
+        }
         // On AVX2 larger planes with as many channels also take SGEMM for dW; on AVX-512 they stay direct.
         let vgg16x16 = Self.geometry(2, 128, 16, 16, 128, k: (3, 3), s: 1, p: 1)
         #expect(Convolution.weightGradientAlgorithm(for: vgg16x16, kernels: kernels)

@@ -20,8 +20,8 @@ public enum Convolution {
     public static func algorithm(for g: Conv2dGeometry, kernels: KernelSettings = Engine.kernels,
                                  threads: Int = Engine.threads) -> ConvolutionAlgorithm {
         if g.isDepthwise { return .depthwise }
-        if DirectConvolution.applies(to: g, kernels: kernels) { return .direct }
         if SmallPlaneConvolution.applies(to: g, kernels: kernels, threads: threads) { return .smallPlane }
+        if DirectConvolution.applies(to: g, kernels: kernels) { return .direct }
         return g.isPointwise ? .pointwise : .im2col
     }
 
@@ -61,17 +61,19 @@ public enum Convolution {
             DepthwiseConvolution.forward(g, input: input, weight: weight, bias: bias, output: output, threads: threads)
             return
         }
-        if DirectConvolution.applies(to: g, kernels: kernels) {
+        switch algorithm(for: g, kernels: kernels, threads: threads) {
+        case .direct:
             DirectConvolution.forward(g, input: input, weight: weight, output: output, workspace: workspace,
                                       threads: threads, kernels: kernels)
             if let bias { addBias(g, bias, to: output, threads: threads) }
             return
-        }
-        if SmallPlaneConvolution.applies(to: g, kernels: kernels, threads: threads) {
+        case .smallPlane:
             SmallPlaneConvolution.forward(g, input: input, weight: weight, output: output, workspace: workspace,
                                           threads: threads, kernels: kernels)
             if let bias { addBias(g, bias, to: output, threads: threads) }
             return
+        default:
+            break
         }
         let k = g.patchSize, p = g.outPlane, cinG = g.inPerGroup, coutG = g.outPerGroup
         let inImage = g.inChannels * g.inPlane, outImage = g.outChannels * p
@@ -367,8 +369,9 @@ final class WorkerCounters {
 public enum ConvolutionAlgorithm: String, Sendable {
     /// 3×3, padding 1, stride 1 or 2, on AVX2 or AVX-512: the direct kernels of `PFSKernelsC`, all three passes.
     case direct
-    /// 3×3, padding 1, stride 1, planes under 64 pixels, on AVX2 or AVX-512, with images enough per
-    /// worker: the implicit GEMM that skips the taps reading padding, all three passes.
+    /// 3×3, padding 1, stride 1, planes under 64 pixels (on AVX2 also 8×8 with ≥ 128 channels in
+    /// and out), on AVX2 or AVX-512, with images enough per worker: the implicit GEMM that skips
+    /// the taps reading padding, all three passes.
     case smallPlane
     /// One filter per channel: the direct depthwise loops.
     case depthwise
