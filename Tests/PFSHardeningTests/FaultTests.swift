@@ -246,6 +246,12 @@ struct CLI {
         #expect(table.output.contains("--latency-table applies with --max-latency-ms"), "\(table.output)")
         let noNetwork = try cli.run(["bench", "--op", "latency"])
         #expect(noNetwork.output.contains("--op latency needs the network"), "\(noNetwork.output)")
+        let closed = try cli.run(["bench", "--model", "resnet20", "--mode", "gate", "--closed-gates", "1"])
+        #expect(closed.status != 0 && closed.output.contains("--closed-gates must be a fraction, 0 ≤ f < 1, got 1.0"),
+                "\(closed.output)")
+        let closedTrain = try cli.run(["bench", "--model", "resnet20", "--mode", "train", "--closed-gates", "0.4"])
+        #expect(closedTrain.status != 0 && closedTrain.output.contains("--closed-gates applies to --mode gate"),
+                "\(closedTrain.output)")
         // A plan's relative data path is resolved against the plan's folder, absolute and without "..".
         try FileManager.default.createDirectory(atPath: root + "/plans", withIntermediateDirectories: true)
         try Data(#"{"format": "pfs.study-plan/1", "architecture": "resnet20", "data": "../cifar", "training": {"epochs": 1}, "sources": [{"kind": "uniform"}]}"#.utf8)
