@@ -164,8 +164,9 @@ public final class BatchNorm2d: Layer {
             Parallel.forChunks(c) { _, channels in
                 for ch in channels {
                     if yBase != nil && gv?[ch] == 0 {
-                        // A closed gate before a clamp: y = clamp(0) = 0 masks all of dy, so both
-                        // sums and dx are 0 (what the passes below would compute, without them).
+                        // A closed gate before a clamp: y = clamp(0·BN(x)) = 0 (the gated, fused
+                        // path has no residual addend) masks all of dy, so both sums and dx are 0
+                        // (what the passes below would compute, without them).
                         sgb[ch] = 0
                         scb[ch] = 0
                         if let dxBase { for i in 0..<n { (dxBase + (i * c + ch) * plane).update(repeating: 0, count: plane) } }

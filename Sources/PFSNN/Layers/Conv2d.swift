@@ -80,7 +80,8 @@ public final class Conv2d: Layer {
         let g = try geometry(for: input.shape)
         let output: Tensor
         if let live = liveSubset(liveInputChannels, of: inChannels), !live.isEmpty {
-            // The other input channels are exactly zero: they would add nothing.
+            // The other input channels are exactly zero: they would add nothing. (With none live
+            // the full convolution below runs on the zeros, which keeps the bias path simple.)
             let sub = subsetGeometry(g, inputs: live.count, outputs: outChannels)
             output = convolve(sub, input: ChannelSubset.gather(input, channels: live),
                               weight: ChannelSubset.weight(weight.value, outputs: Array(0..<outChannels), inputs: live),

@@ -18,8 +18,9 @@ public enum GateSearchEvent {
 /// Only the gates are optimised (Adam, no weight decay, projected to [0, 1] after every step).
 /// Every other parameter is frozen, so the convolutions and the classifier skip their weight
 /// gradients entirely, and (unless `PFS_SKIP_CLOSED_GATES=0`) the convolutions around each width
-/// skip the channels of its closed gates (``PFSModels/Network/skipsClosedGates``); BatchNorm runs in training mode and its running statistics keep updating
-/// (they are used for validation after each epoch).
+/// skip the channels of its closed gates (``PFSModels/Network/skipsClosedGates``); BatchNorm runs
+/// in training mode and its running statistics keep updating for every channel (they are used for
+/// validation after each epoch).
 ///
 /// The loop is the ``Trainer``'s, with Adam over the gates and a ``GateSparsityPenalty``; with a
 /// ``runDirectory`` it checkpoints like a training run and ``run(resume:onEvent:)`` continues an

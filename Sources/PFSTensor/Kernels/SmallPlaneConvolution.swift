@@ -13,8 +13,9 @@ import PFSKernelsC
 /// Reference: ``ReferenceConvolution``; `pfs bench --op conv --shapes vgg` measures it.
 enum SmallPlaneConvolution {
     /// Whether `g` runs on this kernel under `kernels` with `threads` workers: a 3×3 stride-1 pad-1
-    /// layer on a plane under 64 pixels (or AVX2's ``takesWideEightByEight(_:isa:)``), where skipping the border saves more than the kernel's
-    /// padded columns cost (``paddedWork(_:isa:threads:)``).
+    /// layer on a plane under 64 pixels (or AVX2's ``takesWideEightByEight(_:isa:)``), where
+    /// skipping the border saves more than the kernel's padded columns cost
+    /// (``paddedWork(_:isa:threads:)``).
     static func applies(to g: Conv2dGeometry, kernels: KernelSettings, threads: Int) -> Bool {
         guard kernels.usesSmallPlaneConvolution && g.kernelH == 3 && g.kernelW == 3 && g.padH == 1 && g.padW == 1
                 && g.strideH == 1 && g.strideW == 1 && g.groups == 1
@@ -26,9 +27,10 @@ enum SmallPlaneConvolution {
 
     /// On AVX2, 8×8 planes with at least 128 channels in and out also run here rather than on the
     /// padded direct kernel (whose weight gradient goes to im2col + SGEMM at these widths). Measured
-    /// (256 @ 8×8, batch 64, 2 threads, Zen 4, AVX2 forced): forward 21.9–22.5 vs 24.4–25.8 ms,
-    /// input gradient 22.1–22.6 vs 24.0–28.8, weight gradient 26.3–26.9 vs 31.2–39.6. It was slower
-    /// at 128 @ 16×16, no faster at 64 @ 8×8, and level with the AVX-512 direct kernels.
+    /// (256 @ 8×8, batch 64, 2 threads, Zen 4, AVX2 forced, three alternating pairs): forward
+    /// 22.0–24.4 vs 24.1–25.2 ms, input gradient 22.1–23.5 vs 24.0–27.9, weight gradient 26.9–28.1
+    /// vs 31.7–34.0. It was slower at 128 @ 16×16, no faster at 64 @ 8×8, and level with the
+    /// AVX-512 direct kernels.
     static func takesWideEightByEight(_ g: Conv2dGeometry, isa: InstructionSet) -> Bool {
         isa == .avx2 && g.outHeight == 8 && g.outWidth == 8 && g.inChannels >= 128 && g.outChannels >= 128
     }

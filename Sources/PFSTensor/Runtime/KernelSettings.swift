@@ -46,7 +46,7 @@ public enum InstructionSet: String, CaseIterable, Comparable, Sendable, CustomSt
 /// | `PFS_DIRECT_CONV=0` | every convolution on im2col + SGEMM |
 /// | `PFS_CHANNEL_CONV=0` | no channel-vector direct kernels (AVX-512 only) |
 /// | `PFS_CHANNEL_WGRAD=0` | no channel-vector weight gradient (AVX-512 only) |
-/// | `PFS_SMALL_PLANE_CONV=0` | 3×3 layers on planes under 64 pixels on im2col + SGEMM, not the tap-skipping kernel |
+/// | `PFS_SMALL_PLANE_CONV=0` | 3×3 layers on planes under 64 pixels (and AVX2's wide 8×8 ones) not on the tap-skipping kernel |
 /// | `PFS_SKIP_CLOSED_GATES=0` | gate learning computes the channels of closed gates (gate exactly 0) too |
 public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     /// The instruction set of the kernels (at most ``InstructionSet/detected``).
@@ -61,8 +61,9 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     /// latencies, so that latency tables measured before (which record it) are measured again.
     /// r2: the small-plane kernel. r3: AVX2 runs 8×8 planes with ≥ 128 channels on it.
     public static let revision = "r3"
-    /// Whether 3×3 stride-1 pad-1 layers on planes under 64 pixels may run on the small-plane kernel
-    /// (an implicit GEMM that skips the taps reading padding; AVX2 or AVX-512) instead of im2col + SGEMM.
+    /// Whether 3×3 stride-1 pad-1 layers on planes under 64 pixels (on AVX2 also 8×8 planes with
+    /// ≥ 128 channels) may run on the small-plane kernel (an implicit GEMM that skips the taps
+    /// reading padding; AVX2 or AVX-512) instead of im2col + SGEMM (or the direct kernels).
     public var smallPlaneConvolution: Bool
     /// Whether gate learning leaves the channels of closed gates out of the convolutions around
     /// them (``PFSModels/Network/skipsClosedGates``): exact zeros, so the same result up to rounding.
