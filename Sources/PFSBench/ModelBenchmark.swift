@@ -100,7 +100,7 @@ public struct ModelBenchmark {
             for gate in search.network.gates where closedGates > 0 {
                 // A closed gate stays at 0: its CE gradient is 0 and the sparsity term pushes it down.
                 var order = Array(0..<gate.channels)
-                for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.int(below: i + 1)) }
+                rng.shuffle(&order)
                 let closed = Int((closedGates * Double(gate.channels)).rounded())
                 gate.gate.value.withUnsafeMutableBufferPointer { v in for c in order.prefix(closed) { v[c] = 0 } }
             }

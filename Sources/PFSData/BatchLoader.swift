@@ -216,7 +216,7 @@ final class BatchMaker: @unchecked Sendable {
         let n = dataset.count
         var rng = RandomGenerator(seed: seed)
         var order = Array(0..<n)
-        if shuffle { fisherYatesShuffle(&order, using: &rng) }
+        if shuffle { rng.shuffle(&order) }
         self.order = order
         var oy = [Int](repeating: padding, count: n), ox = [Int](repeating: padding, count: n)
         var flips = [Bool](repeating: false, count: n)

@@ -148,9 +148,6 @@ public struct ImageDataset: Sendable {
     }
 }
 
-/// In-place Fisher–Yates shuffle drawing `rng.int(below: i + 1)` for i = n−1 down to 1. Written out
-/// (rather than `Array.shuffle(using:)`) so the permutation for a seed never depends on the
-/// standard library's version.
 /// The seeded stratified split every dataset kind uses: per class (in label order) a shuffled
 /// `round(fraction × members)` go to validation; both index lists ascending.
 func stratifiedSplit(labels: [Int], classCount: Int, validationFraction: Double, seed: UInt64)
@@ -161,7 +158,7 @@ func stratifiedSplit(labels: [Int], classCount: Int, validationFraction: Double,
     var isValidation = [Bool](repeating: false, count: labels.count)
     for var members in byClass where !members.isEmpty {
         let take = Int((validationFraction * Double(members.count)).rounded(.toNearestOrAwayFromZero))
-        fisherYatesShuffle(&members, using: &rng)
+        rng.shuffle(&members)
         for i in members.prefix(take) { isValidation[i] = true }
     }
     var train: [Int] = [], validation: [Int] = []
@@ -169,15 +166,6 @@ func stratifiedSplit(labels: [Int], classCount: Int, validationFraction: Double,
         if isValidation[i] { validation.append(i) } else { train.append(i) }
     }
     return (train, validation)
-}
-
-func fisherYatesShuffle<T>(_ a: inout [T], using rng: inout RandomGenerator) {
-    var i = a.count - 1
-    while i > 0 {
-        let j = rng.int(below: i + 1)
-        if i != j { a.swapAt(i, j) }
-        i -= 1
-    }
 }
 
 extension ImageDataset {

@@ -179,7 +179,7 @@ final class StreamPlan: @unchecked Sendable {
         table = normalization.lookupTable()
         var rng = RandomGenerator(seed: seed)
         var order = Array(0..<index.count)
-        if shuffle { fisherYatesShuffle(&order, using: &rng) }
+        if shuffle { rng.shuffle(&order) }
         self.order = order
         sampleSeeds = order.map { _ in rng.next() }
     }

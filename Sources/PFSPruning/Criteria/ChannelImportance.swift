@@ -103,7 +103,7 @@ public struct RandomStructureScores: ChannelImportance {
         return widths.map { count in
             let offset = rng.uniform(0, 1)
             var order = Array(0..<count)
-            for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, rng.int(below: i + 1)) }
+            rng.shuffle(&order)
             return order.map { offset - (Float($0) + 0.5) / Float(count) }
         }
     }

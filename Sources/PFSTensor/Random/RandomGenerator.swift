@@ -55,6 +55,18 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
         return Int(m.high)
     }
 
+    /// In-place Fisher–Yates shuffle drawing `int(below: i + 1)` for i = n−1 down to 1. Written out
+    /// (rather than `Array.shuffle(using:)`) so the permutation for a seed never depends on the
+    /// standard library's version.
+    public mutating func shuffle<T>(_ a: inout [T]) {
+        var i = a.count - 1
+        while i > 0 {
+            let j = int(below: i + 1)
+            if i != j { a.swapAt(i, j) }
+            i -= 1
+        }
+    }
+
     /// Standard normal variate N(0, 1) in Double (polar method; pairs are cached).
     public mutating func normalDouble() -> Double {
         if let z = spareNormal { spareNormal = nil; return z }

@@ -8,21 +8,7 @@ public enum ChannelSubset {
     public static func gather(_ tensor: Tensor, channels: [Int]) -> Tensor {
         let shape = tensor.shape
         precondition(shape.count == 4 && channels.allSatisfy { (0..<shape[1]).contains($0) }, "gather: bad channels")
-        let n = shape[0], c = shape[1], plane = shape[2] * shape[3], k = channels.count
-        var result = Tensor(unsafeUninitializedShape: [n, k, shape[2], shape[3]])
-        tensor.withUnsafeBufferPointer { src in
-            result.withUnsafeMutableBufferPointer { dst in
-                let s = src.baseAddress!, d = dst.baseAddress!
-                Parallel.forChunks(n) { _, images in
-                    for i in images {
-                        for (j, ch) in channels.enumerated() {
-                            (d + (i * k + j) * plane).update(from: s + (i * c + ch) * plane, count: plane)
-                        }
-                    }
-                }
-            }
-        }
-        return result
+        return copy(tensor, into: [shape[0], channels.count, shape[2], shape[3]], sources: channels)
     }
 
     /// The inverse of ``gather(_:channels:)``: (N, k, H, W) → (N, C, H, W), channel `channels[i]`
@@ -31,20 +17,24 @@ public enum ChannelSubset {
         let shape = tensor.shape
         precondition(shape.count == 4 && shape[1] == channels.count && channels.allSatisfy { (0..<c).contains($0) },
                      "scatter: bad channels")
-        let n = shape[0], plane = shape[2] * shape[3], k = channels.count
-        var live = [Int](repeating: -1, count: c)
-        for (j, ch) in channels.enumerated() { live[ch] = j }
-        var result = Tensor(unsafeUninitializedShape: [n, c, shape[2], shape[3]])
+        var sources = [Int](repeating: -1, count: c)
+        for (j, ch) in channels.enumerated() { sources[ch] = j }
+        return copy(tensor, into: [shape[0], c, shape[2], shape[3]], sources: sources)
+    }
+
+    /// A tensor of `shape` (N, C', H, W) whose channel j is channel `sources[j]` of `tensor`
+    /// (N, C, H, W), or 0 where `sources[j]` is −1; images split over the workers.
+    private static func copy(_ tensor: Tensor, into shape: [Int], sources: [Int]) -> Tensor {
+        let n = shape[0], c = tensor.shape[1], k = shape[1], plane = shape[2] * shape[3]
+        var result = Tensor(unsafeUninitializedShape: shape)
         tensor.withUnsafeBufferPointer { src in
             result.withUnsafeMutableBufferPointer { dst in
                 let s = src.baseAddress!, d = dst.baseAddress!
                 Parallel.forChunks(n) { _, images in
                     for i in images {
-                        for ch in 0..<c {
-                            let out = d + (i * c + ch) * plane
-                            if live[ch] >= 0 {
-                                out.update(from: s + (i * k + live[ch]) * plane, count: plane)
-                            } else {
+                        for (j, ch) in sources.enumerated() {
+                            let out = d + (i * k + j) * plane
+                            if ch >= 0 { out.update(from: s + (i * c + ch) * plane, count: plane) } else {
                                 out.update(repeating: 0, count: plane)
                             }
                         }
