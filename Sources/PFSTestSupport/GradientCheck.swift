@@ -98,7 +98,13 @@ public enum Compare {
         precondition(a.count == b.count, "relativeError: \(a.count) vs \(b.count) elements")
         var worst = 0.0, scale = 1e-6
         for v in b { scale = max(scale, Double(abs(v))) }
-        for i in 0..<a.count { worst = max(worst, Double(abs(a[i] - b[i]))) }
+        for i in 0..<a.count {
+            let difference = Double(abs(a[i] - b[i]))
+            // `max` passes over a NaN, so an element left unwritten (NaN-filled outputs) or a NaN
+            // result would go unseen: any NaN difference is an infinite error.
+            if difference.isNaN { return .infinity }
+            worst = max(worst, difference)
+        }
         return worst / scale
     }
 
