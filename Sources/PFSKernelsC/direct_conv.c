@@ -129,6 +129,71 @@ static inline void forward_block8_s1(const float *in, long channelStride, int ci
     PFS_STORE8(o + 16, plane, m2, nstore, b)
 }
 
+// The last R = cout mod 8 output channels of a stride-1 layer (the odd widths of pruned layers):
+// R channels x V vectors of 16 pixels, so that no FMA works for a channel beyond cout, which
+// forward_block8_s1 would compute with zero weights (16 of 13 channels, say). V = 4 for R <= 4 keeps
+// 8 to 16 accumulators in flight; the weights are the zero-padded block of 8 all the same.
+// R and V are constants at every call, so the loops over them unroll into registers.
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void forward_tail_s1(const float *in, long channelStride, int cin, long plane, long width,
+                                   const unsigned short *masks, const float *weights, int o0, float *out, long p0,
+                                   int full, const int R, const int V) {
+    __m512 acc[7][4];
+    for (int r = 0; r < R; ++r) {
+        for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
+    }
+    const float *wc = weights + (long)(o0 / 8) * cin * 72;
+    const unsigned short *mk = masks + (p0 / 16) * 9;
+    for (int c = 0; c < cin; ++c, wc += 72) {
+        const float *mid = in + c * channelStride + p0;
+        for (int t = 0; t < 9; ++t) {
+            const float *src = mid + (t / 3 - 1) * width + (t % 3 - 1);
+            __m512 x[4];
+            for (int v = 0; v < V; ++v) {
+                const __mmask16 m = t == 4 && full ? (__mmask16)0xFFFF : mk[v * 9 + t];
+                x[v] = _mm512_maskz_loadu_ps(m, src + 16 * v);
+            }
+            for (int r = 0; r < R; ++r) {
+                const __m512 k = _mm512_set1_ps(wc[t * 8 + r]);
+                for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(k, x[v], acc[r][v]);
+            }
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        for (int v = 0; v < V; ++v) {
+            _mm512_mask_storeu_ps(out + (long)(o0 + r) * plane + p0 + 16 * v, pfs_lanes(plane - p0 - 16 * v), acc[r][v]);
+        }
+    }
+}
+
+// Every pixel of the tail's R channels: blocks of 16·V pixels, then what is left in blocks of 32.
+#define PFS_TAIL(R, V)                                                                                        \
+    {                                                                                                         \
+        long p0 = 0;                                                                                          \
+        for (; p0 + 16 * (V) <= plane; p0 += 16 * (V)) {                                                     \
+            forward_tail_s1(in, channelStride, cin, plane, width, masks, weights, o0, out, p0, 1, R, V);      \
+        }                                                                                                     \
+        for (; p0 < plane; p0 += 32) {                                                                        \
+            forward_tail_s1(in, channelStride, cin, plane, width, masks, weights, o0, out, p0, p0 + 32 <= plane, \
+                            R, 2);                                                                            \
+        }                                                                                                     \
+    }
+
+__attribute__((target("avx512f,fma")))
+static void forward_tail(const float *in, long channelStride, int cin, long plane, long width,
+                         const unsigned short *masks, const float *weights, int o0, int rows, float *out) {
+    switch (rows) {
+    case 1: PFS_TAIL(1, 4) break;
+    case 2: PFS_TAIL(2, 4) break;
+    case 3: PFS_TAIL(3, 4) break;
+    case 4: PFS_TAIL(4, 4) break;
+    case 5: PFS_TAIL(5, 2) break;
+    case 6: PFS_TAIL(6, 2) break;
+    default: PFS_TAIL(7, 2) break;
+    }
+}
+#undef PFS_TAIL
+
 // The row width when `offsets` are those of a stride-1 pad-1 3×3 table ((ki − 1)·w + kj − 1),
 // else 0.
 static long stride_one_width(int ntaps, const long *offsets) {
@@ -148,6 +213,10 @@ int pfs_conv3x3_forward(const float *in, long channelStride, int cin, long plane
         const int nstore = cout - o0 < 8 ? cout - o0 : 8;
         if (width == 0) {
             forward_block8(in, channelStride, cin, plane, ntaps, offsets, masks, weights, o0, nstore, out);
+            continue;
+        }
+        if (nstore < 8) {
+            forward_tail(in, channelStride, cin, plane, width, masks, weights, o0, nstore, out);
             continue;
         }
         long p0 = 0;

@@ -43,6 +43,11 @@ import Testing
         // 8×8 planes as whole 16-lane vectors; 9 output channels leave one in the last block of 8;
         // 7 images of 64 pixels form one weight-gradient tile split over two workers.
         Case(g: geometry(7, 17, 8, 8, 9, k: (3, 3), s: 1, p: 1), bias: false),
+        // The exact tails of the pixel-vector kernel (the last cout mod 8 channels, as pruned widths
+        // leave them): 4 channels in blocks of 64 pixels with 36 left (one whole and one partial
+        // block of 32), 6 channels in blocks of 32 with 12 left; their input gradients end in 5 and 4.
+        Case(g: geometry(2, 5, 10, 10, 12, k: (3, 3), s: 1, p: 1), bias: false),
+        Case(g: geometry(2, 4, 9, 12, 14, k: (3, 3), s: 1, p: 1), bias: true),
         // Stride 1 on planes under 64 pixels (VGG's 2×2 and 4×4 stages: the small-plane kernel on
         // AVX2/AVX-512 where a worker has images enough to fill its column panels, else im2col +
         // SGEMM; `smallPlaneKernelMatchesReference` runs the kernel on all of these): output rows in partial panels of 12 (AVX-512) and 6
