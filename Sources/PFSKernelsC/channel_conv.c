@@ -70,35 +70,6 @@ static inline void channel_block(const float *base, long paddedWidth, long padde
     for (int k = 0; k < nstore; ++k) _mm512_storeu_ps(out + k * plane + p0, r[k]);
 }
 
-// channel_block for a last block of at most 8 output channels (a pruned width of 20 = 16 + 4, say):
-// the same loop on 8-lane vectors, which costs half a 16-lane FMA on CPUs that split 512-bit
-// operations in two (AMD Zen 4) and the same elsewhere; the 16 x 8 accumulators go through the
-// 16 x 16 transpose with zero upper halves.
-__attribute__((target("avx512f,fma"), always_inline))
-static inline void channel_block_half(const float *base, long paddedWidth, long paddedPlane, int cin,
-                                      const float *weights, int run, float *out, long plane, long p0, int nstore) {
-#define PFS_ZERO(j) __m256 a##j = _mm256_setzero_ps();
-    PFS_R16(PFS_ZERO)
-#undef PFS_ZERO
-    for (int c = 0; c < cin; ++c) {
-        const float *image = base + c * paddedPlane, *wc = weights + (long)c * 144;
-        for (int ki = 0; ki < 3; ++ki) {
-            for (int kj = 0; kj < 3; ++kj) {
-                const __m256 w = _mm256_loadu_ps(wc + (ki * 3 + kj) * 16);
-                const float *s = image + ki * paddedWidth + kj;
-#define PFS_FMA(j) a##j = _mm256_fmadd_ps(w, _mm256_set1_ps(s[((j) / run) * paddedWidth + (j) % run]), a##j);
-                PFS_R16(PFS_FMA)
-#undef PFS_FMA
-            }
-        }
-    }
-#define PFS_WIDEN(j) _mm512_zextps256_ps512(a##j),
-    __m512 r[16] = {PFS_R16(PFS_WIDEN)};
-#undef PFS_WIDEN
-    transpose16(r);
-    for (int k = 0; k < nstore; ++k) _mm512_storeu_ps(out + k * plane + p0, r[k]);
-}
-
 __attribute__((target("avx512f")))
 int pfs_conv3x3_pad(const float *in, long channelStride, int cin, int height, int width, float *padded) {
     // Masked vector copies: rows are 8 to 32 floats, too short for memcpy to pay for its call.
@@ -140,20 +111,7 @@ int pfs_conv3x3_forward_channels(const float *in, long inImage, int images, int 
         for (int n = 0; n < images; ++n) {
             const float *image = padded + n * paddedImage;
             float *o = out + n * outImage + (long)o0 * plane;
-            if (nstore <= 8) {
-                if (wide) {
-                    for (int y = 0; y < height; ++y) {
-                        for (int x0 = 0; x0 < width; x0 += 16) {
-                            channel_block_half(image + y * pw + x0, pw, pp, cin, w, 16, o, plane, (long)y * width + x0,
-                                               nstore);
-                        }
-                    }
-                } else {
-                    for (int y = 0; y < height; y += 2) {
-                        channel_block_half(image + y * pw, pw, pp, cin, w, 8, o, plane, (long)y * width, nstore);
-                    }
-                }
-            } else if (wide) {
+            if (wide) {
                 for (int y = 0; y < height; ++y) {
                     for (int x0 = 0; x0 < width; x0 += 16) {
                         channel_block(image + y * pw + x0, pw, pp, cin, w, 16, o, plane, (long)y * width + x0, nstore);

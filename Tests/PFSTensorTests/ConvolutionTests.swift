@@ -65,10 +65,10 @@ import Testing
         Case(g: geometry(70, 3, 4, 4, 5, k: (3, 3), s: 1, p: 1), bias: false),   // 280 interior columns: dW in chunks of 256
         // Direct forward and input gradient, weight gradient on im2col + SGEMM (8×8, 128 × 128 channels).
         Case(g: geometry(2, 128, 8, 8, 128, k: (3, 3), s: 1, p: 1), bias: false),
-        // The channel-vector kernel (≥ 32 channels in, rows of 8 or 16k pixels): partial blocks of
-        // 16 output channels both ways (37 out, 35 in), several images per call; two 16-pixel
-        // blocks per row and an odd row count (its input gradient, 17 channels in, stays on the
-        // pixel-vector kernel).
+        // The channel-vector kernel (≥ 32 channels in, rows of 8 or 16k pixels) for whole blocks of
+        // 16 output channels, the pixel-vector kernel for the rest (5 of 37 out, 3 of 35 in), several
+        // images per call; two 16-pixel blocks per row and an odd row count, one channel left over
+        // (its input gradient, 17 channels in, stays on the pixel-vector kernel).
         Case(g: geometry(3, 35, 8, 8, 37, k: (3, 3), s: 1, p: 1), bias: true),
         Case(g: geometry(2, 32, 3, 32, 17, k: (3, 3), s: 1, p: 1), bias: false),
         // 3×3 stride 2 pad 1 on even planes with 64+ output pixels (direct, through phase planes):

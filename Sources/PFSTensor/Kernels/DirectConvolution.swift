@@ -157,17 +157,20 @@ enum DirectConvolution {
     /// Without `transposed`, outputs are C_out and inputs C_in; with it, the other way round (input
     /// gradients). Tap u takes the weights' tap `taps[u]`.
     /// The buffer is a ``Tensor``, so a training step reuses a recycled ``BufferPool`` buffer.
+    /// `kernelOutputs` packs only those of the kernel's outputs (C_out, or C_in when transposed),
+    /// renumbered from 0: the pixel-vector tail of a channel-vector layer.
     static func packWeights(_ weight: UnsafePointer<Float>, cout: Int, cin: Int, transposed: Bool, taps: [Int],
-                            block: Int = 8) -> Tensor {
-        let outputs = transposed ? cin : cout, inputs = transposed ? cout : cin, n = taps.count
+                            block: Int = 8, kernelOutputs: Range<Int>? = nil) -> Tensor {
+        let inputs = transposed ? cout : cin, n = taps.count
+        let range = kernelOutputs ?? 0..<(transposed ? cin : cout), outputs = range.count
         var result = Tensor(zeros: [inputs * n * ((outputs + block - 1) / block * block)])
         result.withUnsafeMutableBufferPointer { buffer in
             let packed = buffer.baseAddress!
-            for o in 0..<cout {
-                for c in 0..<cin {
+            for o in transposed ? 0..<cout : range {
+                for c in transposed ? range : 0..<cin {
                     let src = weight + (o * cin + c) * 9
                     // (kernel output, kernel input, tap) → ((output / block, input, tap), output % block).
-                    let (ko, ki) = transposed ? (c, o) : (o, c)
+                    let (ko, ki) = transposed ? (c - range.lowerBound, o) : (o - range.lowerBound, c)
                     let base = (ko / block * inputs + ki) * n * block + ko % block
                     for (u, t) in taps.enumerated() { packed[base + u * block] = src[t] }
                 }
@@ -197,19 +200,54 @@ enum DirectConvolution {
         max(1, min(g.batch, (1 << 17) / paddedCount(g, inputs: inputs)))
     }
 
-    /// The channel-vector kernel over `images` (`inputs` channels of `inImage` floats each image in
-    /// `source`, `outputs` channels of `outImage` in `destination`), with weights packed in blocks
-    /// of 16 and a padded-image scratch buffer for `group` images.
-    private static func runChannelKernel(_ images: Range<Int>, _ g: Conv2dGeometry, weights: UnsafePointer<Float>,
+    /// The output channels a stride-1 pass with `outputs` channels leaves to the pixel-vector kernel
+    /// when it runs on the channel-vector one: the last `outputs` mod 16. The channel-vector kernel
+    /// computes whole blocks of 16 channels, the pixel-vector one exactly the channels asked for, so
+    /// a pruned width of 20 costs 16 + 4 channels rather than 32. Measured (batch 128, 2 threads,
+    /// Zen 4, forward, medians of 9 alternations, ms, tail on the pixel-vector kernel vs the last
+    /// block on the channel-vector one): 32→19 @ 16×16 1.79 vs 2.73, 64→20 @ 8×8 1.00 vs 1.40,
+    /// 64→34 @ 8×8 1.58 vs 2.07, 64→13 @ 8×8 0.64 vs 0.81. Sending only tails of up to 8 channels
+    /// there lost on tails of 14, 13 and 9 (32→14 1.52 vs 1.34, 64→13 0.83 vs 0.64, 64→25 1.48 vs 1.26).
+    static func pixelTail(outputs: Int) -> Int { outputs % 16 }
+
+    /// A stride-1 pass (the forward, or with `transposed` the input gradient) on the channel-vector
+    /// kernel: `inputs` channels of `inImage` floats per image in `source`, `outputs` channels of
+    /// `outImage` in `destination`. Whole blocks of 16 output channels run on the channel-vector
+    /// kernel, several images per call (``channelKernelImages(_:inputs:)``) from padded copies; the
+    /// ``pixelTail(outputs:)`` channels after them on the pixel-vector kernel, image by image.
+    private static func runChannelKernel(_ g: Conv2dGeometry, weight: UnsafePointer<Float>, transposed: Bool,
                                          source: UnsafePointer<Float>, inImage: Int, inputs: Int,
                                          destination: UnsafeMutablePointer<Float>, outImage: Int, outputs: Int,
-                                         group: Int, padded: UnsafeMutablePointer<Float>) {
-        for first in stride(from: images.lowerBound, to: images.upperBound, by: group) {
-            let count = min(group, images.upperBound - first)
-            let done = pfs_conv3x3_forward_channels(source + first * inImage, inImage, Int32(count), Int32(inputs),
-                                                    Int32(g.outHeight), Int32(g.outWidth), weights, Int32(outputs),
-                                                    padded, destination + first * outImage, outImage)
-            precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+                                         workspace: Workspace, workers: Int) {
+        let cout = g.outChannels, cin = g.inChannels, plane = g.outPlane
+        let taps = transposed ? Array((0..<9).reversed()) : Array(0..<9)
+        let tail = pixelTail(outputs: outputs), head = outputs - tail
+        let blocks = packWeights(weight, cout: cout, cin: cin, transposed: transposed, taps: taps, block: 16,
+                                 kernelOutputs: 0..<head)
+        let tailWeights = packWeights(weight, cout: cout, cin: cin, transposed: transposed, taps: taps,
+                                      kernelOutputs: head..<outputs)
+        let table = table(.strideOne, height: g.outHeight, width: g.outWidth)
+        let group = channelKernelImages(g, inputs: inputs)
+        workspace.reserve(workers: workers, slots: [head > 0 ? group * paddedCount(g, inputs: inputs) : 0])
+        blocks.withUnsafeBufferPointer { w in
+        tailWeights.withUnsafeBufferPointer { t in
+            Parallel.forChunks(g.batch, threads: workers) { worker, images in
+                let padded = workspace.buffer(worker: worker, slot: 0)
+                for first in stride(from: images.lowerBound, to: images.upperBound, by: group) where head > 0 {
+                    let count = min(group, images.upperBound - first)
+                    let done = pfs_conv3x3_forward_channels(source + first * inImage, inImage, Int32(count),
+                                                            Int32(inputs), Int32(g.outHeight), Int32(g.outWidth),
+                                                            w.baseAddress!, Int32(head), padded,
+                                                            destination + first * outImage, outImage)
+                    precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+                }
+                for n in images where tail > 0 {
+                    runKernel(table, weights: t.baseAddress!, source: source + n * inImage, channelStride: plane,
+                              inputs: inputs, outputs: tail, plane: plane,
+                              destination: destination + n * outImage + head * plane, isa: .avx512)
+                }
+            }
+        }
         }
     }
 
@@ -291,16 +329,9 @@ enum DirectConvolution {
         let workers = Parallel.workers(for: g.batch, threads: threads)
         let inImage = cin * g.inPlane, outImage = cout * plane
         if usesChannelKernel(g, inputs: cin, kernels: kernels) {
-            let packed = packWeights(weight, cout: cout, cin: cin, transposed: false, taps: Array(0..<9), block: 16)
-            let group = channelKernelImages(g, inputs: cin)
-            workspace.reserve(workers: workers, slots: [group * paddedCount(g, inputs: cin)])
-            packed.withUnsafeBufferPointer { w in
-                Parallel.forChunks(g.batch, threads: workers) { worker, images in
-                    runChannelKernel(images, g, weights: w.baseAddress!, source: input, inImage: inImage, inputs: cin,
-                                     destination: output, outImage: outImage, outputs: cout, group: group,
-                                     padded: workspace.buffer(worker: worker, slot: 0))
-                }
-            }
+            runChannelKernel(g, weight: weight, transposed: false, source: input, inImage: inImage, inputs: cin,
+                             destination: output, outImage: outImage, outputs: cout, workspace: workspace,
+                             workers: workers)
             return
         }
         if !strideTwo && kernels.isa == .avx2 {
@@ -338,16 +369,9 @@ enum DirectConvolution {
         let workers = Parallel.workers(for: g.batch, threads: threads)
         if usesChannelKernel(g, inputs: cout, kernels: kernels) {
             // The transposed convolution (flipped taps) on the channel-vector kernel.
-            let packed = packWeights(weight, cout: cout, cin: cin, transposed: true, taps: (0..<9).reversed(), block: 16)
-            let group = channelKernelImages(g, inputs: cout)
-            workspace.reserve(workers: workers, slots: [group * paddedCount(g, inputs: cout)])
-            packed.withUnsafeBufferPointer { w in
-                Parallel.forChunks(g.batch, threads: workers) { worker, images in
-                    runChannelKernel(images, g, weights: w.baseAddress!, source: gradOutput, inImage: outImage,
-                                     inputs: cout, destination: gradInput, outImage: inImage, outputs: cin,
-                                     group: group, padded: workspace.buffer(worker: worker, slot: 0))
-                }
-            }
+            runChannelKernel(g, weight: weight, transposed: true, source: gradOutput, inImage: outImage, inputs: cout,
+                             destination: gradInput, outImage: inImage, outputs: cin, workspace: workspace,
+                             workers: workers)
             return g.macs
         }
         if g.strideH == 1 && kernels.isa == .avx2 {

@@ -59,8 +59,10 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     public var channelWeightGradient: Bool
     /// The revision of the kernels' speed: raised whenever a kernel change moves per-layer
     /// latencies, so that latency tables measured before (which record it) are measured again.
-    /// r2: the small-plane kernel. r3: AVX2 runs 8×8 planes with ≥ 128 channels on it.
-    public static let revision = "r3"
+    /// r2: the small-plane kernel. r3: AVX2 runs 8×8 planes with ≥ 128 channels on it. r4: AVX-512
+    /// computes odd output widths exactly (pixel-vector tails, channel-vector layers' last
+    /// `outputs` mod 16 channels on the pixel-vector kernel).
+    public static let revision = "r4"
     /// Whether 3×3 stride-1 pad-1 layers on planes under 64 pixels (on AVX2 also 8×8 planes with
     /// ≥ 128 channels) may run on the small-plane kernel (an implicit GEMM that skips the taps
     /// reading padding; AVX2 or AVX-512) instead of im2col + SGEMM (or the direct kernels).
