@@ -137,23 +137,74 @@ static inline void padded_block4(const float *padded, long pw, long pp, int cin,
     }
 }
 
+// The last R = cout mod 4 output channels (pruned widths such as 11 or 13): R channels x V 8-pixel
+// vectors, so that no FMA works for a channel beyond cout, as padded_block4 would with zero weights.
+// (R, V) = (1, 6), (2, 4), (3, 3) keep 6 to 9 accumulators and their V inputs in the 16 registers.
+// The last group repeats its final vector with count 0 (computed, not stored).
+__attribute__((target("avx2,fma"), always_inline))
+static inline void padded_tail(const float *padded, long pw, long pp, int cin, const float *block, long first,
+                               long vectors, long perRow, int width, long plane, float *out, const int R,
+                               const int V) {
+    pfs_vector8 p[6];
+    for (int v = 0; v < V; ++v) {
+        p[v] = vector8(first + v < vectors ? first + v : vectors - 1, perRow, width, pw);
+        if (first + v >= vectors) p[v].count = 0;
+    }
+    __m256 acc[3][6];
+    for (int r = 0; r < R; ++r) {
+        for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
+    }
+    for (int c = 0; c < cin; ++c) {
+        const float *wc = block + (long)c * 72, *image = padded + c * pp;
+        for (int t = 0; t < 9; ++t) {
+            const long offset = (t / 3) * pw + t % 3;
+            __m256 x[6];
+            for (int v = 0; v < V; ++v) x[v] = _mm256_loadu_ps(image + p[v].source + offset);
+            for (int r = 0; r < R; ++r) {
+                const __m256 w = _mm256_broadcast_ss(wc + t * 8 + r);
+                for (int v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(w, x[v], acc[r][v]);
+            }
+        }
+    }
+    for (int v = 0; v < V; ++v) {
+        const __m256i m = pfs_lanes8(p[v].count);
+        for (int r = 0; r < R; ++r) {
+            float *o = out + (long)r * plane + p[v].target;
+            if (p[v].count == 8) _mm256_storeu_ps(o, acc[r][v]); else if (p[v].count > 0) _mm256_maskstore_ps(o, m, acc[r][v]);
+        }
+    }
+}
+
+#define PFS_PADDED_TAIL(R, V)                                                                                    \
+    for (long v = 0; v < vectors; v += (V)) {                                                                   \
+        padded_tail(padded, pw, pp, cin, block, v, vectors, perRow, width, plane, out + (long)o0 * plane, R, V); \
+    }
+
 __attribute__((target("avx2,fma")))
 int pfs_conv3x3_forward_padded_avx2(const float *padded, int cin, int height, int width, const float *weights,
                                     int cout, float *out) {
     const long pw = width + 2, pp = (long)(height + 2) * pw, plane = (long)height * width;
     const long perRow = (width + 7) / 8, vectors = height * perRow;
-    for (int o0 = 0; o0 < cout; o0 += 4) {
-        const int nstore = cout - o0 < 4 ? cout - o0 : 4;
+    int o0 = 0;
+    for (; o0 + 4 <= cout; o0 += 4) {
         const float *block = weights + (long)(o0 / 8) * cin * 72 + o0 % 8;
         for (long v = 0; v < vectors; v += 2) {
             const pfs_vector8 p = vector8(v, perRow, width, pw);
             pfs_vector8 q = v + 1 < vectors ? vector8(v + 1, perRow, width, pw) : p;
             if (v + 1 >= vectors) q.count = 0;   // computed twice, stored once
-            padded_block4(padded, pw, pp, cin, block, p, q, nstore, plane, out + (long)o0 * plane);
+            padded_block4(padded, pw, pp, cin, block, p, q, 4, plane, out + (long)o0 * plane);
         }
+    }
+    const float *block = weights + (long)(o0 / 8) * cin * 72 + o0 % 8;
+    switch (cout - o0) {
+    case 1: PFS_PADDED_TAIL(1, 6) break;
+    case 2: PFS_PADDED_TAIL(2, 4) break;
+    case 3: PFS_PADDED_TAIL(3, 3) break;
+    default: break;
     }
     return 1;
 }
+#undef PFS_PADDED_TAIL
 
 // MARK: weight gradient
 

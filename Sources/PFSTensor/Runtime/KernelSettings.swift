@@ -59,9 +59,9 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     public var channelWeightGradient: Bool
     /// The revision of the kernels' speed: raised whenever a kernel change moves per-layer
     /// latencies, so that latency tables measured before (which record it) are measured again.
-    /// r2: the small-plane kernel. r3: AVX2 runs 8×8 planes with ≥ 128 channels on it. r4: AVX-512
-    /// computes odd output widths exactly (pixel-vector tails, channel-vector layers' last
-    /// `outputs` mod 16 channels on the pixel-vector kernel).
+    /// r2: the small-plane kernel. r3: AVX2 runs 8×8 planes with ≥ 128 channels on it. r4: odd output
+    /// widths computed exactly (AVX-512 pixel-vector tails, channel-vector layers' last `outputs`
+    /// mod 16 channels on the pixel-vector kernel; AVX2 padded-kernel tails).
     public static let revision = "r4"
     /// Whether 3×3 stride-1 pad-1 layers on planes under 64 pixels (on AVX2 also 8×8 planes with
     /// ≥ 128 channels) may run on the small-plane kernel (an implicit GEMM that skips the taps
