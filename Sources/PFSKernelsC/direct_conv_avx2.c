@@ -103,7 +103,7 @@ static inline pfs_vector8 vector8(long v, long perRow, int width, long pw) {
 // values that are not stored.
 __attribute__((target("avx2,fma"), always_inline))
 static inline void padded_block4(const float *padded, long pw, long pp, int cin, const float *block, pfs_vector8 p,
-                                 pfs_vector8 q, int nstore, long plane, float *out) {
+                                 pfs_vector8 q, long plane, float *out) {
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
     __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
     const float *sp = padded + p.source, *sq = padded + q.source;
@@ -130,7 +130,7 @@ static inline void padded_block4(const float *padded, long pw, long pp, int cin,
     }
     const __m256 a[4] = {a0, a1, a2, a3}, b[4] = {b0, b1, b2, b3};
     const __m256i mp = pfs_lanes8(p.count), mq = pfs_lanes8(q.count);
-    for (int j = 0; j < nstore; ++j) {
+    for (int j = 0; j < 4; ++j) {
         float *o = out + (long)j * plane;
         if (p.count == 8) _mm256_storeu_ps(o + p.target, a[j]); else _mm256_maskstore_ps(o + p.target, mp, a[j]);
         if (q.count == 8) _mm256_storeu_ps(o + q.target, b[j]); else _mm256_maskstore_ps(o + q.target, mq, b[j]);
@@ -192,7 +192,7 @@ int pfs_conv3x3_forward_padded_avx2(const float *padded, int cin, int height, in
             const pfs_vector8 p = vector8(v, perRow, width, pw);
             pfs_vector8 q = v + 1 < vectors ? vector8(v + 1, perRow, width, pw) : p;
             if (v + 1 >= vectors) q.count = 0;   // computed twice, stored once
-            padded_block4(padded, pw, pp, cin, block, p, q, 4, plane, out + (long)o0 * plane);
+            padded_block4(padded, pw, pp, cin, block, p, q, plane, out + (long)o0 * plane);
         }
     }
     const float *block = weights + (long)(o0 / 8) * cin * 72 + o0 % 8;

@@ -29,7 +29,8 @@ int pfs_cpu_isa(void);
 /// zero weights and are not stored). `out` is (cout, plane) and is overwritten.
 ///
 /// Stride 1, pad 1 on an h × w plane: 9 taps, offsets (ki − 1)·w + (kj − 1). Its input gradient is
-/// the same with the flipped, transposed weights.
+/// the same with the flipped, transposed weights. There the last cout mod 8 channels are computed
+/// alone (no multiply-adds for the zero-weight ones); with other tables the last block is whole.
 int pfs_conv3x3_forward(const float *in, long channelStride, int cin, long plane, int ntaps,
                         const long *offsets, const unsigned short *masks, const float *weights,
                         int cout, float *out);
@@ -119,6 +120,7 @@ int pfs_conv3x3_forward_avx2(const float *in, long channelStride, int cin, long 
 int pfs_conv3x3_pad_slack(const float *in, long channelStride, int cin, int height, int width, float *padded);
 /// Stride-1 pad-1 forward (or input gradient) of one image from its padded copy, no masks: weights
 /// as for `pfs_conv3x3_forward` (blocks of 8 output channels, 9 taps), `out` (cout, height·width).
+/// Output channels go in blocks of 4; the last cout mod 4 are computed alone.
 int pfs_conv3x3_forward_padded_avx2(const float *padded, int cin, int height, int width, const float *weights,
                                     int cout, float *out);
 /// Stride-1 pad-1 weight gradient from `images` padded copies `paddedImage` floats apart (the last
