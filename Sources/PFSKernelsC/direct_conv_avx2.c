@@ -195,12 +195,13 @@ int pfs_conv3x3_forward_padded_avx2(const float *padded, int cin, int height, in
             padded_block4(padded, pw, pp, cin, block, p, q, plane, out + (long)o0 * plane);
         }
     }
-    const float *block = weights + (long)(o0 / 8) * cin * 72 + o0 % 8;
-    switch (cout - o0) {
-    case 1: PFS_PADDED_TAIL(1, 6) break;
-    case 2: PFS_PADDED_TAIL(2, 4) break;
-    case 3: PFS_PADDED_TAIL(3, 3) break;
-    default: break;
+    if (o0 < cout) {
+        const float *block = weights + (long)(o0 / 8) * cin * 72 + o0 % 8;
+        switch (cout - o0) {
+        case 1: PFS_PADDED_TAIL(1, 6) break;
+        case 2: PFS_PADDED_TAIL(2, 4) break;
+        default: PFS_PADDED_TAIL(3, 3) break;
+        }
     }
     return 1;
 }

@@ -71,6 +71,8 @@ import Testing
         // (its input gradient, 17 channels in, stays on the pixel-vector kernel).
         Case(g: geometry(3, 35, 8, 8, 37, k: (3, 3), s: 1, p: 1), bias: true),
         Case(g: geometry(2, 32, 3, 32, 17, k: (3, 3), s: 1, p: 1), bias: false),
+        // Fewer than 16 outputs with ≥ 32 inputs: no whole block, all on the pixel-vector kernel.
+        Case(g: geometry(3, 33, 4, 16, 13, k: (3, 3), s: 1, p: 1), bias: false),
         // 3×3 stride 2 pad 1 on even planes with 64+ output pixels (direct, through phase planes):
         // 16×16 → 8×8; 20×18 → 10×9 (odd output rows, a partial vector); 9 outputs.
         Case(g: geometry(3, 5, 16, 16, 9, k: (3, 3), s: 2, p: 1), bias: true),
