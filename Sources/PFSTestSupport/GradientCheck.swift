@@ -93,7 +93,7 @@ public enum GradientCheck {
 
 /// Element-wise comparison helpers.
 public enum Compare {
-    /// max_i |a_i − b_i| / max(max_i |b_i|, 1e-6).
+    /// max_i |a_i − b_i| / max(max_i |b_i|, 1e-6), or infinity if any difference is NaN.
     public static func relativeError(_ a: [Float], _ b: [Float]) -> Double {
         precondition(a.count == b.count, "relativeError: \(a.count) vs \(b.count) elements")
         var worst = 0.0, scale = 1e-6
