@@ -23,6 +23,12 @@ import Testing
         var bias: Bool
         var h, w: Int
         var description: String { "\(cin)→\(cout) k\(k) s\(stride) p\(padding) g\(groups) \(h)×\(w)\(bias ? " bias" : "")" }
+
+        /// The layer of this case, its weights drawn from `rng`.
+        func layer(_ rng: inout RandomGenerator) throws -> Conv2d {
+            try Conv2d(name: "conv", inChannels: cin, outChannels: cout, kernelSize: k, stride: stride,
+                       padding: padding, groups: groups, bias: bias, rng: &rng)
+        }
     }
 
     @Test(arguments: [
@@ -34,8 +40,7 @@ import Testing
     ])
     func conv2d(_ c: ConvCase) throws {
         var rng = RandomGenerator(seed: 1)
-        let conv = try Conv2d(name: "conv", inChannels: c.cin, outChannels: c.cout, kernelSize: c.k, stride: c.stride,
-                              padding: c.padding, groups: c.groups, bias: c.bias, rng: &rng)
+        let conv = try c.layer(&rng)
         try expectGradients(conv, .randomNormal([2, c.cin, c.h, c.w], using: &rng))
     }
 
@@ -50,8 +55,7 @@ import Testing
     ])
     func conv2dSkipsKnownZeroChannels(_ c: ConvCase) throws {
         var rng = RandomGenerator(seed: 3)
-        let conv = try Conv2d(name: "conv", inChannels: c.cin, outChannels: c.cout, kernelSize: c.k, stride: c.stride,
-                              padding: c.padding, groups: c.groups, bias: c.bias, rng: &rng)
+        let conv = try c.layer(&rng)
         for p in conv.parameters { p.isFrozen = true }
         let liveInputs = (0..<c.cin).filter { $0 % 3 != 1 }, liveOutputs = (0..<c.cout).filter { $0 % 4 != 2 }
         var x = Tensor.randomNormal([3, c.cin, c.h, c.w], using: &rng)

@@ -222,32 +222,38 @@ enum DirectConvolution {
         let cout = g.outChannels, cin = g.inChannels, plane = g.outPlane
         let taps = transposed ? Array((0..<9).reversed()) : Array(0..<9)
         let tail = pixelTail(outputs: outputs), head = outputs - tail
-        let blocks = packWeights(weight, cout: cout, cin: cin, transposed: transposed, taps: taps, block: 16,
-                                 kernelOutputs: 0..<head)
-        let tailWeights = packWeights(weight, cout: cout, cin: cin, transposed: transposed, taps: taps,
-                                      kernelOutputs: head..<outputs)
-        let table = table(.strideOne, height: g.outHeight, width: g.outWidth)
-        let group = channelKernelImages(g, inputs: inputs)
-        workspace.reserve(workers: workers, slots: [head > 0 ? group * paddedCount(g, inputs: inputs) : 0])
-        blocks.withUnsafeBufferPointer { w in
-        tailWeights.withUnsafeBufferPointer { t in
-            Parallel.forChunks(g.batch, threads: workers) { worker, images in
-                let padded = workspace.buffer(worker: worker, slot: 0)
-                for first in stride(from: images.lowerBound, to: images.upperBound, by: group) where head > 0 {
-                    let count = min(group, images.upperBound - first)
-                    let done = pfs_conv3x3_forward_channels(source + first * inImage, inImage, Int32(count),
-                                                            Int32(inputs), Int32(g.outHeight), Int32(g.outWidth),
-                                                            w.baseAddress!, Int32(head), padded,
-                                                            destination + first * outImage, outImage)
-                    precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
-                }
-                for n in images where tail > 0 {
-                    runKernel(table, weights: t.baseAddress!, source: source + n * inImage, channelStride: plane,
-                              inputs: inputs, outputs: tail, plane: plane,
-                              destination: destination + n * outImage + head * plane, isa: .avx512)
+        if head > 0 {
+            let blocks = packWeights(weight, cout: cout, cin: cin, transposed: transposed, taps: taps, block: 16,
+                                     kernelOutputs: 0..<head)
+            let group = channelKernelImages(g, inputs: inputs)
+            workspace.reserve(workers: workers, slots: [group * paddedCount(g, inputs: inputs)])
+            blocks.withUnsafeBufferPointer { w in
+                Parallel.forChunks(g.batch, threads: workers) { worker, images in
+                    let padded = workspace.buffer(worker: worker, slot: 0)
+                    for first in stride(from: images.lowerBound, to: images.upperBound, by: group) {
+                        let count = min(group, images.upperBound - first)
+                        let done = pfs_conv3x3_forward_channels(source + first * inImage, inImage, Int32(count),
+                                                                Int32(inputs), Int32(g.outHeight), Int32(g.outWidth),
+                                                                w.baseAddress!, Int32(head), padded,
+                                                                destination + first * outImage, outImage)
+                        precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+                    }
                 }
             }
         }
+        if tail > 0 {
+            let tailWeights = packWeights(weight, cout: cout, cin: cin, transposed: transposed, taps: taps,
+                                          kernelOutputs: head..<outputs)
+            let table = table(.strideOne, height: g.outHeight, width: g.outWidth)
+            tailWeights.withUnsafeBufferPointer { t in
+                Parallel.forChunks(g.batch, threads: workers) { _, images in
+                    for n in images {
+                        runKernel(table, weights: t.baseAddress!, source: source + n * inImage, channelStride: plane,
+                                  inputs: inputs, outputs: tail, plane: plane,
+                                  destination: destination + n * outImage + head * plane, isa: .avx512)
+                    }
+                }
+            }
         }
     }
 
