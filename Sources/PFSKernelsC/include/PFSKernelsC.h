@@ -184,6 +184,22 @@ int pfs_small_conv_weight_gradient(const float *in, long inImage, const float *g
 /// AVX-512 ones only after `pfs_cpu_has_avx512()` returned 1: they do not check (CPUID traps to the hypervisor on
 /// virtual machines, and they run once per image and layer).
 
+/// Winograd F(4×4, 3×3) weights for `pfs_wino_forward` (plain C, double arithmetic): for each
+/// kernel output o and input i, U[ξ][o][i] = (G g Gᵀ)[ξ] with g = w[o][i] (C_out, C_in, 3, 3), or
+/// with `transposed` (input gradients: outputs C_in, inputs C_out) g = w[i][o] rotated by 180°.
+/// `u` holds 36·cout·cin floats.
+int pfs_wino_weights(const float *w, int cout, int cin, int transposed, float *u);
+/// Scratch floats one `pfs_wino_forward` call on `tiles` tiles needs.
+long pfs_wino_scratch_floats(int cin, int cout, long tiles);
+/// A 3×3 stride-1 pad-1 convolution by Winograd F(4×4, 3×3) on `tiles` 4×4 output tiles, starting
+/// at tile `first` of the image at `x` (tiles run image by image, row by row; height and width are
+/// multiples of 4): cin planes of height·width floats per image, `imageStride` apart, in; cout
+/// planes per image, `outImageStride` apart, written at `y` (the image of x). `u` from
+/// `pfs_wino_weights`. isa: 2 AVX-512, 1 AVX2 + FMA. Returns 0 (and does nothing) for a shape it
+/// cannot run or without x86-64.
+int pfs_wino_forward(int isa, const float *x, long imageStride, int cin, int h, int w, const float *u, int cout,
+                     float *y, long outImageStride, long first, long tiles, float *scratch);
+
 #ifdef __cplusplus
 }
 #endif

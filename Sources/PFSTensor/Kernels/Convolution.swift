@@ -21,6 +21,7 @@ public enum Convolution {
                                  threads: Int = Engine.threads) -> ConvolutionAlgorithm {
         if g.isDepthwise { return .depthwise }
         if SmallPlaneConvolution.applies(to: g, kernels: kernels, threads: threads) { return .smallPlane }
+        if WinogradConvolution.applies(to: g, kernels: kernels) { return .winograd }
         if DirectConvolution.applies(to: g, kernels: kernels) { return .direct }
         return g.isPointwise ? .pointwise : .im2col
     }
@@ -35,7 +36,10 @@ public enum Convolution {
     /// The weight gradient's kernel given the forward's `algorithm` (``backward`` has chosen it already).
     private static func weightGradientAlgorithm(for g: Conv2dGeometry, after algorithm: ConvolutionAlgorithm,
                                                 isa: InstructionSet) -> ConvolutionAlgorithm {
-        algorithm == .direct && DirectConvolution.prefersGEMMWeightGradient(g, isa: isa) ? .im2col : algorithm
+        switch algorithm {
+        case .direct, .winograd: DirectConvolution.prefersGEMMWeightGradient(g, isa: isa) ? .im2col : .direct
+        default: algorithm
+        }
     }
 
     /// GEMM width (output pixels) a tile of images aims for.
@@ -70,6 +74,11 @@ public enum Convolution {
         case .smallPlane:
             SmallPlaneConvolution.forward(g, input: input, weight: weight, output: output, workspace: workspace,
                                           threads: threads, kernels: kernels)
+            if let bias { addBias(g, bias, to: output, threads: threads) }
+            return
+        case .winograd:
+            WinogradConvolution.forward(g, input: input, weight: weight, output: output, workspace: workspace,
+                                        threads: threads, kernels: kernels)
             if let bias { addBias(g, bias, to: output, threads: threads) }
             return
         default:
@@ -151,7 +160,7 @@ public enum Convolution {
                                                      gradInput: gradInput, gradWeight: gradWeight,
                                                      workspace: workspace, threads: threads)
             }
-        case let algorithm where algorithm == .direct || algorithm == .smallPlane:
+        case let algorithm where algorithm == .direct || algorithm == .smallPlane || algorithm == .winograd:
             if let gradWeight {
                 switch weightGradientAlgorithm(for: g, after: algorithm, isa: kernels.isa) {
                 case .direct:
@@ -172,12 +181,21 @@ public enum Convolution {
                 }
             }
             if let gradInput {
-                work.inputGradientMACs = algorithm == .direct
-                    ? DirectConvolution.inputGradient(g, weight: weight, gradOutput: gradOutput, gradInput: gradInput,
-                                                      workspace: workspace, threads: threads, kernels: kernels)
-                    : SmallPlaneConvolution.inputGradient(g, weight: weight, gradOutput: gradOutput,
-                                                          gradInput: gradInput, workspace: workspace, threads: threads,
-                                                          kernels: kernels)
+                switch algorithm {
+                case .direct:
+                    work.inputGradientMACs = DirectConvolution.inputGradient(g, weight: weight, gradOutput: gradOutput,
+                                                                             gradInput: gradInput, workspace: workspace,
+                                                                             threads: threads, kernels: kernels)
+                case .winograd:
+                    work.inputGradientMACs = WinogradConvolution.inputGradient(g, weight: weight, gradOutput: gradOutput,
+                                                                               gradInput: gradInput, workspace: workspace,
+                                                                               threads: threads, kernels: kernels)
+                default:
+                    work.inputGradientMACs = SmallPlaneConvolution.inputGradient(g, weight: weight, gradOutput: gradOutput,
+                                                                                 gradInput: gradInput,
+                                                                                 workspace: workspace, threads: threads,
+                                                                                 kernels: kernels)
+                }
             }
         default:
             if gradInput != nil || gradWeight != nil {
@@ -373,6 +391,9 @@ public enum ConvolutionAlgorithm: String, Sendable {
     /// and out), on AVX2 or AVX-512, with images enough per worker: the implicit GEMM that skips
     /// the taps reading padding, all three passes.
     case smallPlane
+    /// 3×3, padding 1, stride 1, sides multiples of 4 (planes from 8×8), ≥ 16 channels in and out, on
+    /// AVX2 or AVX-512: Winograd F(4×4, 3×3) forward and input gradient; the weight gradient as `direct`.
+    case winograd
     /// One filter per channel: the direct depthwise loops.
     case depthwise
     /// 1×1, stride 1, unpadded: the input planes are already the GEMM operand.

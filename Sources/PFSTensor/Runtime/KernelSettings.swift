@@ -47,6 +47,7 @@ public enum InstructionSet: String, CaseIterable, Comparable, Sendable, CustomSt
 /// | `PFS_CHANNEL_CONV=0` | no channel-vector direct kernels (AVX-512 only) |
 /// | `PFS_CHANNEL_WGRAD=0` | no channel-vector weight gradient (AVX-512 only) |
 /// | `PFS_SMALL_PLANE_CONV=0` | 3×3 layers on planes under 64 pixels (and AVX2's wide 8×8 ones) not on the tap-skipping kernel |
+/// | `PFS_WINOGRAD=0` | 3×3 stride-1 layers not on the Winograd F(4×4, 3×3) kernels (forward and input gradient) |
 /// | `PFS_SKIP_CLOSED_GATES=0` | gate learning computes the channels of closed gates (gate exactly 0) too |
 public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     /// The instruction set of the kernels (at most ``InstructionSet/detected``).
@@ -61,24 +62,29 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     /// latencies, so that latency tables measured before (which record it) are measured again.
     /// r2: the small-plane kernel. r3: AVX2 runs 8×8 planes with ≥ 128 channels on it. r4: odd output
     /// widths computed exactly (AVX-512 pixel-vector tails, channel-vector layers' last `outputs`
-    /// mod 16 channels on the pixel-vector kernel; AVX2 padded-kernel tails).
-    public static let revision = "r4"
+    /// mod 16 channels on the pixel-vector kernel; AVX2 padded-kernel tails). r5: Winograd F(4×4, 3×3).
+    public static let revision = "r5"
     /// Whether 3×3 stride-1 pad-1 layers on planes under 64 pixels (on AVX2 also 8×8 planes with
     /// ≥ 128 channels) may run on the small-plane kernel (an implicit GEMM that skips the taps
     /// reading padding; AVX2 or AVX-512) instead of im2col + SGEMM (or the direct kernels).
     public var smallPlaneConvolution: Bool
+    /// Whether 3×3 stride-1 pad-1 layers with sides multiples of 4 and enough channels may run their
+    /// forward pass and input gradient on the Winograd F(4×4, 3×3) kernels (AVX2 or AVX-512).
+    public var winogradConvolution: Bool
     /// Whether gate learning leaves the channels of closed gates out of the convolutions around
     /// them (``PFSModels/Network/skipsClosedGates``): exact zeros, so the same result up to rounding.
     public var skipsClosedGates: Bool
 
     /// Settings for `isa` (capped at what the CPU supports) with every kernel family allowed.
     public init(isa: InstructionSet = .detected, directConvolution: Bool = true, channelConvolution: Bool = true,
-                channelWeightGradient: Bool = true, smallPlaneConvolution: Bool = true, skipsClosedGates: Bool = true) {
+                channelWeightGradient: Bool = true, smallPlaneConvolution: Bool = true, winogradConvolution: Bool = true,
+                skipsClosedGates: Bool = true) {
         self.isa = min(isa, InstructionSet.detected)
         self.directConvolution = directConvolution
         self.channelConvolution = channelConvolution
         self.channelWeightGradient = channelWeightGradient
         self.smallPlaneConvolution = smallPlaneConvolution
+        self.winogradConvolution = winogradConvolution
         self.skipsClosedGates = skipsClosedGates
     }
 
@@ -108,6 +114,7 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
                                       channelConvolution: environment["PFS_CHANNEL_CONV"] != "0",
                                       channelWeightGradient: environment["PFS_CHANNEL_WGRAD"] != "0",
                                       smallPlaneConvolution: environment["PFS_SMALL_PLANE_CONV"] != "0",
+                                      winogradConvolution: environment["PFS_WINOGRAD"] != "0",
                                       skipsClosedGates: environment["PFS_SKIP_CLOSED_GATES"] != "0")
         return (settings, problems)
     }
@@ -118,6 +125,8 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     public var usesChannelConvolution: Bool { usesDirectConvolution && channelConvolution && isa == .avx512 }
     /// Whether the small-plane kernel runs under these settings.
     public var usesSmallPlaneConvolution: Bool { usesDirectConvolution && smallPlaneConvolution }
+    /// Whether the Winograd kernels run under these settings.
+    public var usesWinogradConvolution: Bool { usesDirectConvolution && winogradConvolution }
 
     /// `AVX2+FMA, direct conv` …, for `pfs info` and benchmark reports.
     public var description: String {
@@ -130,6 +139,7 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
                                                 : "channel-vector kernels off")
             }
             if directConvolution && !smallPlaneConvolution { parts.append("small-plane kernel off") }
+            if directConvolution { parts.append(winogradConvolution ? "Winograd F(4×4, 3×3)" : "Winograd off") }
         }
         if !skipsClosedGates { parts.append("closed gates computed") }
         return parts.joined(separator: ", ")

@@ -1,0 +1,444 @@
+// Winograd F(4×4, 3×3) for 3×3 stride-1 pad-1 convolutions on planes whose sides are multiples of
+// 4 (see include/PFSKernelsC.h). Each 4×4 output tile reads a 6×6 input patch d and is
+//
+//     Y = Aᵀ [ U ⊙ (Bᵀ d B) ] A,   U = G g Gᵀ per (output, input) channel pair,
+//
+// so a tile costs 36 multiply-adds per channel pair instead of 144. The element-wise products over
+// all channel pairs are 36 small matrix products M[ξ] (outputs × tiles) = U[ξ] (outputs × inputs) ·
+// V[ξ] (inputs × tiles), one per ξ of the 6×6 transform. Vectors run across tiles: 16 (AVX-512) or
+// 8 (AVX2) tiles per vector, so the transforms are plain vector arithmetic. A call handles a chunk
+// of tiles: patches gathered and transformed into V, the 36 products into M, then M transformed
+// back and stored as 4-pixel rows.
+//
+// The matrices are those of Lavin & Gray (2016) with interpolation points 0, ±1, ±2, ∞:
+//   Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1]
+//   G  = [1/4 0 0; −1/6 −1/6 −1/6; −1/6 1/6 −1/6; 1/24 1/12 1/6; 1/24 −1/12 1/6; 0 0 1]
+//   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]
+#include "PFSKernelsC.h"
+
+// Bᵀ applied to six values (a column or a row of a patch), any vector type with + − and scalar ×.
+#define WINO_BT(d0, d1, d2, d3, d4, d5, o)                  \
+    do {                                                    \
+        (o)[0] = 4.0f * (d0) - 5.0f * (d2) + (d4);          \
+        (o)[1] = (d3) + (d4) - 4.0f * ((d1) + (d2));        \
+        (o)[2] = (d4) - (d3) + 4.0f * ((d1) - (d2));        \
+        (o)[3] = (d4) - (d2) + 2.0f * ((d3) - (d1));        \
+        (o)[4] = (d4) - (d2) + 2.0f * ((d1) - (d3));        \
+        (o)[5] = 4.0f * (d1) - 5.0f * (d3) + (d5);          \
+    } while (0)
+
+// Aᵀ applied to six values, four results.
+#define WINO_AT(m0, m1, m2, m3, m4, m5, o)                  \
+    do {                                                    \
+        (o)[0] = (m0) + ((m1) + (m2)) + ((m3) + (m4));      \
+        (o)[1] = ((m1) - (m2)) + 2.0f * ((m3) - (m4));      \
+        (o)[2] = ((m1) + (m2)) + 4.0f * ((m3) + (m4));      \
+        (o)[3] = ((m1) - (m2)) + 8.0f * ((m3) - (m4)) + (m5); \
+    } while (0)
+
+// G applied to three values, six results (constants as products: no divisions).
+#define WINO_G(g0, g1, g2, o)                                                                  \
+    do {                                                                                       \
+        const float q0_ = (g0) * (1.0f / 24), q1_ = (g1) * (1.0f / 12), q2_ = (g2) * (1.0f / 6); \
+        (o)[0] = (g0) * 0.25f;                                                                 \
+        (o)[1] = -((g0) + (g1) + (g2)) * (1.0f / 6);                                           \
+        (o)[2] = -((g0) - (g1) + (g2)) * (1.0f / 6);                                           \
+        (o)[3] = q0_ + q1_ + q2_;                                                              \
+        (o)[4] = q0_ - q1_ + q2_;                                                              \
+        (o)[5] = (g2);                                                                         \
+    } while (0)
+
+int pfs_wino_weights(const float *w, int cout, int cin, int transposed, float *u) {
+    enum { B = 16 };   // kernel inputs per block: the arithmetic runs across them, the stores are contiguous
+    const int outs = transposed ? cin : cout, ins = transposed ? cout : cin;
+    const long pairs = (long)outs * ins;
+    for (int o = 0; o < outs; o++) {
+        for (int i0 = 0; i0 < ins; i0 += B) {
+            const int n = ins - i0 < B ? ins - i0 : B;
+            // The kernel's filters g (3×3) for inputs i0…: w[o][i], or for the input gradient w[i][o]
+            // rotated by 180°.
+            float g[9][B] = {{0}}, t[6][3][B], v[6][B];
+            for (int l = 0; l < n; l++) {
+                const int i = i0 + l;
+                const float *src = transposed ? w + ((long)i * cin + o) * 9 : w + ((long)o * cin + i) * 9;
+                for (int k = 0; k < 9; k++) g[k][l] = transposed ? src[8 - k] : src[k];
+            }
+            for (int c = 0; c < 3; c++) {   // t = G g, column by column
+                float col[6][B];
+                for (int l = 0; l < B; l++) {
+                    float r6[6];
+                    WINO_G(g[c][l], g[3 + c][l], g[6 + c][l], r6);
+                    for (int a = 0; a < 6; a++) col[a][l] = r6[a];
+                }
+                for (int a = 0; a < 6; a++)
+                    for (int l = 0; l < B; l++) t[a][c][l] = col[a][l];
+            }
+            for (int a = 0; a < 6; a++) {   // U = t Gᵀ, stored U[ξ = 6a + b][o][i]
+                for (int l = 0; l < B; l++) {
+                    float r6[6];
+                    WINO_G(t[a][0][l], t[a][1][l], t[a][2][l], r6);
+                    for (int b = 0; b < 6; b++) v[b][l] = r6[b];
+                }
+                for (int b = 0; b < 6; b++) {
+                    float *dst = u + (a * 6 + b) * pairs + (long)o * ins + i0;
+                    for (int l = 0; l < n; l++) dst[l] = v[b][l];
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+long pfs_wino_scratch_floats(int cin, int cout, long tiles) {
+    const long padded = (tiles + 31) / 32 * 32;
+    return 36 * (long)(cin + cout) * padded;
+}
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+
+// Where tile t (of the chunk) sits: its image relative to the chunk's first, and its tile row and
+// column. Tiles run image by image, row by row.
+typedef struct {
+    int image, row, col;
+} wino_tile;
+
+static inline wino_tile wino_locate(long t, int th, int tw) {
+    const long perImage = (long)th * tw;
+    wino_tile r;
+    r.image = (int)(t / perImage);
+    r.row = (int)(t % perImage / tw);
+    r.col = (int)(t % tw);
+    return r;
+}
+
+// The 36 products M[ξ] = U[ξ] · V[ξ] for `vectors` tile vectors of `lanes` floats (an even number
+// of vectors), `rc` output channels at a time with two vectors each. Written once for both ISAs
+// with GCC vector types; `VEC` is the ISA's vector, `RC` its register block.
+#define WINO_GEMM(NAME, TARGET, VEC, LANES, RC)                                                             \
+    typedef float NAME##_vu __attribute__((vector_size(LANES * 4), aligned(4)));                            \
+    __attribute__((target(TARGET), always_inline)) static inline void NAME##_block(                         \
+        const int rc, const float *u, int cin, const float *v, long ld, float *m) {                         \
+        VEC acc[RC][2];                                                                                     \
+        for (int r = 0; r < RC; r++) acc[r][0] = acc[r][1] = (VEC){0};                                      \
+        for (int c = 0; c < cin; c++) {                                                                     \
+            const VEC a = *(const NAME##_vu *)(v + c * ld), b = *(const NAME##_vu *)(v + c * ld + LANES);   \
+            for (int r = 0; r < RC; r++) {                                                                  \
+                if (r < rc) {                                                                               \
+                    const float s = u[(long)r * cin + c];                                                   \
+                    acc[r][0] += s * a;                                                                     \
+                    acc[r][1] += s * b;                                                                     \
+                }                                                                                           \
+            }                                                                                               \
+        }                                                                                                   \
+        for (int r = 0; r < RC; r++) {                                                                      \
+            if (r < rc) {                                                                                   \
+                *(NAME##_vu *)(m + r * ld) = acc[r][0];                                                     \
+                *(NAME##_vu *)(m + r * ld + LANES) = acc[r][1];                                             \
+            }                                                                                               \
+        }                                                                                                   \
+    }                                                                                                       \
+    __attribute__((target(TARGET))) static void NAME(const float *u, const float *v, float *m, int cout,    \
+                                                      int cin, long ld) {                                   \
+        for (int xi = 0; xi < 36; xi++) {                                                                   \
+            const float *ux = u + (long)xi * cout * cin, *vx = v + (long)xi * cin * ld;                     \
+            float *mx = m + (long)xi * cout * ld;                                                           \
+            /* blocks of equal size (16 = 8 + 8, not 12 + 4) */                                            \
+            const int size = RC;                    \
+            for (int o = 0; o < cout; o += size) {                                                          \
+                const int rc = cout - o < size ? cout - o : size;                                           \
+                for (long t = 0; t < ld; t += 2 * LANES) {                                                  \
+                    const float *uo = ux + (long)o * cin;                                                   \
+                    float *mo = mx + (long)o * ld + t;                                                      \
+                    if (rc == RC) NAME##_block(RC, uo, cin, vx + t, ld, mo);                                \
+                    else NAME##_tail(rc, uo, cin, vx + t, ld, mo);                                          \
+                }                                                                                           \
+            }                                                                                               \
+        }                                                                                                   \
+    }
+
+// The leftover output channels (fewer than RC) with a compile-time count each.
+#define WINO_TAIL_CASE(NAME, N) case N: NAME##_block(N, u, cin, v, ld, m); break;
+
+// ---------------------------------------------------------------------------------------------
+// AVX-512: 16 tiles per vector, 12 output channels × 2 vectors per block.
+
+__attribute__((target("avx512f,fma"))) static void wino_gemm512_tail(int rc, const float *u, int cin,
+                                                                    const float *v, long ld, float *m);
+WINO_GEMM(wino_gemm512, "avx512f,fma", __m512, 16, 12)
+
+__attribute__((target("avx512f,fma"))) static void wino_gemm512_tail(int rc, const float *u, int cin,
+                                                                    const float *v, long ld, float *m) {
+    switch (rc) {
+        WINO_TAIL_CASE(wino_gemm512, 1) WINO_TAIL_CASE(wino_gemm512, 2) WINO_TAIL_CASE(wino_gemm512, 3)
+        WINO_TAIL_CASE(wino_gemm512, 4) WINO_TAIL_CASE(wino_gemm512, 5) WINO_TAIL_CASE(wino_gemm512, 6)
+        WINO_TAIL_CASE(wino_gemm512, 7) WINO_TAIL_CASE(wino_gemm512, 8) WINO_TAIL_CASE(wino_gemm512, 9)
+        WINO_TAIL_CASE(wino_gemm512, 10) WINO_TAIL_CASE(wino_gemm512, 11)
+        default: break;
+    }
+}
+
+// Per tile of a vector: where its patch starts relative to the chunk's first image (row 4·row − 1,
+// column 4·col − 1), and for each patch row the lanes of the two 4-float loads that read the image:
+// columns −1…2 (`left`) and 1…4 (`right`) of the patch. Rows outside the image load nothing.
+typedef struct {
+    long offset;
+    int row, col;
+} wino_patch;
+
+__attribute__((always_inline)) static inline wino_patch wino_patch_of(long t, int th, int tw, long imageStride,
+                                                                      int w) {
+    const wino_tile p = wino_locate(t, th, tw);
+    wino_patch q;
+    q.offset = p.image * imageStride + (4L * p.row - 1) * w + 4L * p.col - 1;
+    q.row = p.row;
+    q.col = p.col;
+    return q;
+}
+
+// Columns 0…3 (from `left`) and 4, 5 (lanes 2, 3 of `right`) of row r of four tiles' patches,
+// each 128-bit group k of za[j] / zb[j] holding tile 4k + j, turned into vectors with one lane per
+// tile (the 4 × 4 transpose of each 128-bit group).
+#define WINO_COLUMNS(UNPACKLO, UNPACKHI, SHUFFLE, za, zb, d)                        \
+    do {                                                                            \
+        const VEC a_ = UNPACKLO(za[0], za[1]), b_ = UNPACKHI(za[0], za[1]);         \
+        const VEC c_ = UNPACKLO(za[2], za[3]), e_ = UNPACKHI(za[2], za[3]);         \
+        d[0] = SHUFFLE(a_, c_, 0x44);                                               \
+        d[1] = SHUFFLE(a_, c_, 0xEE);                                               \
+        d[2] = SHUFFLE(b_, e_, 0x44);                                               \
+        d[3] = SHUFFLE(b_, e_, 0xEE);                                               \
+        const VEC f_ = UNPACKHI(zb[0], zb[1]), g_ = UNPACKHI(zb[2], zb[3]);         \
+        d[4] = SHUFFLE(f_, g_, 0x44);                                               \
+        d[5] = SHUFFLE(f_, g_, 0xEE);                                               \
+    } while (0)
+
+// V[ξ][c][t] = (Bᵀ d B)[ξ] for the patch d of tile t (chunk tiles first..first + tiles − 1 of the
+// image at x, counted on), c < cin; tiles from `tiles` up to ld are zero. Each patch row of a tile
+// is read as two 4-float loads (masked at the image's border), and 16 tiles' loads are transposed
+// into one vector per patch column.
+#define VEC __m512
+__attribute__((target("avx512f,fma"))) static void wino_input512(const float *x, long imageStride, int cin, int h,
+                                                                int w, long first, long tiles, float *v, long ld) {
+    const int th = h / 4, tw = w / 4;
+    const long plane = (long)h * w;
+    const __m128i all = _mm_set1_epi32(-1), none = _mm_setzero_si128();
+    const __m128i leftEdge = _mm_setr_epi32(0, -1, -1, -1), rightEdge = _mm_setr_epi32(-1, -1, -1, 0);
+    for (long t0 = 0; t0 < ld; t0 += 16) {
+        long off[16];
+        __m128i left[6][16], right[6][16];
+        for (int l = 0; l < 16; l++) {
+            off[l] = 0;
+            const int valid = t0 + l < tiles;
+            wino_patch p = {0, 0, 0};
+            if (valid) p = wino_patch_of(first + t0 + l, th, tw, imageStride, w);
+            off[l] = p.offset;
+            for (int r = 0; r < 6; r++) {
+                const int yy = 4 * p.row - 1 + r, inside = valid && yy >= 0 && yy < h;
+                left[r][l] = !inside ? none : p.col == 0 ? leftEdge : all;
+                right[r][l] = !inside ? none : p.col == tw - 1 ? rightEdge : all;
+            }
+        }
+        for (int c = 0; c < cin; c++) {
+            const float *src = x + c * plane;
+            __m512 s[6][6];
+            for (int r = 0; r < 6; r++) {   // each patch row, transformed along its columns
+                const float *rowp = src + (long)r * w;
+                __m512 za[4], zb[4], d[6];
+                for (int j = 0; j < 4; j++) {
+                    za[j] = _mm512_castps128_ps512(_mm_maskload_ps(rowp + off[j], left[r][j]));
+                    zb[j] = _mm512_castps128_ps512(_mm_maskload_ps(rowp + off[j] + 2, right[r][j]));
+                    za[j] = _mm512_insertf32x4(za[j], _mm_maskload_ps(rowp + off[4 + j], left[r][4 + j]), 1);
+                    zb[j] = _mm512_insertf32x4(zb[j], _mm_maskload_ps(rowp + off[4 + j] + 2, right[r][4 + j]), 1);
+                    za[j] = _mm512_insertf32x4(za[j], _mm_maskload_ps(rowp + off[8 + j], left[r][8 + j]), 2);
+                    zb[j] = _mm512_insertf32x4(zb[j], _mm_maskload_ps(rowp + off[8 + j] + 2, right[r][8 + j]), 2);
+                    za[j] = _mm512_insertf32x4(za[j], _mm_maskload_ps(rowp + off[12 + j], left[r][12 + j]), 3);
+                    zb[j] = _mm512_insertf32x4(zb[j], _mm_maskload_ps(rowp + off[12 + j] + 2, right[r][12 + j]), 3);
+                }
+                WINO_COLUMNS(_mm512_unpacklo_ps, _mm512_unpackhi_ps, _mm512_shuffle_ps, za, zb, d);
+                WINO_BT(d[0], d[1], d[2], d[3], d[4], d[5], s[r]);
+            }
+            for (int l = 0; l < 6; l++) {   // then along the rows
+                __m512 o[6];
+                WINO_BT(s[0][l], s[1][l], s[2][l], s[3][l], s[4][l], s[5][l], o);
+                for (int k = 0; k < 6; k++) _mm512_storeu_ps(v + ((long)(6 * k + l) * cin + c) * ld + t0, o[k]);
+            }
+        }
+    }
+}
+#undef VEC
+
+// Y = Aᵀ M A for every tile of the chunk and output channel, stored as four 4-pixel rows per tile.
+__attribute__((target("avx512f,fma"))) static void wino_output512(const float *m, long ld, int cout, int h, int w,
+                                                                 long first, long tiles, float *y,
+                                                                 long outImageStride) {
+    const int th = h / 4, tw = w / 4;
+    const long plane = (long)h * w;
+    for (long t0 = 0; t0 < tiles; t0 += 16) {
+        long dst[16];
+        const int count = tiles - t0 < 16 ? (int)(tiles - t0) : 16;
+        for (int l = 0; l < count; l++) {
+            const wino_tile p = wino_locate(first + t0 + l, th, tw);
+            dst[l] = p.image * outImageStride + 4L * p.row * w + 4L * p.col;
+        }
+        for (int o = 0; o < cout; o++) {
+            __m512 q[4][6];
+            for (int l = 0; l < 6; l++) {   // Aᵀ along the rows of M, for each column l
+                __m512 mk[6];
+                for (int k = 0; k < 6; k++) mk[k] = _mm512_loadu_ps(m + ((long)(6 * k + l) * cout + o) * ld + t0);
+                __m512 r4[4];
+                WINO_AT(mk[0], mk[1], mk[2], mk[3], mk[4], mk[5], r4);
+                for (int i = 0; i < 4; i++) q[i][l] = r4[i];
+            }
+            float *yo = y + o * plane;
+            for (int i = 0; i < 4; i++) {
+                __m512 r[4];
+                WINO_AT(q[i][0], q[i][1], q[i][2], q[i][3], q[i][4], q[i][5], r);
+                // Lanes are tiles; transpose each 128-bit group of four tiles so that group g of t[k]
+                // holds tile 4g + k's row i (columns 0…3).
+                const __m512 a = _mm512_unpacklo_ps(r[0], r[1]), b = _mm512_unpackhi_ps(r[0], r[1]);
+                const __m512 c = _mm512_unpacklo_ps(r[2], r[3]), d = _mm512_unpackhi_ps(r[2], r[3]);
+                const __m512 t[4] = {_mm512_shuffle_ps(a, c, 0x44), _mm512_shuffle_ps(a, c, 0xEE),
+                                     _mm512_shuffle_ps(b, d, 0x44), _mm512_shuffle_ps(b, d, 0xEE)};
+                float *row = yo + (long)i * w;
+                for (int k = 0; k < 4; k++) {
+                    if (k < count) _mm_storeu_ps(row + dst[k], _mm512_castps512_ps128(t[k]));
+                    if (4 + k < count) _mm_storeu_ps(row + dst[4 + k], _mm512_extractf32x4_ps(t[k], 1));
+                    if (8 + k < count) _mm_storeu_ps(row + dst[8 + k], _mm512_extractf32x4_ps(t[k], 2));
+                    if (12 + k < count) _mm_storeu_ps(row + dst[12 + k], _mm512_extractf32x4_ps(t[k], 3));
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AVX2: 8 tiles per vector, 6 output channels × 2 vectors per block.
+
+__attribute__((target("avx2,fma"))) static void wino_gemm256_tail(int rc, const float *u, int cin, const float *v,
+                                                                 long ld, float *m);
+WINO_GEMM(wino_gemm256, "avx2,fma", __m256, 8, 6)
+
+__attribute__((target("avx2,fma"))) static void wino_gemm256_tail(int rc, const float *u, int cin, const float *v,
+                                                                 long ld, float *m) {
+    switch (rc) {
+        WINO_TAIL_CASE(wino_gemm256, 1) WINO_TAIL_CASE(wino_gemm256, 2) WINO_TAIL_CASE(wino_gemm256, 3)
+        WINO_TAIL_CASE(wino_gemm256, 4) WINO_TAIL_CASE(wino_gemm256, 5)
+        default: break;
+    }
+}
+
+#define VEC __m256
+__attribute__((target("avx2,fma"))) static void wino_input256(const float *x, long imageStride, int cin, int h,
+                                                             int w, long first, long tiles, float *v, long ld) {
+    const int th = h / 4, tw = w / 4;
+    const long plane = (long)h * w;
+    const __m128i all = _mm_set1_epi32(-1), none = _mm_setzero_si128();
+    const __m128i leftEdge = _mm_setr_epi32(0, -1, -1, -1), rightEdge = _mm_setr_epi32(-1, -1, -1, 0);
+    for (long t0 = 0; t0 < ld; t0 += 8) {
+        long off[8];
+        __m128i left[6][8], right[6][8];
+        for (int l = 0; l < 8; l++) {
+            const int valid = t0 + l < tiles;
+            wino_patch p = {0, 0, 0};
+            if (valid) p = wino_patch_of(first + t0 + l, th, tw, imageStride, w);
+            off[l] = p.offset;
+            for (int r = 0; r < 6; r++) {
+                const int yy = 4 * p.row - 1 + r, inside = valid && yy >= 0 && yy < h;
+                left[r][l] = !inside ? none : p.col == 0 ? leftEdge : all;
+                right[r][l] = !inside ? none : p.col == tw - 1 ? rightEdge : all;
+            }
+        }
+        for (int c = 0; c < cin; c++) {
+            const float *src = x + c * plane;
+            __m256 s[6][6];
+            for (int r = 0; r < 6; r++) {
+                const float *rowp = src + (long)r * w;
+                __m256 za[4], zb[4], d[6];
+                for (int j = 0; j < 4; j++) {
+                    za[j] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_maskload_ps(rowp + off[j], left[r][j])),
+                                                 _mm_maskload_ps(rowp + off[4 + j], left[r][4 + j]), 1);
+                    zb[j] = _mm256_insertf128_ps(
+                        _mm256_castps128_ps256(_mm_maskload_ps(rowp + off[j] + 2, right[r][j])),
+                        _mm_maskload_ps(rowp + off[4 + j] + 2, right[r][4 + j]), 1);
+                }
+                WINO_COLUMNS(_mm256_unpacklo_ps, _mm256_unpackhi_ps, _mm256_shuffle_ps, za, zb, d);
+                WINO_BT(d[0], d[1], d[2], d[3], d[4], d[5], s[r]);
+            }
+            for (int l = 0; l < 6; l++) {
+                __m256 o[6];
+                WINO_BT(s[0][l], s[1][l], s[2][l], s[3][l], s[4][l], s[5][l], o);
+                for (int k = 0; k < 6; k++) _mm256_storeu_ps(v + ((long)(6 * k + l) * cin + c) * ld + t0, o[k]);
+            }
+        }
+    }
+}
+#undef VEC
+
+__attribute__((target("avx2,fma"))) static void wino_output256(const float *m, long ld, int cout, int h, int w,
+                                                              long first, long tiles, float *y, long outImageStride) {
+    const int th = h / 4, tw = w / 4;
+    const long plane = (long)h * w;
+    for (long t0 = 0; t0 < tiles; t0 += 8) {
+        long dst[8];
+        const int count = tiles - t0 < 8 ? (int)(tiles - t0) : 8;
+        for (int l = 0; l < count; l++) {
+            const wino_tile p = wino_locate(first + t0 + l, th, tw);
+            dst[l] = p.image * outImageStride + 4L * p.row * w + 4L * p.col;
+        }
+        for (int o = 0; o < cout; o++) {
+            __m256 q[4][6];
+            for (int l = 0; l < 6; l++) {
+                __m256 mk[6];
+                for (int k = 0; k < 6; k++) mk[k] = _mm256_loadu_ps(m + ((long)(6 * k + l) * cout + o) * ld + t0);
+                __m256 r4[4];
+                WINO_AT(mk[0], mk[1], mk[2], mk[3], mk[4], mk[5], r4);
+                for (int i = 0; i < 4; i++) q[i][l] = r4[i];
+            }
+            float *yo = y + o * plane;
+            for (int i = 0; i < 4; i++) {
+                __m256 r[4];
+                WINO_AT(q[i][0], q[i][1], q[i][2], q[i][3], q[i][4], q[i][5], r);
+                const __m256 a = _mm256_unpacklo_ps(r[0], r[1]), b = _mm256_unpackhi_ps(r[0], r[1]);
+                const __m256 c = _mm256_unpacklo_ps(r[2], r[3]), d = _mm256_unpackhi_ps(r[2], r[3]);
+                const __m256 t[4] = {_mm256_shuffle_ps(a, c, 0x44), _mm256_shuffle_ps(a, c, 0xEE),
+                                     _mm256_shuffle_ps(b, d, 0x44), _mm256_shuffle_ps(b, d, 0xEE)};
+                float *row = yo + (long)i * w;
+                for (int k = 0; k < 4; k++) {
+                    if (k < count) _mm_storeu_ps(row + dst[k], _mm256_castps256_ps128(t[k]));
+                    if (4 + k < count) _mm_storeu_ps(row + dst[4 + k], _mm256_extractf128_ps(t[k], 1));
+                }
+            }
+        }
+    }
+}
+
+int pfs_wino_forward(int isa, const float *x, long imageStride, int cin, int h, int w, const float *u, int cout,
+                     float *y, long outImageStride, long first, long tiles, float *scratch) {
+    if (isa < 1 || h % 4 || w % 4 || h < 4 || w < 4 || tiles < 1 || first < 0) return 0;
+    const long perImage = (long)(h / 4) * (w / 4);
+    const long images = (first + tiles - 1) / perImage + 1;   // images the chunk touches, counted from x
+    if (images * imageStride > 0x7FFFFFFFL) return 0;          // gather offsets are 32-bit
+    const long ld = (tiles + 31) / 32 * 32;
+    float *v = scratch, *m = scratch + 36 * (long)cin * ld;
+    if (isa >= 2) {
+        wino_input512(x, imageStride, cin, h, w, first, tiles, v, ld);
+        wino_gemm512(u, v, m, cout, cin, ld);
+        wino_output512(m, ld, cout, h, w, first, tiles, y, outImageStride);
+    } else {
+        wino_input256(x, imageStride, cin, h, w, first, tiles, v, ld);
+        wino_gemm256(u, v, m, cout, cin, ld);
+        wino_output256(m, ld, cout, h, w, first, tiles, y, outImageStride);
+    }
+    return 1;
+}
+
+#else
+
+int pfs_wino_forward(int isa, const float *x, long imageStride, int cin, int h, int w, const float *u, int cout,
+                     float *y, long outImageStride, long first, long tiles, float *scratch) {
+    (void)isa; (void)x; (void)imageStride; (void)cin; (void)h; (void)w; (void)u; (void)cout; (void)y;
+    (void)outImageStride; (void)first; (void)tiles; (void)scratch;
+    return 0;
+}
+
+#endif

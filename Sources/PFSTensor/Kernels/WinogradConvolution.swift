@@ -1,0 +1,81 @@
+import PFSKernelsC
+
+/// 3×3 stride-1 pad-1 convolutions by Winograd F(4×4, 3×3) (`pfs_wino_forward` in `PFSKernelsC`):
+/// each 4×4 output tile costs 36 multiply-adds per channel pair instead of 144, paid for by
+/// transforming every 6×6 input patch and every 6×6 result tile. Forward and input gradient (the
+/// same operation on dY with the transposed, rotated filters); the weight gradient stays on the
+/// direct kernels.
+///
+/// Tiles run in chunks of ``chunkTiles(_:inputs:outputs:)`` per call, so that one chunk's
+/// transformed patches V (36 × C_in × tiles) and products M (36 × C_out × tiles) stay in L2; chunks
+/// are spread over the workers. Rounding differs from direct summation: the transforms add and
+/// scale values by up to 8 and 1/24, so results agree to about 1e-5 relative rather than 1e-6.
+enum WinogradConvolution {
+    /// Whether the forward pass (and input gradient) of this geometry runs here: 3×3, stride 1,
+    /// padding 1, no groups, sides multiples of 4, AVX2 or AVX-512, with enough channels each way
+    /// for the transforms to pay (``minimumChannels``), planes of at least 8×8.
+    static func applies(to g: Conv2dGeometry, kernels: KernelSettings) -> Bool {
+        kernels.usesWinogradConvolution && g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1
+            && g.padH == 1 && g.padW == 1 && g.groups == 1 && g.height % 4 == 0 && g.width % 4 == 0
+            && g.height >= 8 && g.width >= 8
+            && min(g.inChannels, g.outChannels) >= minimumChannels
+    }
+
+    /// Fewest input and output channels for which the Winograd passes beat the direct kernels.
+    static let minimumChannels = 16
+
+    /// Floats of scratch per chunk budgeted to stay in L2 (V and M of one call).
+    static let chunkFloats = 1 << 17
+
+    /// Tiles per call: a multiple of 32 (two vectors of 16 tiles), at least 32.
+    static func chunkTiles(_ g: Conv2dGeometry, inputs: Int, outputs: Int) -> Int {
+        max(32, chunkFloats / (36 * (inputs + outputs)) / 32 * 32)
+    }
+
+    /// Y = conv(X, W), overwritten.
+    static func forward(_ g: Conv2dGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        output: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int,
+                        kernels: KernelSettings) {
+        run(g, weight: weight, transposed: false, source: input, inputs: g.inChannels, destination: output,
+            outputs: g.outChannels, workspace: workspace, threads: threads, isa: kernels.isa)
+    }
+
+    /// dX (overwritten) from dY. Returns the direct convolution's MACs (the work it stands for).
+    static func inputGradient(_ g: Conv2dGeometry, weight: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                              gradInput: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int,
+                              kernels: KernelSettings) -> Int {
+        run(g, weight: weight, transposed: true, source: gradOutput, inputs: g.outChannels, destination: gradInput,
+            outputs: g.inChannels, workspace: workspace, threads: threads, isa: kernels.isa)
+        return g.macs
+    }
+
+    /// One pass: `inputs` planes per image of `source` → `outputs` planes per image of `destination`.
+    private static func run(_ g: Conv2dGeometry, weight: UnsafePointer<Float>, transposed: Bool,
+                            source: UnsafePointer<Float>, inputs: Int, destination: UnsafeMutablePointer<Float>,
+                            outputs: Int, workspace: Workspace, threads: Int, isa: InstructionSet) {
+        let h = g.height, w = g.width, plane = h * w
+        let perImage = (h / 4) * (w / 4), tiles = g.batch * perImage
+        let chunk = chunkTiles(g, inputs: inputs, outputs: outputs), chunks = (tiles + chunk - 1) / chunk
+        var transformed = Tensor(unsafeUninitializedShape: [36 * inputs * outputs])
+        transformed.withUnsafeMutableBufferPointer { u in
+            _ = pfs_wino_weights(weight, Int32(g.outChannels), Int32(g.inChannels), transposed ? 1 : 0, u.baseAddress!)
+        }
+        let workers = Parallel.workers(for: chunks, threads: threads)
+        workspace.reserve(workers: workers, slots: [pfs_wino_scratch_floats(Int32(inputs), Int32(outputs), chunk)])
+        let code: Int32 = isa == .avx512 ? 2 : 1
+        transformed.withUnsafeBufferPointer { u in
+            Parallel.forChunks(chunks, threads: workers) { worker, range in
+                let scratch = workspace.buffer(worker: worker, slot: 0)
+                for k in range {
+                    let first = k * chunk, count = min(chunk, tiles - first)
+                    let image = first / perImage
+                    let done = pfs_wino_forward(code, source + image * inputs * plane, inputs * plane, Int32(inputs),
+                                                Int32(h), Int32(w), u.baseAddress!, Int32(outputs),
+                                                destination + image * outputs * plane, outputs * plane,
+                                                first - image * perImage, count, scratch)
+                    precondition(done == 1, "WinogradConvolution: the \(isa) kernel refused to run")
+                }
+            }
+        }
+    }
+}
