@@ -178,22 +178,52 @@ __attribute__((target("avx512f,fma"))) static void wino_gemm512_tail(int rc, con
     }
 }
 
-// Per tile of a vector: where its patch starts relative to the chunk's first image (row 4·row − 1,
-// column 4·col − 1), and for each patch row the lanes of the two 4-float loads that read the image:
-// columns −1…2 (`left`) and 1…4 (`right`) of the patch. Rows outside the image load nothing.
+// Lanes and tiles. A vector of L = 4·P tiles (P = 4 on AVX-512, 2 on AVX2) is four groups of P
+// consecutive tiles; lane 4g + m holds tile m·P + g. Group m is read into one vector whose 128-bit
+// part g holds tile m·P + g, so that the 4 × 4 transposes of the 128-bit parts give one lane per
+// tile, and consecutive tiles of one tile row are one contiguous run of memory: a single (masked)
+// load per patch row, and a single store per output row, when a tile row has a multiple of P tiles.
+//
+// A run: consecutive tiles of one tile row within a group.
 typedef struct {
-    long offset;
-    int row, col;
-} wino_patch;
+    long src;      // its first patch, row 4·ty − 1 and column 4·tx − 1, from the chunk's first image
+    long dst;      // its first output pixel, row 4·ty and column 4·tx
+    int part;      // the 128-bit part its first tile takes
+    int count;     // its tiles
+    int leftEdge;  // whether its first tile is in column 0 (its patch column −1 is padding)
+    int rightEdge; // whether its last tile is in the last column (its patch column 4·tw is padding)
+    int rows;      // bit r: patch row r lies inside the image
+} wino_run;
 
-__attribute__((always_inline)) static inline wino_patch wino_patch_of(long t, int th, int tw, long imageStride,
-                                                                      int w) {
-    const wino_tile p = wino_locate(t, th, tw);
-    wino_patch q;
-    q.offset = p.image * imageStride + (4L * p.row - 1) * w + 4L * p.col - 1;
-    q.row = p.row;
-    q.col = p.col;
-    return q;
+// The runs of the group of `parts` tiles starting at chunk tile t (tiles from `tiles` on are not
+// there); returns how many.
+static int wino_runs(long t, int parts, long tiles, long first, int h, int w, long imageStride,
+                     long outImageStride, wino_run *runs) {
+    const int th = h / 4, tw = w / 4;
+    int n = 0;
+    wino_tile previous = {0, 0, 0};
+    for (int g = 0; g < parts && t + g < tiles; g++) {
+        const wino_tile p = wino_locate(first + t + g, th, tw);
+        if (n > 0 && p.image == previous.image && p.row == previous.row && p.col == previous.col + 1) {
+            runs[n - 1].count++;
+            runs[n - 1].rightEdge = p.col == tw - 1;
+        } else {
+            wino_run *r = &runs[n++];
+            r->src = p.image * imageStride + (4L * p.row - 1) * w + 4L * p.col - 1;
+            r->dst = p.image * outImageStride + 4L * p.row * w + 4L * p.col;
+            r->part = g;
+            r->count = 1;
+            r->leftEdge = p.col == 0;
+            r->rightEdge = p.col == tw - 1;
+            r->rows = 0;
+            for (int k = 0; k < 6; k++) {
+                const int y = 4 * p.row - 1 + k;
+                if (y >= 0 && y < h) r->rows |= 1 << k;
+            }
+        }
+        previous = p;
+    }
+    return n;
 }
 
 // Columns 0…3 (from `left`) and 4, 5 (lanes 2, 3 of `right`) of row r of four tiles' patches,
@@ -213,49 +243,46 @@ __attribute__((always_inline)) static inline wino_patch wino_patch_of(long t, in
     } while (0)
 
 // V[ξ][c][t] = (Bᵀ d B)[ξ] for the patch d of tile t (chunk tiles first..first + tiles − 1 of the
-// image at x, counted on), c < cin; tiles from `tiles` up to ld are zero. Each patch row of a tile
-// is read as two 4-float loads (masked at the image's border), and 16 tiles' loads are transposed
-// into one vector per patch column.
+// image at x, counted on), c < cin; tiles from `tiles` up to ld are zero. Each patch row of a run
+// is two masked loads, columns −1…2 and 1…4 of every tile's patch, (the lanes reading padding
+// masked off), and the four groups' loads are transposed into one vector per patch column.
 #define VEC __m512
 __attribute__((target("avx512f,fma"))) static void wino_input512(const float *x, long imageStride, int cin, int h,
                                                                 int w, long first, long tiles, float *v, long ld) {
-    const int th = h / 4, tw = w / 4;
     const long plane = (long)h * w;
-    const __m128i all = _mm_set1_epi32(-1), none = _mm_setzero_si128();
-    const __m128i leftEdge = _mm_setr_epi32(0, -1, -1, -1), rightEdge = _mm_setr_epi32(-1, -1, -1, 0);
     for (long t0 = 0; t0 < ld; t0 += 16) {
-        long off[16];
-        __m128i left[6][16], right[6][16];
-        for (int l = 0; l < 16; l++) {
-            off[l] = 0;
-            const int valid = t0 + l < tiles;
-            wino_patch p = {0, 0, 0};
-            if (valid) p = wino_patch_of(first + t0 + l, th, tw, imageStride, w);
-            off[l] = p.offset;
-            for (int r = 0; r < 6; r++) {
-                const int yy = 4 * p.row - 1 + r, inside = valid && yy >= 0 && yy < h;
-                left[r][l] = !inside ? none : p.col == 0 ? leftEdge : all;
-                right[r][l] = !inside ? none : p.col == tw - 1 ? rightEdge : all;
+        wino_run runs[4][4];
+        int count[4];
+        __mmask16 left[4][4][6], right[4][4][6];
+        for (int m = 0; m < 4; m++) {
+            count[m] = wino_runs(t0 + 4 * m, 4, tiles, first, h, w, imageStride, 0, runs[m]);
+            for (int q = 0; q < count[m]; q++) {
+                const wino_run *r = &runs[m][q];
+                const unsigned lanes = ((1u << (4 * r->count)) - 1) << (4 * r->part);
+                const unsigned a = lanes & ~(r->leftEdge ? 1u << (4 * r->part) : 0u);
+                const unsigned b = lanes & ~(r->rightEdge ? 1u << (4 * (r->part + r->count) - 1) : 0u);
+                for (int k = 0; k < 6; k++) {
+                    left[m][q][k] = (__mmask16)((r->rows >> k & 1) ? a : 0);
+                    right[m][q][k] = (__mmask16)((r->rows >> k & 1) ? b : 0);
+                }
             }
         }
         for (int c = 0; c < cin; c++) {
             const float *src = x + c * plane;
             __m512 s[6][6];
-            for (int r = 0; r < 6; r++) {   // each patch row, transformed along its columns
-                const float *rowp = src + (long)r * w;
+            for (int k = 0; k < 6; k++) {   // each patch row, transformed along its columns
                 __m512 za[4], zb[4], d[6];
-                for (int j = 0; j < 4; j++) {
-                    za[j] = _mm512_castps128_ps512(_mm_maskload_ps(rowp + off[j], left[r][j]));
-                    zb[j] = _mm512_castps128_ps512(_mm_maskload_ps(rowp + off[j] + 2, right[r][j]));
-                    za[j] = _mm512_insertf32x4(za[j], _mm_maskload_ps(rowp + off[4 + j], left[r][4 + j]), 1);
-                    zb[j] = _mm512_insertf32x4(zb[j], _mm_maskload_ps(rowp + off[4 + j] + 2, right[r][4 + j]), 1);
-                    za[j] = _mm512_insertf32x4(za[j], _mm_maskload_ps(rowp + off[8 + j], left[r][8 + j]), 2);
-                    zb[j] = _mm512_insertf32x4(zb[j], _mm_maskload_ps(rowp + off[8 + j] + 2, right[r][8 + j]), 2);
-                    za[j] = _mm512_insertf32x4(za[j], _mm_maskload_ps(rowp + off[12 + j], left[r][12 + j]), 3);
-                    zb[j] = _mm512_insertf32x4(zb[j], _mm_maskload_ps(rowp + off[12 + j] + 2, right[r][12 + j]), 3);
+                for (int m = 0; m < 4; m++) {
+                    za[m] = zb[m] = _mm512_setzero_ps();
+                    for (int q = 0; q < count[m]; q++) {
+                        // Part g of the vector reads the run's tile g − part: the load starts 4·part early.
+                        const float *p = src + (long)k * w + runs[m][q].src - 4 * runs[m][q].part;
+                        za[m] = _mm512_mask_loadu_ps(za[m], left[m][q][k], p);
+                        zb[m] = _mm512_mask_loadu_ps(zb[m], right[m][q][k], p + 2);
+                    }
                 }
                 WINO_COLUMNS(_mm512_unpacklo_ps, _mm512_unpackhi_ps, _mm512_shuffle_ps, za, zb, d);
-                WINO_BT(d[0], d[1], d[2], d[3], d[4], d[5], s[r]);
+                WINO_BT(d[0], d[1], d[2], d[3], d[4], d[5], s[k]);
             }
             for (int l = 0; l < 6; l++) {   // then along the rows
                 __m512 o[6];
@@ -267,45 +294,43 @@ __attribute__((target("avx512f,fma"))) static void wino_input512(const float *x,
 }
 #undef VEC
 
-// Y = Aᵀ M A for every tile of the chunk and output channel, stored as four 4-pixel rows per tile.
+// Y = Aᵀ M A for every tile of the chunk and output channel. Row i of the four tiles of group m
+// comes out of the 4 × 4 transposes as one vector (128-bit part g: tile 4m + g), stored with one
+// masked store per run.
 __attribute__((target("avx512f,fma"))) static void wino_output512(const float *m, long ld, int cout, int h, int w,
                                                                  long first, long tiles, float *y,
                                                                  long outImageStride) {
-    const int th = h / 4, tw = w / 4;
     const long plane = (long)h * w;
     for (long t0 = 0; t0 < tiles; t0 += 16) {
-        long dst[16];
-        const int count = tiles - t0 < 16 ? (int)(tiles - t0) : 16;
-        for (int l = 0; l < count; l++) {
-            const wino_tile p = wino_locate(first + t0 + l, th, tw);
-            dst[l] = p.image * outImageStride + 4L * p.row * w + 4L * p.col;
+        wino_run runs[4][4];
+        int count[4];
+        __mmask16 lanes[4][4];
+        for (int g = 0; g < 4; g++) {
+            count[g] = wino_runs(t0 + 4 * g, 4, tiles, first, h, w, 0, outImageStride, runs[g]);
+            for (int q = 0; q < count[g]; q++)
+                lanes[g][q] = (__mmask16)(((1u << (4 * runs[g][q].count)) - 1) << (4 * runs[g][q].part));
         }
         for (int o = 0; o < cout; o++) {
-            __m512 q[4][6];
+            __m512 q4[4][6];
             for (int l = 0; l < 6; l++) {   // Aᵀ along the rows of M, for each column l
                 __m512 mk[6];
                 for (int k = 0; k < 6; k++) mk[k] = _mm512_loadu_ps(m + ((long)(6 * k + l) * cout + o) * ld + t0);
                 __m512 r4[4];
                 WINO_AT(mk[0], mk[1], mk[2], mk[3], mk[4], mk[5], r4);
-                for (int i = 0; i < 4; i++) q[i][l] = r4[i];
+                for (int i = 0; i < 4; i++) q4[i][l] = r4[i];
             }
             float *yo = y + o * plane;
             for (int i = 0; i < 4; i++) {
                 __m512 r[4];
-                WINO_AT(q[i][0], q[i][1], q[i][2], q[i][3], q[i][4], q[i][5], r);
-                // Lanes are tiles; transpose each 128-bit group of four tiles so that group g of t[k]
-                // holds tile 4g + k's row i (columns 0…3).
+                WINO_AT(q4[i][0], q4[i][1], q4[i][2], q4[i][3], q4[i][4], q4[i][5], r);
                 const __m512 a = _mm512_unpacklo_ps(r[0], r[1]), b = _mm512_unpackhi_ps(r[0], r[1]);
                 const __m512 c = _mm512_unpacklo_ps(r[2], r[3]), d = _mm512_unpackhi_ps(r[2], r[3]);
                 const __m512 t[4] = {_mm512_shuffle_ps(a, c, 0x44), _mm512_shuffle_ps(a, c, 0xEE),
                                      _mm512_shuffle_ps(b, d, 0x44), _mm512_shuffle_ps(b, d, 0xEE)};
                 float *row = yo + (long)i * w;
-                for (int k = 0; k < 4; k++) {
-                    if (k < count) _mm_storeu_ps(row + dst[k], _mm512_castps512_ps128(t[k]));
-                    if (4 + k < count) _mm_storeu_ps(row + dst[4 + k], _mm512_extractf32x4_ps(t[k], 1));
-                    if (8 + k < count) _mm_storeu_ps(row + dst[8 + k], _mm512_extractf32x4_ps(t[k], 2));
-                    if (12 + k < count) _mm_storeu_ps(row + dst[12 + k], _mm512_extractf32x4_ps(t[k], 3));
-                }
+                for (int g = 0; g < 4; g++)
+                    for (int q = 0; q < count[g]; q++)
+                        _mm512_mask_storeu_ps(row + runs[g][q].dst - 4 * runs[g][q].part, lanes[g][q], t[g]);
             }
         }
     }
@@ -328,41 +353,48 @@ __attribute__((target("avx2,fma"))) static void wino_gemm256_tail(int rc, const 
 }
 
 #define VEC __m256
+// 8 lanes as int32 masks for vmaskmovps: bit i of `bits` → lane i.
+__attribute__((target("avx2"), always_inline)) static inline __m256i wino_mask8(unsigned bits) {
+    const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), lane), lane);
+}
+
 __attribute__((target("avx2,fma"))) static void wino_input256(const float *x, long imageStride, int cin, int h,
                                                              int w, long first, long tiles, float *v, long ld) {
-    const int th = h / 4, tw = w / 4;
     const long plane = (long)h * w;
-    const __m128i all = _mm_set1_epi32(-1), none = _mm_setzero_si128();
-    const __m128i leftEdge = _mm_setr_epi32(0, -1, -1, -1), rightEdge = _mm_setr_epi32(-1, -1, -1, 0);
     for (long t0 = 0; t0 < ld; t0 += 8) {
-        long off[8];
-        __m128i left[6][8], right[6][8];
-        for (int l = 0; l < 8; l++) {
-            const int valid = t0 + l < tiles;
-            wino_patch p = {0, 0, 0};
-            if (valid) p = wino_patch_of(first + t0 + l, th, tw, imageStride, w);
-            off[l] = p.offset;
-            for (int r = 0; r < 6; r++) {
-                const int yy = 4 * p.row - 1 + r, inside = valid && yy >= 0 && yy < h;
-                left[r][l] = !inside ? none : p.col == 0 ? leftEdge : all;
-                right[r][l] = !inside ? none : p.col == tw - 1 ? rightEdge : all;
+        wino_run runs[4][2];
+        int count[4];
+        __m256i left[4][2][6], right[4][2][6];
+        for (int m = 0; m < 4; m++) {
+            count[m] = wino_runs(t0 + 2 * m, 2, tiles, first, h, w, imageStride, 0, runs[m]);
+            for (int q = 0; q < count[m]; q++) {
+                const wino_run *r = &runs[m][q];
+                const unsigned lanes = ((1u << (4 * r->count)) - 1) << (4 * r->part);
+                const unsigned a = lanes & ~(r->leftEdge ? 1u << (4 * r->part) : 0u);
+                const unsigned b = lanes & ~(r->rightEdge ? 1u << (4 * (r->part + r->count) - 1) : 0u);
+                for (int k = 0; k < 6; k++) {
+                    left[m][q][k] = wino_mask8((r->rows >> k & 1) ? a : 0);
+                    right[m][q][k] = wino_mask8((r->rows >> k & 1) ? b : 0);
+                }
             }
         }
         for (int c = 0; c < cin; c++) {
             const float *src = x + c * plane;
             __m256 s[6][6];
-            for (int r = 0; r < 6; r++) {
-                const float *rowp = src + (long)r * w;
+            for (int k = 0; k < 6; k++) {
                 __m256 za[4], zb[4], d[6];
-                for (int j = 0; j < 4; j++) {
-                    za[j] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_maskload_ps(rowp + off[j], left[r][j])),
-                                                 _mm_maskload_ps(rowp + off[4 + j], left[r][4 + j]), 1);
-                    zb[j] = _mm256_insertf128_ps(
-                        _mm256_castps128_ps256(_mm_maskload_ps(rowp + off[j] + 2, right[r][j])),
-                        _mm_maskload_ps(rowp + off[4 + j] + 2, right[r][4 + j]), 1);
+                for (int m = 0; m < 4; m++) {
+                    za[m] = zb[m] = _mm256_setzero_ps();
+                    for (int q = 0; q < count[m]; q++) {
+                        // vmaskmovps zeroes (and never touches) the lanes it does not load.
+                        const float *p = src + (long)k * w + runs[m][q].src - 4 * runs[m][q].part;
+                        za[m] = _mm256_or_ps(za[m], _mm256_maskload_ps(p, left[m][q][k]));
+                        zb[m] = _mm256_or_ps(zb[m], _mm256_maskload_ps(p + 2, right[m][q][k]));
+                    }
                 }
                 WINO_COLUMNS(_mm256_unpacklo_ps, _mm256_unpackhi_ps, _mm256_shuffle_ps, za, zb, d);
-                WINO_BT(d[0], d[1], d[2], d[3], d[4], d[5], s[r]);
+                WINO_BT(d[0], d[1], d[2], d[3], d[4], d[5], s[k]);
             }
             for (int l = 0; l < 6; l++) {
                 __m256 o[6];
@@ -376,36 +408,35 @@ __attribute__((target("avx2,fma"))) static void wino_input256(const float *x, lo
 
 __attribute__((target("avx2,fma"))) static void wino_output256(const float *m, long ld, int cout, int h, int w,
                                                               long first, long tiles, float *y, long outImageStride) {
-    const int th = h / 4, tw = w / 4;
     const long plane = (long)h * w;
     for (long t0 = 0; t0 < tiles; t0 += 8) {
-        long dst[8];
-        const int count = tiles - t0 < 8 ? (int)(tiles - t0) : 8;
-        for (int l = 0; l < count; l++) {
-            const wino_tile p = wino_locate(first + t0 + l, th, tw);
-            dst[l] = p.image * outImageStride + 4L * p.row * w + 4L * p.col;
-        }
+        wino_run runs[4][2];
+        int count[4];
+        for (int g = 0; g < 4; g++) count[g] = wino_runs(t0 + 2 * g, 2, tiles, first, h, w, 0, outImageStride, runs[g]);
         for (int o = 0; o < cout; o++) {
-            __m256 q[4][6];
+            __m256 q4[4][6];
             for (int l = 0; l < 6; l++) {
                 __m256 mk[6];
                 for (int k = 0; k < 6; k++) mk[k] = _mm256_loadu_ps(m + ((long)(6 * k + l) * cout + o) * ld + t0);
                 __m256 r4[4];
                 WINO_AT(mk[0], mk[1], mk[2], mk[3], mk[4], mk[5], r4);
-                for (int i = 0; i < 4; i++) q[i][l] = r4[i];
+                for (int i = 0; i < 4; i++) q4[i][l] = r4[i];
             }
             float *yo = y + o * plane;
             for (int i = 0; i < 4; i++) {
                 __m256 r[4];
-                WINO_AT(q[i][0], q[i][1], q[i][2], q[i][3], q[i][4], q[i][5], r);
+                WINO_AT(q4[i][0], q4[i][1], q4[i][2], q4[i][3], q4[i][4], q4[i][5], r);
                 const __m256 a = _mm256_unpacklo_ps(r[0], r[1]), b = _mm256_unpackhi_ps(r[0], r[1]);
                 const __m256 c = _mm256_unpacklo_ps(r[2], r[3]), d = _mm256_unpackhi_ps(r[2], r[3]);
                 const __m256 t[4] = {_mm256_shuffle_ps(a, c, 0x44), _mm256_shuffle_ps(a, c, 0xEE),
                                      _mm256_shuffle_ps(b, d, 0x44), _mm256_shuffle_ps(b, d, 0xEE)};
                 float *row = yo + (long)i * w;
-                for (int k = 0; k < 4; k++) {
-                    if (k < count) _mm_storeu_ps(row + dst[k], _mm256_castps256_ps128(t[k]));
-                    if (4 + k < count) _mm_storeu_ps(row + dst[4 + k], _mm256_extractf128_ps(t[k], 1));
+                for (int g = 0; g < 4; g++) {
+                    for (int q = 0; q < count[g]; q++) {   // two tiles at once, or one 128-bit half (no vmaskmovps stores: slow on AMD)
+                        const wino_run *u = &runs[g][q];
+                        if (u->count == 2) _mm256_storeu_ps(row + u->dst, t[g]);
+                        else _mm_storeu_ps(row + u->dst, u->part ? _mm256_extractf128_ps(t[g], 1) : _mm256_castps256_ps128(t[g]));
+                    }
                 }
             }
         }
@@ -415,9 +446,6 @@ __attribute__((target("avx2,fma"))) static void wino_output256(const float *m, l
 int pfs_wino_forward(int isa, const float *x, long imageStride, int cin, int h, int w, const float *u, int cout,
                      float *y, long outImageStride, long first, long tiles, float *scratch) {
     if (isa < 1 || h % 4 || w % 4 || h < 4 || w < 4 || tiles < 1 || first < 0) return 0;
-    const long perImage = (long)(h / 4) * (w / 4);
-    const long images = (first + tiles - 1) / perImage + 1;   // images the chunk touches, counted from x
-    if (images * imageStride > 0x7FFFFFFFL) return 0;          // gather offsets are 32-bit
     const long ld = (tiles + 31) / 32 * 32;
     float *v = scratch, *m = scratch + 36 * (long)cin * ld;
     if (isa >= 2) {

@@ -73,10 +73,11 @@ import Testing
         Case(g: geometry(2, 32, 3, 32, 17, k: (3, 3), s: 1, p: 1), bias: false),
         // Fewer than 16 outputs with ≥ 32 inputs: no whole block, all on the pixel-vector kernel.
         Case(g: geometry(3, 33, 4, 16, 13, k: (3, 3), s: 1, p: 1), bias: false),
-        // Winograd F(4×4, 3×3) (sides multiples of 4, ≥ 16 channels each way; also the 16×16,
-        // 128 × 128 and 35 → 37 cases above): 6 tiles per image, 18 in all (a partial vector), 19
-        // outputs and 17 inputs (partial register blocks both ways); 15 tiles per image, 75 in two
-        // chunks, the second starting inside an image.
+        // Winograd F(4×4, 3×3) (sides multiples of 4 from 8, ≥ 8 channels each way; also the
+        // 17 → 9 8×8, 16×16, 128 × 128 and 35 → 37 cases above, whose 8×8 planes put two tile rows,
+        // and two images, in one group of loads): 6 tiles per image, 18 in all (a partial vector,
+        // runs of 3 tiles split across groups), 19 outputs and 17 inputs (partial register blocks
+        // both ways); 15 tiles per image, 75 in two chunks, the second starting inside an image.
         Case(g: geometry(3, 17, 8, 12, 19, k: (3, 3), s: 1, p: 1), bias: true),
         Case(g: geometry(5, 16, 12, 20, 27, k: (3, 3), s: 1, p: 1), bias: false),
         // 3×3 stride 2 pad 1 on even planes with 64+ output pixels (direct, through phase planes):
@@ -306,22 +307,25 @@ import Testing
         #expect(!DirectConvolution.prefersGEMMWeightGradient(Self.geometry(2, 64, 8, 8, 64, k: (3, 3), s: 1, p: 1)))
         #expect(Convolution.weightGradientAlgorithm(for: Self.geometry(2, 64, 8, 8, 64, k: (3, 3), s: 1, p: 1), kernels: kernels)
                 == (direct ? .direct : .im2col))   // a Winograd layer's dW on the direct kernels
-        // AVX2 runs 8×8 planes with ≥ 128 channels in and out on the small-plane kernel (all three
-        // passes) where a worker has images enough; AVX-512 runs them on Winograd (dW on SGEMM).
+        // 8×8 planes with ≥ 128 channels in and out run forward and input gradient on Winograd; the
+        // weight gradient where it would without: on AVX2 the small-plane kernel (which takes all
+        // three passes with Winograd off) where a worker has images enough, on AVX-512 SGEMM.
         for threads in [1, 2] {
             let vgg8x8 = Self.geometry(64, 128, 8, 8, 256, k: (3, 3), s: 1, p: 1)
-            #expect(Convolution.algorithm(for: vgg8x8, kernels: kernels, threads: threads)
-                    == (isa == .avx2 ? .smallPlane : direct ? .winograd : .im2col))
+            #expect(Convolution.algorithm(for: vgg8x8, kernels: kernels, threads: threads) == (direct ? .winograd : .im2col))
+            #expect(Convolution.algorithm(for: vgg8x8, kernels: KernelSettings(isa: isa, winogradConvolution: false),
+                                          threads: threads) == (isa == .avx2 ? .smallPlane : direct ? .direct : .im2col))
             #expect(Convolution.weightGradientAlgorithm(for: vgg8x8, kernels: kernels, threads: threads)
                     == (isa == .avx2 ? .smallPlane : .im2col))
             let narrow = Self.geometry(64, 64, 8, 8, 256, k: (3, 3), s: 1, p: 1)
             #expect(Convolution.algorithm(for: narrow, kernels: kernels, threads: threads) == (direct ? .winograd : .im2col))
         }
-        // Winograd needs sides that are multiples of 4 (from 8), stride 1 and 16 channels each way.
-        for (g, winograd) in [(Self.geometry(2, 16, 8, 12, 16, k: (3, 3), s: 1, p: 1), true),
+        // Winograd needs sides that are multiples of 4 (from 8), stride 1 and 8 channels each way.
+        for (g, winograd) in [(Self.geometry(2, 8, 8, 12, 8, k: (3, 3), s: 1, p: 1), true),
                               (Self.geometry(2, 16, 8, 10, 16, k: (3, 3), s: 1, p: 1), false),
-                              (Self.geometry(2, 15, 8, 8, 64, k: (3, 3), s: 1, p: 1), false),
-                              (Self.geometry(2, 64, 8, 8, 15, k: (3, 3), s: 1, p: 1), false),
+                              (Self.geometry(2, 16, 4, 16, 16, k: (3, 3), s: 1, p: 1), false),
+                              (Self.geometry(2, 7, 8, 8, 64, k: (3, 3), s: 1, p: 1), false),
+                              (Self.geometry(2, 64, 8, 8, 7, k: (3, 3), s: 1, p: 1), false),
                               (Self.geometry(2, 32, 16, 16, 32, k: (3, 3), s: 2, p: 1), false)] {
             #expect(WinogradConvolution.applies(to: g, kernels: kernels) == (winograd && direct), "\(g)")
             #expect(!WinogradConvolution.applies(to: g, kernels: KernelSettings(isa: isa, winogradConvolution: false)))

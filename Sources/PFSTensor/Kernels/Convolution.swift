@@ -20,8 +20,8 @@ public enum Convolution {
     public static func algorithm(for g: Conv2dGeometry, kernels: KernelSettings = Engine.kernels,
                                  threads: Int = Engine.threads) -> ConvolutionAlgorithm {
         if g.isDepthwise { return .depthwise }
-        if SmallPlaneConvolution.applies(to: g, kernels: kernels, threads: threads) { return .smallPlane }
         if WinogradConvolution.applies(to: g, kernels: kernels) { return .winograd }
+        if SmallPlaneConvolution.applies(to: g, kernels: kernels, threads: threads) { return .smallPlane }
         if DirectConvolution.applies(to: g, kernels: kernels) { return .direct }
         return g.isPointwise ? .pointwise : .im2col
     }
@@ -30,15 +30,21 @@ public enum Convolution {
     /// with small planes and many channels compute it with im2col + SGEMM.
     public static func weightGradientAlgorithm(for g: Conv2dGeometry, kernels: KernelSettings = Engine.kernels,
                                                threads: Int = Engine.threads) -> ConvolutionAlgorithm {
-        weightGradientAlgorithm(for: g, after: algorithm(for: g, kernels: kernels, threads: threads), isa: kernels.isa)
+        weightGradientAlgorithm(for: g, after: algorithm(for: g, kernels: kernels, threads: threads), kernels: kernels,
+                                threads: threads)
     }
 
-    /// The weight gradient's kernel given the forward's `algorithm` (``backward`` has chosen it already).
+    /// The weight gradient's kernel given the forward's `algorithm` (``backward`` has chosen it
+    /// already). A Winograd layer's weight gradient runs where it would without Winograd.
     private static func weightGradientAlgorithm(for g: Conv2dGeometry, after algorithm: ConvolutionAlgorithm,
-                                                isa: InstructionSet) -> ConvolutionAlgorithm {
+                                                kernels: KernelSettings, threads: Int) -> ConvolutionAlgorithm {
         switch algorithm {
-        case .direct, .winograd: DirectConvolution.prefersGEMMWeightGradient(g, isa: isa) ? .im2col : .direct
-        default: algorithm
+        case .winograd:
+            var without = kernels
+            without.winogradConvolution = false
+            return weightGradientAlgorithm(for: g, kernels: without, threads: threads)
+        case .direct: return DirectConvolution.prefersGEMMWeightGradient(g, isa: kernels.isa) ? .im2col : .direct
+        default: return algorithm
         }
     }
 
@@ -162,7 +168,7 @@ public enum Convolution {
             }
         case let algorithm where algorithm == .direct || algorithm == .smallPlane || algorithm == .winograd:
             if let gradWeight {
-                switch weightGradientAlgorithm(for: g, after: algorithm, isa: kernels.isa) {
+                switch weightGradientAlgorithm(for: g, after: algorithm, kernels: kernels, threads: threads) {
                 case .direct:
                     work.weightGradientMACs = DirectConvolution.weightGradient(g, input: input, gradOutput: gradOutput,
                                                                                gradWeight: gradWeight,
@@ -391,7 +397,7 @@ public enum ConvolutionAlgorithm: String, Sendable {
     /// and out), on AVX2 or AVX-512, with images enough per worker: the implicit GEMM that skips
     /// the taps reading padding, all three passes.
     case smallPlane
-    /// 3×3, padding 1, stride 1, sides multiples of 4 (planes from 8×8), ≥ 16 channels in and out, on
+    /// 3×3, padding 1, stride 1, sides multiples of 4 (planes from 8×8), ≥ 8 channels in and out, on
     /// AVX2 or AVX-512: Winograd F(4×4, 3×3) forward and input gradient; the weight gradient as `direct`.
     case winograd
     /// One filter per channel: the direct depthwise loops.

@@ -13,7 +13,7 @@ public enum Engine {
     nonisolated(unsafe) public static var gemm: GEMMBackend = GEMMBackend.preferred()
 
     /// The kernel settings `PFS_ISA`, `PFS_DIRECT_CONV`, `PFS_CHANNEL_CONV`, `PFS_CHANNEL_WGRAD`,
-    /// `PFS_SMALL_PLANE_CONV` and `PFS_SKIP_CLOSED_GATES` ask for, read once (``KernelSettings/fromEnvironment(_:)``), with what was wrong with them
+    /// `PFS_SMALL_PLANE_CONV`, `PFS_WINOGRAD` and `PFS_SKIP_CLOSED_GATES` ask for, read once (``KernelSettings/fromEnvironment(_:)``), with what was wrong with them
     /// (the `pfs` front end prints those as warnings).
     public static let kernelEnvironment = KernelSettings.fromEnvironment()
 
