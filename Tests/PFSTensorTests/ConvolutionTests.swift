@@ -124,7 +124,7 @@ import Testing
             for threads in [1, 2] {
                 for kernels in Self.kernelVariants {
                     let got = Self.fastForward(c, d, backend: backend, threads: threads, kernels: kernels)
-                    #expect(Compare.relativeError(got, want) < Self.tolerance(c.g, kernels),
+                    #expect(Compare.relativeError(got, want) < Self.tolerance(c.g, kernels, threads: threads),
                             "\(c) \(backend) threads \(threads) \(kernels)")
                 }
             }
@@ -146,8 +146,43 @@ import Testing
     /// Largest relative error allowed against the reference: Winograd's transforms scale values by
     /// up to 8 and 1/24 before the sums, so its rounding is a few times coarser than direct
     /// summation's (up to 8.7e-6 measured, for 128 channels, where the direct kernels stay near 1e-6).
-    static func tolerance(_ g: Conv2dGeometry, _ kernels: KernelSettings) -> Double {
-        Convolution.algorithm(for: g, kernels: kernels) == .winograd ? 3e-5 : 1e-5
+    static func tolerance(_ g: Conv2dGeometry, _ kernels: KernelSettings, threads: Int) -> Double {
+        Convolution.algorithm(for: g, kernels: kernels, threads: threads) == .winograd ? winogradTolerance : 1e-5
+    }
+
+    static let winogradTolerance = 3e-5
+
+    /// The Winograd kernels themselves (forward and input gradient, every instruction set they
+    /// have, 1 and 2 threads) on every case of `cases` with their shape, whether or not the
+    /// dispatch would choose them for so few tiles.
+    @Test func winogradKernelMatchesReference() {
+        let shaped = Self.cases.filter {
+            let g = $0.g
+            return g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1 && g.padH == 1 && g.padW == 1
+                && g.groups == 1 && g.height % 4 == 0 && g.width % 4 == 0 && g.height >= 8 && g.width >= 8
+        }
+        #expect(shaped.count >= 6)
+        for c in shaped {
+            let g = c.g, d = Self.data(c)
+            var yRef = [Float](repeating: 0, count: g.batch * g.outChannels * g.outPlane)
+            ReferenceConvolution.forward(g, input: d.x, weight: d.w, bias: nil, output: &yRef)
+            var dxRef = [Float](repeating: 0, count: d.x.count), dwRef = [Float](repeating: 0, count: d.w.count)
+            var dbRef = [Float](repeating: 0, count: g.outChannels)
+            ReferenceConvolution.backward(g, input: d.x, weight: d.w, gradOutput: d.dy, gradInput: &dxRef,
+                                          gradWeight: &dwRef, gradBias: &dbRef)
+            for isa in InstructionSet.supported where isa >= .avx2 {
+                for threads in [1, 2] {
+                    let kernels = KernelSettings(isa: isa), tag = "\(c) \(isa) threads \(threads)"
+                    var y = [Float](repeating: .nan, count: yRef.count), dx = [Float](repeating: .nan, count: d.x.count)
+                    WinogradConvolution.forward(g, input: d.x, weight: d.w, output: &y, workspace: Workspace(),
+                                                threads: threads, kernels: kernels)
+                    _ = WinogradConvolution.inputGradient(g, weight: d.w, gradOutput: d.dy, gradInput: &dx,
+                                                          workspace: Workspace(), threads: threads, kernels: kernels)
+                    #expect(Compare.relativeError(y, yRef) < Self.winogradTolerance, "Y \(tag)")
+                    #expect(Compare.relativeError(dx, dxRef) < Self.winogradTolerance, "dX \(tag)")
+                }
+            }
+        }
     }
 
     @Test(arguments: cases)
@@ -167,7 +202,7 @@ import Testing
                                          gradBias: &db, workspace: Workspace(), threads: threads, backend: backend,
                                          kernels: kernels)
                     let tag = "\(c) \(backend) threads \(threads) \(kernels)"
-                    #expect(Compare.relativeError(dx, dxRef) < Self.tolerance(g, kernels), "dX \(tag)")
+                    #expect(Compare.relativeError(dx, dxRef) < Self.tolerance(g, kernels, threads: threads), "dX \(tag)")
                     #expect(Compare.relativeError(dw.map { $0 - 0.5 }, dwRef) < 1e-5, "dW \(tag)")
                     #expect(Compare.relativeError(db.map { $0 - 0.25 }, dbRef) < 1e-5, "db \(tag)")
                 }
@@ -301,11 +336,11 @@ import Testing
         let wide = Self.geometry(2, 128, 8, 8, 128, k: (3, 3), s: 1, p: 1)
         #expect(DirectConvolution.prefersGEMMWeightGradient(wide))
         #expect(Convolution.weightGradientAlgorithm(for: wide, kernels: kernels) == .im2col)   // on SGEMM with any ISA
-        #expect(Convolution.algorithm(for: wide, kernels: kernels) == (direct ? .winograd : .im2col))
-        #expect(Convolution.algorithm(for: wide, kernels: KernelSettings(isa: isa, winogradConvolution: false))
-                == (direct ? .direct : .im2col))
+        #expect(Convolution.algorithm(for: wide, kernels: kernels) == (direct ? .direct : .im2col))   // 8 tiles: no Winograd
         #expect(!DirectConvolution.prefersGEMMWeightGradient(Self.geometry(2, 64, 8, 8, 64, k: (3, 3), s: 1, p: 1)))
-        #expect(Convolution.weightGradientAlgorithm(for: Self.geometry(2, 64, 8, 8, 64, k: (3, 3), s: 1, p: 1), kernels: kernels)
+        let winograd64 = Self.geometry(64, 64, 8, 8, 64, k: (3, 3), s: 1, p: 1)
+        #expect(Convolution.algorithm(for: winograd64, kernels: kernels, threads: 2) == (direct ? .winograd : .im2col))
+        #expect(Convolution.weightGradientAlgorithm(for: winograd64, kernels: kernels, threads: 2)
                 == (direct ? .direct : .im2col))   // a Winograd layer's dW on the direct kernels
         // 8×8 planes with ≥ 128 channels in and out run forward and input gradient on Winograd; the
         // weight gradient where it would without: on AVX2 the small-plane kernel (which takes all
@@ -320,16 +355,21 @@ import Testing
             let narrow = Self.geometry(64, 64, 8, 8, 256, k: (3, 3), s: 1, p: 1)
             #expect(Convolution.algorithm(for: narrow, kernels: kernels, threads: threads) == (direct ? .winograd : .im2col))
         }
-        // Winograd needs sides that are multiples of 4 (from 8), stride 1 and 8 channels each way.
-        for (g, winograd) in [(Self.geometry(2, 8, 8, 12, 8, k: (3, 3), s: 1, p: 1), true),
-                              (Self.geometry(2, 16, 8, 10, 16, k: (3, 3), s: 1, p: 1), false),
-                              (Self.geometry(2, 16, 4, 16, 16, k: (3, 3), s: 1, p: 1), false),
-                              (Self.geometry(2, 7, 8, 8, 64, k: (3, 3), s: 1, p: 1), false),
-                              (Self.geometry(2, 64, 8, 8, 7, k: (3, 3), s: 1, p: 1), false),
-                              (Self.geometry(2, 32, 16, 16, 32, k: (3, 3), s: 2, p: 1), false)] {
-            #expect(WinogradConvolution.applies(to: g, kernels: kernels) == (winograd && direct), "\(g)")
-            #expect(!WinogradConvolution.applies(to: g, kernels: KernelSettings(isa: isa, winogradConvolution: false)))
+        // Winograd needs sides that are multiples of 4 (from 8), stride 1, 8 channels each way and
+        // 64 tiles per worker (not batch 1 on CIFAR planes).
+        for (g, winograd) in [(Self.geometry(32, 8, 8, 12, 8, k: (3, 3), s: 1, p: 1), true),
+                              (Self.geometry(32, 16, 8, 10, 16, k: (3, 3), s: 1, p: 1), false),
+                              (Self.geometry(32, 16, 4, 16, 16, k: (3, 3), s: 1, p: 1), false),
+                              (Self.geometry(32, 7, 8, 8, 64, k: (3, 3), s: 1, p: 1), false),
+                              (Self.geometry(32, 64, 8, 8, 7, k: (3, 3), s: 1, p: 1), false),
+                              (Self.geometry(32, 32, 16, 16, 32, k: (3, 3), s: 2, p: 1), false),
+                              (Self.geometry(1, 16, 32, 32, 16, k: (3, 3), s: 1, p: 1), false)] {
+            #expect(WinogradConvolution.applies(to: g, kernels: kernels, threads: 2) == (winograd && direct), "\(g)")
+            #expect(!WinogradConvolution.applies(to: g, kernels: KernelSettings(isa: isa, winogradConvolution: false),
+                                                  threads: 2))
         }
+        let oneImage = Self.geometry(1, 16, 32, 32, 16, k: (3, 3), s: 1, p: 1)   // 64 tiles: one worker's worth
+        #expect(WinogradConvolution.applies(to: oneImage, kernels: kernels, threads: 1) == direct)
         // On AVX2 larger planes with as many channels also take SGEMM for dW; on AVX-512 they stay direct.
         let vgg16x16 = Self.geometry(2, 128, 16, 16, 128, k: (3, 3), s: 1, p: 1)
         #expect(Convolution.weightGradientAlgorithm(for: vgg16x16, kernels: kernels)

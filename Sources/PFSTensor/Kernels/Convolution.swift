@@ -20,7 +20,7 @@ public enum Convolution {
     public static func algorithm(for g: Conv2dGeometry, kernels: KernelSettings = Engine.kernels,
                                  threads: Int = Engine.threads) -> ConvolutionAlgorithm {
         if g.isDepthwise { return .depthwise }
-        if WinogradConvolution.applies(to: g, kernels: kernels) { return .winograd }
+        if WinogradConvolution.applies(to: g, kernels: kernels, threads: threads) { return .winograd }
         if SmallPlaneConvolution.applies(to: g, kernels: kernels, threads: threads) { return .smallPlane }
         if DirectConvolution.applies(to: g, kernels: kernels) { return .direct }
         return g.isPointwise ? .pointwise : .im2col

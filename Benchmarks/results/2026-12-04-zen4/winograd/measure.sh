@@ -25,4 +25,8 @@ for isa in avx512 avx2; do
   step conv-resnet-$isa bash -c "for r in 1 2; do for v in 0 1; do echo \"round \$r winograd \$v\"; PFS_ISA=$isa PFS_WINOGRAD=\$v $NEW bench --op conv --threads 2 --seconds 1 2>&1 | tail -12; done; done"
   step conv-vgg-$isa bash -c "for r in 1 2; do for v in 0 1; do echo \"round \$r winograd \$v\"; PFS_ISA=$isa PFS_WINOGRAD=\$v $NEW bench --op conv --shapes vgg --batch 64 --threads 2 --seconds 1 2>&1 | tail -20; done; done"
 done
+# 4. Latency budget, batch 1 (the per-layer table is measured again: kernel revision r5).
+for ms in 3 2 1.5; do
+  step latency-$ms $NEW prune $G --max-latency-ms $ms --latency-batch 1 --threads 2 --out $OUT/latency-$ms.json
+done
 echo "== $(date -u +%H:%M:%S) done"
