@@ -226,6 +226,27 @@ static int wino_runs(long t, int parts, long tiles, long first, int h, int w, lo
     return n;
 }
 
+// The lanes (bit 4·part + i for the run's tiles) of one of a run's two loads of patch row k:
+// columns −1…2 (`left`) or 1…4 of every tile's patch, less the lane that would read the padding
+// column at the image's left or right edge; none for a row outside the image.
+static unsigned wino_load_lanes(const wino_run *r, int k, int left) {
+    if (!(r->rows >> k & 1)) return 0;
+    const unsigned lanes = ((1u << (4 * r->count)) - 1) << (4 * r->part);
+    if (left) return lanes & ~(r->leftEdge ? 1u << (4 * r->part) : 0u);
+    return lanes & ~(r->rightEdge ? 1u << (4 * (r->part + r->count) - 1) : 0u);
+}
+
+// The second half of the input transform: Bᵀ along the patch rows s[k][l] (each already
+// transformed along its columns), stored as V[6k + l][c][t0…].
+#define WINO_ROWS_STORE(VEC, STORE, s, v, cin, c, ld, t0)                                      \
+    do {                                                                                       \
+        for (int l = 0; l < 6; l++) {                                                          \
+            VEC o_[6];                                                                         \
+            WINO_BT(s[0][l], s[1][l], s[2][l], s[3][l], s[4][l], s[5][l], o_);                 \
+            for (int k = 0; k < 6; k++) STORE(v + ((long)(6 * k + l) * (cin) + (c)) * (ld) + (t0), o_[k]); \
+        }                                                                                      \
+    } while (0)
+
 // Columns 0…3 (from `left`) and 4, 5 (lanes 2, 3 of `right`) of row r of four tiles' patches,
 // each 128-bit group k of za[j] / zb[j] holding tile 4k + j, turned into vectors with one lane per
 // tile (the 4 × 4 transpose of each 128-bit group).
@@ -257,13 +278,9 @@ __attribute__((target("avx512f,fma"))) static void wino_input512(const float *x,
         for (int m = 0; m < 4; m++) {
             count[m] = wino_runs(t0 + 4 * m, 4, tiles, first, h, w, imageStride, 0, runs[m]);
             for (int q = 0; q < count[m]; q++) {
-                const wino_run *r = &runs[m][q];
-                const unsigned lanes = ((1u << (4 * r->count)) - 1) << (4 * r->part);
-                const unsigned a = lanes & ~(r->leftEdge ? 1u << (4 * r->part) : 0u);
-                const unsigned b = lanes & ~(r->rightEdge ? 1u << (4 * (r->part + r->count) - 1) : 0u);
                 for (int k = 0; k < 6; k++) {
-                    left[m][q][k] = (__mmask16)((r->rows >> k & 1) ? a : 0);
-                    right[m][q][k] = (__mmask16)((r->rows >> k & 1) ? b : 0);
+                    left[m][q][k] = (__mmask16)wino_load_lanes(&runs[m][q], k, 1);
+                    right[m][q][k] = (__mmask16)wino_load_lanes(&runs[m][q], k, 0);
                 }
             }
         }
@@ -284,11 +301,7 @@ __attribute__((target("avx512f,fma"))) static void wino_input512(const float *x,
                 WINO_COLUMNS(_mm512_unpacklo_ps, _mm512_unpackhi_ps, _mm512_shuffle_ps, za, zb, d);
                 WINO_BT(d[0], d[1], d[2], d[3], d[4], d[5], s[k]);
             }
-            for (int l = 0; l < 6; l++) {   // then along the rows
-                __m512 o[6];
-                WINO_BT(s[0][l], s[1][l], s[2][l], s[3][l], s[4][l], s[5][l], o);
-                for (int k = 0; k < 6; k++) _mm512_storeu_ps(v + ((long)(6 * k + l) * cin + c) * ld + t0, o[k]);
-            }
+            WINO_ROWS_STORE(__m512, _mm512_storeu_ps, s, v, cin, c, ld, t0);   // then along the rows
         }
     }
 }
@@ -369,13 +382,9 @@ __attribute__((target("avx2,fma"))) static void wino_input256(const float *x, lo
         for (int m = 0; m < 4; m++) {
             count[m] = wino_runs(t0 + 2 * m, 2, tiles, first, h, w, imageStride, 0, runs[m]);
             for (int q = 0; q < count[m]; q++) {
-                const wino_run *r = &runs[m][q];
-                const unsigned lanes = ((1u << (4 * r->count)) - 1) << (4 * r->part);
-                const unsigned a = lanes & ~(r->leftEdge ? 1u << (4 * r->part) : 0u);
-                const unsigned b = lanes & ~(r->rightEdge ? 1u << (4 * (r->part + r->count) - 1) : 0u);
                 for (int k = 0; k < 6; k++) {
-                    left[m][q][k] = wino_mask8((r->rows >> k & 1) ? a : 0);
-                    right[m][q][k] = wino_mask8((r->rows >> k & 1) ? b : 0);
+                    left[m][q][k] = wino_mask8(wino_load_lanes(&runs[m][q], k, 1));
+                    right[m][q][k] = wino_mask8(wino_load_lanes(&runs[m][q], k, 0));
                 }
             }
         }
@@ -396,11 +405,7 @@ __attribute__((target("avx2,fma"))) static void wino_input256(const float *x, lo
                 WINO_COLUMNS(_mm256_unpacklo_ps, _mm256_unpackhi_ps, _mm256_shuffle_ps, za, zb, d);
                 WINO_BT(d[0], d[1], d[2], d[3], d[4], d[5], s[k]);
             }
-            for (int l = 0; l < 6; l++) {
-                __m256 o[6];
-                WINO_BT(s[0][l], s[1][l], s[2][l], s[3][l], s[4][l], s[5][l], o);
-                for (int k = 0; k < 6; k++) _mm256_storeu_ps(v + ((long)(6 * k + l) * cin + c) * ld + t0, o[k]);
-            }
+            WINO_ROWS_STORE(__m256, _mm256_storeu_ps, s, v, cin, c, ld, t0);
         }
     }
 }

@@ -152,6 +152,18 @@ import Testing
 
     static let winogradTolerance = 3e-5
 
+    /// The reference Y (no bias), dX and dW of a case, for the tests of one kernel family.
+    static func references(_ c: Case, _ d: Data) -> (y: [Float], dx: [Float], dw: [Float]) {
+        let g = c.g
+        var y = [Float](repeating: 0, count: g.batch * g.outChannels * g.outPlane)
+        ReferenceConvolution.forward(g, input: d.x, weight: d.w, bias: nil, output: &y)
+        var dx = [Float](repeating: 0, count: d.x.count), dw = [Float](repeating: 0, count: d.w.count)
+        var db = [Float](repeating: 0, count: g.outChannels)
+        ReferenceConvolution.backward(g, input: d.x, weight: d.w, gradOutput: d.dy, gradInput: &dx, gradWeight: &dw,
+                                      gradBias: &db)
+        return (y, dx, dw)
+    }
+
     /// The Winograd kernels themselves (forward and input gradient, every instruction set they
     /// have, 1 and 2 threads) on every case of `cases` with their shape, whether or not the
     /// dispatch would choose them for so few tiles.
@@ -163,13 +175,7 @@ import Testing
         }
         #expect(shaped.count >= 6)
         for c in shaped {
-            let g = c.g, d = Self.data(c)
-            var yRef = [Float](repeating: 0, count: g.batch * g.outChannels * g.outPlane)
-            ReferenceConvolution.forward(g, input: d.x, weight: d.w, bias: nil, output: &yRef)
-            var dxRef = [Float](repeating: 0, count: d.x.count), dwRef = [Float](repeating: 0, count: d.w.count)
-            var dbRef = [Float](repeating: 0, count: g.outChannels)
-            ReferenceConvolution.backward(g, input: d.x, weight: d.w, gradOutput: d.dy, gradInput: &dxRef,
-                                          gradWeight: &dwRef, gradBias: &dbRef)
+            let g = c.g, d = Self.data(c), (yRef, dxRef, _) = Self.references(c, d)
             for isa in InstructionSet.supported where isa >= .avx2 {
                 for threads in [1, 2] {
                     let kernels = KernelSettings(isa: isa), tag = "\(c) \(isa) threads \(threads)"
@@ -274,13 +280,7 @@ import Testing
         } + [Case(g: Self.geometry(3, 130, 8, 8, 129, k: (3, 3), s: 1, p: 1), bias: false)]   // AVX2's wide 8×8 layers
         #expect(small.count >= 11)
         for c in small {
-            let g = c.g, d = Self.data(c)
-            var yRef = [Float](repeating: 0, count: g.batch * g.outChannels * g.outPlane)
-            ReferenceConvolution.forward(g, input: d.x, weight: d.w, bias: nil, output: &yRef)
-            var dxRef = [Float](repeating: 0, count: d.x.count), dwRef = [Float](repeating: 0, count: d.w.count)
-            var dbRef = [Float](repeating: 0, count: g.outChannels)
-            ReferenceConvolution.backward(g, input: d.x, weight: d.w, gradOutput: d.dy, gradInput: &dxRef,
-                                          gradWeight: &dwRef, gradBias: &dbRef)
+            let g = c.g, d = Self.data(c), (yRef, dxRef, dwRef) = Self.references(c, d)
             for isa in InstructionSet.supported where isa >= .avx2 {
                 for threads in [1, 2] {
                     let kernels = KernelSettings(isa: isa), tag = "\(c) \(isa) threads \(threads)"
