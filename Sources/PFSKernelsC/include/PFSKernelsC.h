@@ -184,7 +184,7 @@ int pfs_small_conv_weight_gradient(const float *in, long inImage, const float *g
 /// AVX-512 ones only after `pfs_cpu_has_avx512()` returned 1: they do not check (CPUID traps to the hypervisor on
 /// virtual machines, and they run once per image and layer).
 
-/// Winograd F(4×4, 3×3) weights for `pfs_wino_forward` (plain C, double arithmetic): for each
+/// Winograd F(4×4, 3×3) weights for `pfs_wino_forward` (plain C, float arithmetic): for each
 /// kernel output o and input i, U[ξ][o][i] = (G g Gᵀ)[ξ] with g = w[o][i] (C_out, C_in, 3, 3), or
 /// with `transposed` (input gradients: outputs C_in, inputs C_out) g = w[i][o] rotated by 180°.
 /// `u` holds 36·cout·cin floats.

@@ -397,8 +397,9 @@ public enum ConvolutionAlgorithm: String, Sendable {
     /// and out), on AVX2 or AVX-512, with images enough per worker: the implicit GEMM that skips
     /// the taps reading padding, all three passes.
     case smallPlane
-    /// 3×3, padding 1, stride 1, sides multiples of 4 (planes from 8×8), ≥ 8 channels in and out, on
-    /// AVX2 or AVX-512: Winograd F(4×4, 3×3) forward and input gradient; the weight gradient as `direct`.
+    /// 3×3, padding 1, stride 1, sides multiples of 4 (planes from 8×8), ≥ 8 channels in and out, 64
+    /// tiles per worker, on AVX2 or AVX-512: Winograd F(4×4, 3×3) forward and input gradient; the
+    /// weight gradient where it would run without Winograd.
     case winograd
     /// One filter per channel: the direct depthwise loops.
     case depthwise

@@ -6,15 +6,15 @@ import PFSKernelsC
 /// same operation on dY with the transposed, rotated filters); the weight gradient runs where it
 /// would without Winograd (``Convolution/weightGradientAlgorithm(for:kernels:threads:)``).
 ///
-/// Tiles run in chunks of ``chunkTiles(_:inputs:outputs:)`` per call, so that one chunk's
+/// Tiles run in chunks of ``chunkTiles(_:inputs:outputs:workers:)`` per call, so that one chunk's
 /// transformed patches V (36 × C_in × tiles) and products M (36 × C_out × tiles) stay in L2; chunks
 /// are spread over the workers. Rounding differs from direct summation: the transforms add and
 /// scale values by up to 8 and 1/24, so results agree to about 1e-5 relative rather than 1e-6.
 enum WinogradConvolution {
     /// Whether the forward pass (and input gradient) of this geometry runs here: 3×3, stride 1,
     /// padding 1, no groups, sides multiples of 4 (from 8), AVX2 or AVX-512, with at least
-    /// ``minimumChannels`` channels each way.
-    /// Also needs ``minimumTilesPerWorker`` tiles for each of `threads` workers.
+    /// ``minimumChannels`` channels each way and ``minimumTilesPerWorker`` tiles for each of
+    /// `threads` workers.
     static func applies(to g: Conv2dGeometry, kernels: KernelSettings, threads: Int) -> Bool {
         kernels.usesWinogradConvolution && g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1
             && g.padH == 1 && g.padW == 1 && g.groups == 1 && g.height % 4 == 0 && g.width % 4 == 0
