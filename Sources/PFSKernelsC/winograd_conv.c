@@ -112,8 +112,8 @@ static inline wino_tile wino_locate(long t, int th, int tw) {
     return r;
 }
 
-// The 36 products M[ξ] = U[ξ] · V[ξ] for `vectors` tile vectors of `lanes` floats (an even number
-// of vectors), `rc` output channels at a time with two vectors each. Written once for both ISAs
+// The 36 products M[ξ] = U[ξ] · V[ξ] over the ld tiles of a chunk (a multiple of two vectors of
+// LANES tiles), `rc` output channels at a time with two vectors each. Written once for both ISAs
 // with GCC vector types; `VEC` is the ISA's vector, `RC` its register block.
 #define WINO_GEMM(NAME, TARGET, VEC, LANES, RC)                                                             \
     typedef float NAME##_vu __attribute__((vector_size(LANES * 4), aligned(4)));                            \
@@ -247,20 +247,47 @@ static unsigned wino_load_lanes(const wino_run *r, int k, int left) {
         }                                                                                      \
     } while (0)
 
-// Columns 0…3 (from `left`) and 4, 5 (lanes 2, 3 of `right`) of row r of four tiles' patches,
-// each 128-bit group k of za[j] / zb[j] holding tile 4k + j, turned into vectors with one lane per
-// tile (the 4 × 4 transpose of each 128-bit group).
+// The 4 × 4 transpose of each 128-bit part of r[0…3]: part g of t[k] is (r[0], r[1], r[2], r[3])
+// at lane 4g + k.
+#define WINO_TRANSPOSE4(UNPACKLO, UNPACKHI, SHUFFLE, r, t)                          \
+    do {                                                                            \
+        const VEC a_ = UNPACKLO(r[0], r[1]), b_ = UNPACKHI(r[0], r[1]);             \
+        const VEC c_ = UNPACKLO(r[2], r[3]), e_ = UNPACKHI(r[2], r[3]);             \
+        t[0] = SHUFFLE(a_, c_, 0x44);                                               \
+        t[1] = SHUFFLE(a_, c_, 0xEE);                                               \
+        t[2] = SHUFFLE(b_, e_, 0x44);                                               \
+        t[3] = SHUFFLE(b_, e_, 0xEE);                                               \
+    } while (0)
+
+// Columns 0…3 (from `left`) and 4, 5 (lanes 2, 3 of `right`) of one patch row of a vector's
+// tiles, part g of za[m] / zb[m] holding tile m·P + g, turned into vectors with one lane per tile
+// (lane 4g + m).
 #define WINO_COLUMNS(UNPACKLO, UNPACKHI, SHUFFLE, za, zb, d)                        \
     do {                                                                            \
-        const VEC a_ = UNPACKLO(za[0], za[1]), b_ = UNPACKHI(za[0], za[1]);         \
-        const VEC c_ = UNPACKLO(za[2], za[3]), e_ = UNPACKHI(za[2], za[3]);         \
-        d[0] = SHUFFLE(a_, c_, 0x44);                                               \
-        d[1] = SHUFFLE(a_, c_, 0xEE);                                               \
-        d[2] = SHUFFLE(b_, e_, 0x44);                                               \
-        d[3] = SHUFFLE(b_, e_, 0xEE);                                               \
+        WINO_TRANSPOSE4(UNPACKLO, UNPACKHI, SHUFFLE, za, d);                        \
         const VEC f_ = UNPACKHI(zb[0], zb[1]), g_ = UNPACKHI(zb[2], zb[3]);         \
         d[4] = SHUFFLE(f_, g_, 0x44);                                               \
         d[5] = SHUFFLE(f_, g_, 0xEE);                                               \
+    } while (0)
+
+// Y = Aᵀ M A for output channel o of the vector of tiles at t0, row by row: for each output row i
+// of the tiles, t[m] holds it for the tiles of group m (part g: tile m·P + g, columns 0…3), and
+// STORE runs (one row at a time, so the rows need not all be held in registers).
+#define WINO_OUTPUT_ROWS(LOAD, UNPACKLO, UNPACKHI, SHUFFLE, m, ld, cout, o, t0, i, t, STORE)            \
+    do {                                                                                                \
+        VEC q_[4][6];                                                                                   \
+        for (int l = 0; l < 6; l++) {   /* Aᵀ along the rows of M, for each column l */                 \
+            VEC mk_[6], r4_[4];                                                                         \
+            for (int k = 0; k < 6; k++) mk_[k] = LOAD((m) + ((long)(6 * k + l) * (cout) + (o)) * (ld) + (t0)); \
+            WINO_AT(mk_[0], mk_[1], mk_[2], mk_[3], mk_[4], mk_[5], r4_);                               \
+            for (int i = 0; i < 4; i++) q_[i][l] = r4_[i];                                              \
+        }                                                                                               \
+        for (int i = 0; i < 4; i++) {   /* then along the columns, and back to rows of pixels */        \
+            VEC r_[4], t[4];                                                                            \
+            WINO_AT(q_[i][0], q_[i][1], q_[i][2], q_[i][3], q_[i][4], q_[i][5], r_);                    \
+            WINO_TRANSPOSE4(UNPACKLO, UNPACKHI, SHUFFLE, r_, t);                                        \
+            STORE;                                                                                      \
+        }                                                                                               \
     } while (0)
 
 // V[ξ][c][t] = (Bᵀ d B)[ξ] for the patch d of tile t (chunk tiles first..first + tiles − 1 of the
@@ -305,7 +332,6 @@ __attribute__((target("avx512f,fma"))) static void wino_input512(const float *x,
         }
     }
 }
-#undef VEC
 
 // Y = Aᵀ M A for every tile of the chunk and output channel. Row i of the four tiles of group m
 // comes out of the 4 × 4 transposes as one vector (128-bit part g: tile 4m + g), stored with one
@@ -324,30 +350,18 @@ __attribute__((target("avx512f,fma"))) static void wino_output512(const float *m
                 lanes[g][q] = (__mmask16)(((1u << (4 * runs[g][q].count)) - 1) << (4 * runs[g][q].part));
         }
         for (int o = 0; o < cout; o++) {
-            __m512 q4[4][6];
-            for (int l = 0; l < 6; l++) {   // Aᵀ along the rows of M, for each column l
-                __m512 mk[6];
-                for (int k = 0; k < 6; k++) mk[k] = _mm512_loadu_ps(m + ((long)(6 * k + l) * cout + o) * ld + t0);
-                __m512 r4[4];
-                WINO_AT(mk[0], mk[1], mk[2], mk[3], mk[4], mk[5], r4);
-                for (int i = 0; i < 4; i++) q4[i][l] = r4[i];
-            }
             float *yo = y + o * plane;
-            for (int i = 0; i < 4; i++) {
-                __m512 r[4];
-                WINO_AT(q4[i][0], q4[i][1], q4[i][2], q4[i][3], q4[i][4], q4[i][5], r);
-                const __m512 a = _mm512_unpacklo_ps(r[0], r[1]), b = _mm512_unpackhi_ps(r[0], r[1]);
-                const __m512 c = _mm512_unpacklo_ps(r[2], r[3]), d = _mm512_unpackhi_ps(r[2], r[3]);
-                const __m512 t[4] = {_mm512_shuffle_ps(a, c, 0x44), _mm512_shuffle_ps(a, c, 0xEE),
-                                     _mm512_shuffle_ps(b, d, 0x44), _mm512_shuffle_ps(b, d, 0xEE)};
-                float *row = yo + (long)i * w;
+            WINO_OUTPUT_ROWS(_mm512_loadu_ps, _mm512_unpacklo_ps, _mm512_unpackhi_ps, _mm512_shuffle_ps, m, ld, cout,
+                             o, t0, i, t, {
                 for (int g = 0; g < 4; g++)
                     for (int q = 0; q < count[g]; q++)
-                        _mm512_mask_storeu_ps(row + runs[g][q].dst - 4 * runs[g][q].part, lanes[g][q], t[g]);
-            }
+                        _mm512_mask_storeu_ps(yo + (long)i * w + runs[g][q].dst - 4 * runs[g][q].part, lanes[g][q],
+                                              t[g]);
+            });
         }
     }
 }
+#undef VEC
 
 // ---------------------------------------------------------------------------------------------
 // AVX2: 8 tiles per vector, 6 output channels × 2 vectors per block.
@@ -409,7 +423,6 @@ __attribute__((target("avx2,fma"))) static void wino_input256(const float *x, lo
         }
     }
 }
-#undef VEC
 
 __attribute__((target("avx2,fma"))) static void wino_output256(const float *m, long ld, int cout, int h, int w,
                                                               long first, long tiles, float *y, long outImageStride) {
@@ -419,34 +432,23 @@ __attribute__((target("avx2,fma"))) static void wino_output256(const float *m, l
         int count[4];
         for (int g = 0; g < 4; g++) count[g] = wino_runs(t0 + 2 * g, 2, tiles, first, h, w, 0, outImageStride, runs[g]);
         for (int o = 0; o < cout; o++) {
-            __m256 q4[4][6];
-            for (int l = 0; l < 6; l++) {
-                __m256 mk[6];
-                for (int k = 0; k < 6; k++) mk[k] = _mm256_loadu_ps(m + ((long)(6 * k + l) * cout + o) * ld + t0);
-                __m256 r4[4];
-                WINO_AT(mk[0], mk[1], mk[2], mk[3], mk[4], mk[5], r4);
-                for (int i = 0; i < 4; i++) q4[i][l] = r4[i];
-            }
             float *yo = y + o * plane;
-            for (int i = 0; i < 4; i++) {
-                __m256 r[4];
-                WINO_AT(q4[i][0], q4[i][1], q4[i][2], q4[i][3], q4[i][4], q4[i][5], r);
-                const __m256 a = _mm256_unpacklo_ps(r[0], r[1]), b = _mm256_unpackhi_ps(r[0], r[1]);
-                const __m256 c = _mm256_unpacklo_ps(r[2], r[3]), d = _mm256_unpackhi_ps(r[2], r[3]);
-                const __m256 t[4] = {_mm256_shuffle_ps(a, c, 0x44), _mm256_shuffle_ps(a, c, 0xEE),
-                                     _mm256_shuffle_ps(b, d, 0x44), _mm256_shuffle_ps(b, d, 0xEE)};
-                float *row = yo + (long)i * w;
+            // Two tiles at once, or one 128-bit half (no vmaskmovps stores: slow on AMD).
+            WINO_OUTPUT_ROWS(_mm256_loadu_ps, _mm256_unpacklo_ps, _mm256_unpackhi_ps, _mm256_shuffle_ps, m, ld, cout,
+                             o, t0, i, t, {
                 for (int g = 0; g < 4; g++) {
-                    for (int q = 0; q < count[g]; q++) {   // two tiles at once, or one 128-bit half (no vmaskmovps stores: slow on AMD)
+                    for (int q = 0; q < count[g]; q++) {
                         const wino_run *u = &runs[g][q];
-                        if (u->count == 2) _mm256_storeu_ps(row + u->dst, t[g]);
-                        else _mm_storeu_ps(row + u->dst, u->part ? _mm256_extractf128_ps(t[g], 1) : _mm256_castps256_ps128(t[g]));
+                        float *row = yo + (long)i * w + u->dst;
+                        if (u->count == 2) _mm256_storeu_ps(row, t[g]);
+                        else _mm_storeu_ps(row, u->part ? _mm256_extractf128_ps(t[g], 1) : _mm256_castps256_ps128(t[g]));
                     }
                 }
-            }
+            });
         }
     }
 }
+#undef VEC
 
 int pfs_wino_forward(int isa, const float *x, long imageStride, int cin, int h, int w, const float *u, int cout,
                      float *y, long outImageStride, long first, long tiles, float *scratch) {
