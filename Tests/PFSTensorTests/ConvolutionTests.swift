@@ -68,7 +68,8 @@ import Testing
         // The channel-vector kernel (≥ 32 channels in, rows of 8 or 16k pixels) for whole blocks of
         // 16 output channels, the pixel-vector kernel for the rest (5 of 37 out, 3 of 35 in), several
         // images per call; two 16-pixel blocks per row and an odd row count, one channel left over
-        // (its input gradient, 17 channels in, stays on the pixel-vector kernel).
+        // (its input gradient, 17 channels in, stays on the pixel-vector kernel; its weight gradient,
+        // like 9 → 3's and 16 → 27's, has the input channels in the lanes).
         Case(g: geometry(3, 35, 8, 8, 37, k: (3, 3), s: 1, p: 1), bias: true),
         Case(g: geometry(2, 32, 3, 32, 17, k: (3, 3), s: 1, p: 1), bias: false),
         // Fewer than 16 outputs with ≥ 32 inputs: no whole block, all on the pixel-vector kernel.
@@ -374,6 +375,19 @@ import Testing
         let vgg16x16 = Self.geometry(2, 128, 16, 16, 128, k: (3, 3), s: 1, p: 1)
         #expect(Convolution.weightGradientAlgorithm(for: vgg16x16, kernels: kernels)
                 == (isa == .avx2 ? .im2col : direct ? .direct : .im2col))
+        // The channel-vector weight gradient (AVX-512) puts whichever side wastes fewer of its
+        // 16-channel blocks in the lanes: a pruned 16 → 11 layer the inputs, 11 → 16 the outputs.
+        for (cin, cout, swapped) in [(16, 11, true), (64, 23, true), (11, 16, false), (16, 16, false), (35, 37, false),
+                                     (32, 17, true), (9, 3, true)] {
+            #expect(DirectConvolution.channelWeightGradientSwapsRoles(Self.geometry(2, cin, 8, 8, cout, k: (3, 3), s: 1, p: 1))
+                    == swapped, "\(cin) → \(cout)")
+        }
+        // The reference cases run both ways round.
+        let channelWeightCases = Self.cases.map(\.g).filter {
+            DirectConvolution.applies(to: $0, kernels: KernelSettings(isa: .avx512)) && $0.strideH == 1
+        }
+        #expect(channelWeightCases.contains { DirectConvolution.channelWeightGradientSwapsRoles($0) })
+        #expect(channelWeightCases.contains { !DirectConvolution.channelWeightGradientSwapsRoles($0) })
         #expect(DirectConvolution.applies(to: Self.geometry(2, 3, 16, 16, 4, k: (3, 3), s: 2, p: 1), kernels: kernels) == direct)
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 17, 17, 4, k: (3, 3), s: 2, p: 1), kernels: kernels))  // odd input
         #expect(!DirectConvolution.applies(to: Self.geometry(2, 3, 12, 12, 4, k: (3, 3), s: 2, p: 1), kernels: kernels))  // 36 outputs

@@ -432,8 +432,14 @@ enum DirectConvolution {
         let workers = Parallel.workers(for: g.batch, threads: threads)
         let tile = max(1, min(g.batch, weightGradientPixels / g.outPlane))
         if usesChannelWeightGradient(g, kernels: kernels) {
-            channelWeightGradient(g, input: input, gradOutput: gradOutput, workspace: workspace, workers: workers,
-                                  tile: tile)
+            let swapped = channelWeightGradientSwapsRoles(g)
+            channelWeightGradient(g, input: input, gradOutput: gradOutput, swapped: swapped, workspace: workspace,
+                                  workers: workers, tile: tile)
+            if swapped {
+                addSwappedPartials(workspace, workers: workers, cin: g.inChannels, cout: g.outChannels,
+                                   into: gradWeight)
+                return g.macs
+            }
         } else if g.strideH == 1 && kernels.isa == .avx2 {
             paddedWeightGradient(g, input: input, gradOutput: gradOutput, workspace: workspace, workers: workers,
                                  tile: tile)
@@ -501,27 +507,70 @@ enum DirectConvolution {
         }}}
     }
 
+    /// Whether the channel-vector weight gradient puts the input channels in the vector lanes rather
+    /// than the output channels. The kernel pays for whole blocks of 16 lane channels: C_in · ⌈C_out⌉₁₆
+    /// multiply-adds one way, C_out · ⌈C_in⌉₁₆ the other, so a pruned layer that narrows 16 → 11
+    /// channels does 16 · 16 one way and 11 · 16 the other.
+    static func channelWeightGradientSwapsRoles(_ g: Conv2dGeometry) -> Bool {
+        func lanes(_ channels: Int) -> Int { (channels + 15) / 16 * 16 }
+        return g.outChannels * lanes(g.inChannels) < g.inChannels * lanes(g.outChannels)
+    }
+
     /// The channel-vector weight gradient into each worker's partial: padded copies of the inputs
-    /// and channel-transposed copies of dY, then the kernel.
+    /// and channel-transposed copies of dY, then the kernel, which sums
+    ///
+    ///     partial[c, t, o] += Σ_p dY[o, p] · Xpad[c, p + t]        (o in the lanes)
+    ///
+    /// With `swapped` the two change places: padded copies of dY and channel-transposed copies of X,
+    ///
+    ///     partial[o, t, c] += Σ_p X[c, p] · dYpad[o, p + t] = dW[o, c, 8 − t]   (c in the lanes),
+    ///
+    /// since a tap (i, j) read from dY at p + (i − 1, j − 1) is the tap (2 − i, 2 − j) read from X.
     private static func channelWeightGradient(_ g: Conv2dGeometry, input: UnsafePointer<Float>,
-                                              gradOutput: UnsafePointer<Float>, workspace: Workspace, workers: Int,
-                                              tile: Int) {
-        let plane = g.outPlane, cin = g.inChannels, cout = g.outChannels, inImage = cin * g.inPlane
-        let paddedImage = paddedCount(g, inputs: cin), gradImage = (cout + 15) / 16 * 16 * plane
+                                              gradOutput: UnsafePointer<Float>, swapped: Bool, workspace: Workspace,
+                                              workers: Int, tile: Int) {
+        let plane = g.outPlane, cin = g.inChannels, cout = g.outChannels
+        // The padded operand (broadcast) and the transposed one (in the lanes), and their channels.
+        let (broadcast, broadcastChannels, lanes, laneChannels) = swapped
+            ? (gradOutput, cout, input, cin) : (input, cin, gradOutput, cout)
+        let paddedImage = paddedCount(g, inputs: broadcastChannels)
+        let laneImage = (laneChannels + 15) / 16 * 16 * plane
         forEachWeightTile(g, workspace: workspace, workers: workers, tile: tile,
-                          scratch: [tile * paddedImage, tile * gradImage]) { worker, partial, first, count in
+                          scratch: [tile * paddedImage, tile * laneImage]) { worker, partial, first, count in
             let padded = workspace.buffer(worker: worker, slot: 1)
-            let gradT = workspace.buffer(worker: worker, slot: 2)
+            let transposed = workspace.buffer(worker: worker, slot: 2)
             for i in 0..<count {
-                _ = pfs_conv3x3_pad(input + (first + i) * inImage, plane, Int32(cin), Int32(g.outHeight),
-                                    Int32(g.outWidth), padded + i * paddedImage)
-                _ = pfs_transpose_channels(gradOutput + (first + i) * cout * plane, Int32(cout), plane,
-                                           gradT + i * gradImage)
+                _ = pfs_conv3x3_pad(broadcast + (first + i) * broadcastChannels * plane, plane,
+                                    Int32(broadcastChannels), Int32(g.outHeight), Int32(g.outWidth),
+                                    padded + i * paddedImage)
+                _ = pfs_transpose_channels(lanes + (first + i) * laneChannels * plane, Int32(laneChannels), plane,
+                                           transposed + i * laneImage)
             }
-            let done = pfs_conv3x3_weight_gradient_channels(padded, gradT, Int32(count), Int32(cin),
-                                                            Int32(g.outHeight), Int32(g.outWidth), Int32(cout),
-                                                            partial)
+            let done = pfs_conv3x3_weight_gradient_channels(padded, transposed, Int32(count),
+                                                            Int32(broadcastChannels), Int32(g.outHeight),
+                                                            Int32(g.outWidth), Int32(laneChannels), partial)
             precondition(done == 1, "DirectConvolution: the AVX-512 kernel refused to run")
+        }
+    }
+
+    /// dW[o, c, t] += Σ_worker partial[o, 8 − t, c], summed in worker order: the swapped
+    /// channel-vector kernel's partials (see ``channelWeightGradient``).
+    private static func addSwappedPartials(_ workspace: Workspace, workers: Int, cin: Int, cout: Int,
+                                           into gradWeight: UnsafeMutablePointer<Float>) {
+        Parallel.forBlocks(cout, minimumPerThread: max(1, (1 << 15) / (9 * cin))) { channels in
+            for worker in 0..<workers {
+                let partial = UnsafePointer(workspace.buffer(worker: worker, slot: 0))
+                for o in channels {
+                    for t in 0..<9 {
+                        let row = partial + (o * 9 + t) * cin
+                        var destination = gradWeight + o * cin * 9 + 8 - t
+                        for c in 0..<cin {
+                            destination.pointee += row[c]
+                            destination += 9
+                        }
+                    }
+                }
+            }
         }
     }
 
