@@ -336,10 +336,23 @@ __attribute__((target("avx512f,fma"))) static void wino_input512(const float *x,
 // Y = Aᵀ M A for every tile of the chunk and output channel. Row i of the four tiles of group m
 // comes out of the 4 × 4 transposes as one vector (128-bit part g: tile 4m + g), stored with one
 // masked store per run.
+// The epilogue of one output row (`pfs_epilogue`), with the blend clamp of vector_kernels.c.
+__attribute__((target("avx512f"), always_inline)) static inline __m512 wino_epilogue512(
+    const pfs_epilogue *e, __m512 v, __m512 scale, __m512 shift, __m512 top, const float *addend, __mmask16 lanes) {
+    v = _mm512_add_ps(_mm512_mul_ps(v, scale), shift);
+    if (e->addend) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(lanes, addend));
+    if (e->clamp) {
+        v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v, _mm512_setzero_ps());
+        v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, top, _CMP_GT_OQ), v, top);
+    }
+    return v;
+}
+
 __attribute__((target("avx512f,fma"))) static void wino_output512(const float *m, long ld, int cout, int h, int w,
                                                                  long first, long tiles, float *y,
-                                                                 long outImageStride) {
+                                                                 long outImageStride, const pfs_epilogue *e) {
     const long plane = (long)h * w;
+    const __m512 top = _mm512_set1_ps(e ? e->ceiling : 0);
     for (long t0 = 0; t0 < tiles; t0 += 16) {
         wino_run runs[4][4];
         int count[4];
@@ -351,12 +364,17 @@ __attribute__((target("avx512f,fma"))) static void wino_output512(const float *m
         }
         for (int o = 0; o < cout; o++) {
             float *yo = y + o * plane;
+            const float *ao = e && e->addend ? e->addend + o * plane : 0;
+            const __m512 scale = _mm512_set1_ps(e ? e->scale[o] : 1), shift = _mm512_set1_ps(e ? e->shift[o] : 0);
             WINO_OUTPUT_ROWS(_mm512_loadu_ps, _mm512_unpacklo_ps, _mm512_unpackhi_ps, _mm512_shuffle_ps, m, ld, cout,
                              o, t0, i, t, {
-                for (int g = 0; g < 4; g++)
-                    for (int q = 0; q < count[g]; q++)
-                        _mm512_mask_storeu_ps(yo + (long)i * w + runs[g][q].dst - 4 * runs[g][q].part, lanes[g][q],
-                                              t[g]);
+                for (int g = 0; g < 4; g++) {
+                    for (int q = 0; q < count[g]; q++) {
+                        const long at = (long)i * w + runs[g][q].dst - 4 * runs[g][q].part;
+                        const __m512 v = e ? wino_epilogue512(e, t[g], scale, shift, top, ao + at, lanes[g][q]) : t[g];
+                        _mm512_mask_storeu_ps(yo + at, lanes[g][q], v);
+                    }
+                }
             });
         }
     }
@@ -424,24 +442,43 @@ __attribute__((target("avx2,fma"))) static void wino_input256(const float *x, lo
     }
 }
 
+// The epilogue of one output row (`pfs_epilogue`) on two tiles (`wide`) or one (the low half).
+__attribute__((target("avx2"), always_inline)) static inline __m256 wino_epilogue256(
+    const pfs_epilogue *e, __m256 v, __m256 scale, __m256 shift, __m256 top, const float *addend, int wide) {
+    v = _mm256_add_ps(_mm256_mul_ps(v, scale), shift);
+    if (e->addend) v = _mm256_add_ps(v, wide ? _mm256_loadu_ps(addend) : _mm256_castps128_ps256(_mm_loadu_ps(addend)));
+    if (e->clamp) {
+        v = _mm256_blendv_ps(v, _mm256_setzero_ps(), _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
+        v = _mm256_blendv_ps(v, top, _mm256_cmp_ps(v, top, _CMP_GT_OQ));
+    }
+    return v;
+}
+
 __attribute__((target("avx2,fma"))) static void wino_output256(const float *m, long ld, int cout, int h, int w,
-                                                              long first, long tiles, float *y, long outImageStride) {
+                                                              long first, long tiles, float *y, long outImageStride,
+                                                              const pfs_epilogue *e) {
     const long plane = (long)h * w;
+    const __m256 top = _mm256_set1_ps(e ? e->ceiling : 0);
     for (long t0 = 0; t0 < tiles; t0 += 8) {
         wino_run runs[4][2];
         int count[4];
         for (int g = 0; g < 4; g++) count[g] = wino_runs(t0 + 2 * g, 2, tiles, first, h, w, 0, outImageStride, runs[g]);
         for (int o = 0; o < cout; o++) {
             float *yo = y + o * plane;
+            const float *ao = e && e->addend ? e->addend + o * plane : 0;
+            const __m256 scale = _mm256_set1_ps(e ? e->scale[o] : 1), shift = _mm256_set1_ps(e ? e->shift[o] : 0);
             // Two tiles at once, or one 128-bit half (no vmaskmovps stores: slow on AMD).
             WINO_OUTPUT_ROWS(_mm256_loadu_ps, _mm256_unpacklo_ps, _mm256_unpackhi_ps, _mm256_shuffle_ps, m, ld, cout,
                              o, t0, i, t, {
                 for (int g = 0; g < 4; g++) {
                     for (int q = 0; q < count[g]; q++) {
                         const wino_run *u = &runs[g][q];
-                        float *row = yo + (long)i * w + u->dst;
-                        if (u->count == 2) _mm256_storeu_ps(row, t[g]);
-                        else _mm_storeu_ps(row, u->part ? _mm256_extractf128_ps(t[g], 1) : _mm256_castps256_ps128(t[g]));
+                        const long at = (long)i * w + u->dst;
+                        const int wide = u->count == 2;
+                        __m256 v = wide || !u->part ? t[g] : _mm256_permute2f128_ps(t[g], t[g], 0x01);
+                        if (e) v = wino_epilogue256(e, v, scale, shift, top, ao + at, wide);
+                        if (wide) _mm256_storeu_ps(yo + at, v);
+                        else _mm_storeu_ps(yo + at, _mm256_castps256_ps128(v));
                     }
                 }
             });
@@ -451,18 +488,19 @@ __attribute__((target("avx2,fma"))) static void wino_output256(const float *m, l
 #undef VEC
 
 int pfs_wino_forward(int isa, const float *x, long imageStride, int cin, int h, int w, const float *u, int cout,
-                     float *y, long outImageStride, long first, long tiles, float *scratch) {
+                     float *y, long outImageStride, long first, long tiles, float *scratch,
+                     const pfs_epilogue *epilogue) {
     if (isa < 1 || h % 4 || w % 4 || h < 4 || w < 4 || tiles < 1 || first < 0) return 0;
     const long ld = (tiles + 31) / 32 * 32;
     float *v = scratch, *m = scratch + 36 * (long)cin * ld;
     if (isa >= 2) {
         wino_input512(x, imageStride, cin, h, w, first, tiles, v, ld);
         wino_gemm512(u, v, m, cout, cin, ld);
-        wino_output512(m, ld, cout, h, w, first, tiles, y, outImageStride);
+        wino_output512(m, ld, cout, h, w, first, tiles, y, outImageStride, epilogue);
     } else {
         wino_input256(x, imageStride, cin, h, w, first, tiles, v, ld);
         wino_gemm256(u, v, m, cout, cin, ld);
-        wino_output256(m, ld, cout, h, w, first, tiles, y, outImageStride);
+        wino_output256(m, ld, cout, h, w, first, tiles, y, outImageStride, epilogue);
     }
     return 1;
 }
@@ -470,8 +508,9 @@ int pfs_wino_forward(int isa, const float *x, long imageStride, int cin, int h, 
 #else
 
 int pfs_wino_forward(int isa, const float *x, long imageStride, int cin, int h, int w, const float *u, int cout,
-                     float *y, long outImageStride, long first, long tiles, float *scratch) {
-    (void)isa; (void)x; (void)imageStride; (void)cin; (void)h; (void)w; (void)u; (void)cout; (void)y;
+                     float *y, long outImageStride, long first, long tiles, float *scratch,
+                     const pfs_epilogue *epilogue) {
+    (void)epilogue; (void)isa; (void)x; (void)imageStride; (void)cin; (void)h; (void)w; (void)u; (void)cout; (void)y;
     (void)outImageStride; (void)first; (void)tiles; (void)scratch;
     return 0;
 }

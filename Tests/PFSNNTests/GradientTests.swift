@@ -312,6 +312,48 @@ import Testing
                                         parameterCount: projection ? 9 : 6)
     }
 
+    /// In inference mode each convolution takes the BatchNorm after it, its gate, the residual add
+    /// and the ReLU into its output pass (the Winograd output transform on these 16×16 layers with
+    /// 8 and more channels; a separate pass elsewhere): the result is evaluation mode's, bit for bit,
+    /// for fused BN + gate + ReLU runs, for residual blocks with identity and projection shortcuts,
+    /// and for a lone BatchNorm.
+    @Test func inferenceFoldsBatchNormIntoConvolutions() throws {
+        var rng = RandomGenerator(seed: 24)
+        func conv(_ name: String, _ cin: Int, _ cout: Int, k: Int = 3, stride: Int = 1) throws -> Conv2d {
+            try Conv2d(name: name, inChannels: cin, outChannels: cout, kernelSize: k, stride: stride, padding: k / 2, rng: &rng)
+        }
+        func norm(_ name: String, _ channels: Int) throws -> BatchNorm2d {
+            let bn = try BatchNorm2d(name: name, channels: channels)
+            bn.gamma.value = .randomUniform([channels], low: 0.5, high: 1.5, using: &rng)
+            bn.beta.value = .randomUniform([channels], low: -0.3, high: 0.3, using: &rng)
+            return bn
+        }
+        let gate = try ChannelGate(name: "gate", channels: 9)
+        gate.gate.value = .randomUniform([9], low: 0, high: 1, using: &rng)
+        let net = Sequential([
+            try conv("stem", 3, 8), try norm("stem_bn", 8), ReLU(),
+            Residual(name: "block1", body: Sequential([
+                try conv("b1c1", 8, 9), try norm("b1n1", 9), gate, ReLU(), try conv("b1c2", 9, 8), try norm("b1n2", 8),
+            ])), ReLU(),
+            Residual(name: "block2", body: Sequential([
+                try conv("b2c1", 8, 12, stride: 2), try norm("b2n1", 12), ReLU.relu6(), try conv("b2c2", 12, 12), try norm("b2n2", 12),
+            ]), shortcut: Sequential([try conv("b2p", 8, 12, k: 1, stride: 2), try norm("b2pn", 12)])), ReLU(),
+            try conv("head", 12, 10), try norm("head_bn", 10),
+        ])
+        let x = Tensor.randomNormal([16, 3, 16, 16], using: &rng)
+        for _ in 0..<2 { _ = try net.forward(x, mode: .training) }   // running statistics away from (0, 1)
+        let evaluated = try net.forward(x, mode: .evaluation), inferred = try net.forward(x, mode: .inference)
+        #expect(inferred == evaluated)
+        #expect(inferred.scalars.contains { $0 < 0 })   // a lone BatchNorm last
+        let block1 = Conv2dGeometry(batch: 16, inChannels: 8, height: 16, width: 16, outChannels: 9, kernel: (3, 3),
+                                    stride: (1, 1), padding: (1, 1), groups: 1)
+        if Engine.kernels.isa >= .avx2 { #expect(Convolution.algorithm(for: block1) == .winograd) }
+        // Training again afterwards is unaffected, and a backward after inference is still refused.
+        #expect(throws: EngineError.self) { _ = try net.backward(Tensor(shape: inferred.shape, repeating: 1)) }
+        let trained = try net.forward(x, mode: .training)
+        #expect(try net.backward(Tensor(shape: trained.shape, repeating: 1)) != nil)
+    }
+
     /// conv-BN-gate-conv body plus a 1×1 conv + BN projection shortcut, stride 2.
     @Test func residualBlockWithProjection() throws {
         var rng = RandomGenerator(seed: 12)

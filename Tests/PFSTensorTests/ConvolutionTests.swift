@@ -187,8 +187,45 @@ import Testing
                                                           workspace: Workspace(), threads: threads, kernels: kernels)
                     #expect(Compare.relativeError(y, yRef) < Self.winogradTolerance, "Y \(tag)")
                     #expect(Compare.relativeError(dx, dxRef) < Self.winogradTolerance, "dX \(tag)")
+                    // The epilogue in the output transform: bit for bit the separate pass over Y.
+                    for (addend, ceiling) in [(false, Float?.none), (false, Float.infinity), (true, 2)] {
+                        let e = Self.epilogueData(g, addend: addend)
+                        var fused = [Float](repeating: .nan, count: yRef.count)
+                        e.scale.withUnsafeBufferPointer { scale in
+                            e.shift.withUnsafeBufferPointer { shift in
+                                e.addend.withUnsafeBufferPointer { a in
+                                    let epilogue = ConvolutionEpilogue(scale: scale.baseAddress!, shift: shift.baseAddress!,
+                                                                       addend: addend ? a.baseAddress! : nil, ceiling: ceiling)
+                                    WinogradConvolution.forward(g, input: d.x, weight: d.w, epilogue: epilogue, output: &fused,
+                                                                workspace: Workspace(), threads: threads, kernels: kernels)
+                                }
+                            }
+                        }
+                        let expected = Self.applyEpilogue(y, g, e, addend: addend, ceiling: ceiling)
+                        #expect(fused == expected, "epilogue addend \(addend) ceiling \(String(describing: ceiling)) \(tag)")
+                        #expect(expected.contains { $0 == 0 } == (ceiling != nil))   // the clamp was exercised
+                    }
                 }
             }
+        }
+    }
+
+    /// Per-channel scale and shift, and an addend of the output's shape, for epilogue checks.
+    static func epilogueData(_ g: Conv2dGeometry, addend: Bool) -> (scale: [Float], shift: [Float], addend: [Float]) {
+        var rng = RandomGenerator(seed: 31)
+        return ((0..<g.outChannels).map { _ in rng.normal() }, (0..<g.outChannels).map { _ in rng.normal() },
+                (0..<g.batch * g.outChannels * g.outPlane).map { _ in addend ? rng.normal() : 0 })
+    }
+
+    /// clamp(scale[o]·y + shift[o] (+ addend)) element by element: the separate pass's arithmetic.
+    static func applyEpilogue(_ y: [Float], _ g: Conv2dGeometry, _ e: (scale: [Float], shift: [Float], addend: [Float]),
+                              addend: Bool, ceiling: Float?) -> [Float] {
+        y.indices.map { i in
+            let o = i / g.outPlane % g.outChannels
+            var v = e.scale[o] * y[i] + e.shift[o]
+            if addend { v += e.addend[i] }
+            if let ceiling { v = min(max(v, 0), ceiling) }
+            return v
         }
     }
 

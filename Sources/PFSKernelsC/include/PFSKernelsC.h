@@ -184,6 +184,20 @@ int pfs_small_conv_weight_gradient(const float *in, long inImage, const float *g
 /// AVX-512 ones only after `pfs_cpu_has_avx512()` returned 1: they do not check (CPUID traps to the hypervisor on
 /// virtual machines, and they run once per image and layer).
 
+/// What a convolution's output pass applies before it stores, per output channel o:
+/// y = clamp(scale[o]·v + shift[o] + addend), v the convolution's value — an inference-mode
+/// BatchNorm (+ gate), residual add and ReLU fused into the convolution. The same arithmetic as
+/// `pfs_vk_affine` (a product, then sums; no fused multiply-add), so fusing changes no bit.
+/// `addend` (NULL: none) has the layout of the output and is read at the offsets written.
+/// `clamp` 0: none; 1: min(max(·, 0), ceiling), NaN passing through.
+typedef struct {
+    const float *scale;
+    const float *shift;
+    const float *addend;
+    int clamp;
+    float ceiling;
+} pfs_epilogue;
+
 /// Winograd F(4×4, 3×3) weights for `pfs_wino_forward` (plain C, float arithmetic): for each
 /// kernel output o and input i, U[ξ][o][i] = (G g Gᵀ)[ξ] with g = w[o][i] (C_out, C_in, 3, 3), or
 /// with `transposed` (input gradients: outputs C_in, inputs C_out) g = w[i][o] rotated by 180°.
@@ -195,10 +209,11 @@ long pfs_wino_scratch_floats(int cin, int cout, long tiles);
 /// at tile `first` of the image at `x` (tiles run image by image, row by row; height and width are
 /// multiples of 4): cin planes of height·width floats per image, `imageStride` apart, in; cout
 /// planes per image, `outImageStride` apart, written at `y` (the image of x). `u` from
-/// `pfs_wino_weights`. isa: 2 AVX-512, 1 AVX2 + FMA. Returns 0 (and does nothing) for a shape it
-/// cannot run or without x86-64.
+/// `pfs_wino_weights`. isa: 2 AVX-512, 1 AVX2 + FMA. `epilogue`: see `pfs_epilogue`, or NULL.
+/// Returns 0 (and does nothing) for a shape it cannot run or without x86-64.
 int pfs_wino_forward(int isa, const float *x, long imageStride, int cin, int h, int w, const float *u, int cout,
-                     float *y, long outImageStride, long first, long tiles, float *scratch);
+                     float *y, long outImageStride, long first, long tiles, float *scratch,
+                     const pfs_epilogue *epilogue);
 
 #ifdef __cplusplus
 }

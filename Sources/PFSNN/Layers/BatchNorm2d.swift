@@ -45,6 +45,33 @@ public final class BatchNorm2d: Layer {
 
     public var parameters: [Parameter] { [gamma, beta] }
 
+    /// y = g·(γ·(x − μ)/σ + β) = scale·x + shift with scale = g·γ/σ, shift = g·(β − γ·μ/σ).
+    @inline(__always)
+    static func affine(gamma: Float, beta: Float, mean: Float, invStd: Float, gate: Float) -> (scale: Float, shift: Float) {
+        (gate * gamma * invStd, gate * (beta - gamma * mean * invStd))
+    }
+
+    @inline(__always)
+    static func invStd(variance: Float, epsilon: Float) -> Float { 1 / (variance + epsilon).squareRoot() }
+
+    /// Evaluation mode as y = scale·x + shift per channel (the running statistics), with each
+    /// channel's `gate` folded in: what a convolution before it applies in its output pass
+    /// (``Conv2d/forward(_:folding:gate:addend:clampCeiling:)``). The same values as the forward pass's.
+    func inferenceAffine(gate: Tensor?) -> (scale: [Float], shift: [Float]) {
+        let gam = gamma.value.scalars, bet = beta.value.scalars, gates = gate?.scalars
+        let means = runningMean.scalars, variances = runningVariance.scalars
+        var scale = [Float](repeating: 0, count: channels), shift = scale
+        for ch in 0..<channels {
+            (scale[ch], shift[ch]) = Self.affine(gamma: gam[ch], beta: bet[ch], mean: means[ch],
+                                                 invStd: Self.invStd(variance: variances[ch], epsilon: epsilon),
+                                                 gate: gates?[ch] ?? 1)
+        }
+        return (scale, shift)
+    }
+
+    /// Forgets the last forward pass (its output was computed elsewhere), so that a backward throws.
+    func dropCache() { cachedInput = nil }
+
     public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
         try forward(input, mode: mode, gate: nil, clampCeiling: nil)
     }
@@ -107,14 +134,13 @@ public final class BatchNorm2d: Layer {
                             rv[ch] = (1 - mom) * rv[ch] + mom * Float(m2 / Double(m - 1))
                         } else {
                             mean = rm[ch]
-                            istd = 1 / (rv[ch] + eps).squareRoot()
+                            istd = Self.invStd(variance: rv[ch], epsilon: eps)
                         }
                         mu[ch] = mean
                         inv[ch] = istd
-                        // y = g·(γ·(x − μ)/σ + β) = g·γ/σ·x + g·(β − γ·μ/σ); the channel's planes
-                        // are still in L2 from the statistics pass.
-                        let gk = gv?[ch] ?? 1
-                        let scale = gk * gam[ch] * istd, shift = gk * (bet[ch] - gam[ch] * mean * istd)
+                        // The channel's planes are still in L2 from the statistics pass.
+                        let (scale, shift) = Self.affine(gamma: gam[ch], beta: bet[ch], mean: mean, invStd: istd,
+                                                         gate: gv?[ch] ?? 1)
                         for i in 0..<n {
                             let off = (i * c + ch) * plane
                             if let clampCeiling {

@@ -73,10 +73,47 @@ public final class Sequential: Layer {
     }
 
     public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
+        try run(steps[...], input, mode: mode)
+    }
+
+    /// `steps` in order; in evaluation mode a convolution and the BatchNorm step after it run as
+    /// one (``Conv2d/forward(_:folding:gate:addend:clampCeiling:)``).
+    private func run(_ steps: ArraySlice<Step>, _ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
         var x = input
         ranFused = []
-        for step in steps { x = try run(step, x, mode: mode) }
+        var i = steps.startIndex
+        while i < steps.endIndex {
+            if mode == .inference, i + 1 < steps.endIndex, let folded = try runFolded(steps[i], steps[i + 1], x) {
+                x = folded
+                ranFused += [false, false]   // no backward after evaluation mode: nothing was cached
+                i += 2
+                continue
+            }
+            x = try run(steps[i], x, mode: mode)
+            i += 1
+        }
         return x
+    }
+
+    /// Evaluation mode: a convolution followed by a BatchNorm (+ gate + clamp) step, as one pass
+    /// over the output, or nil where the pair does not fold (then each runs on its own and reports
+    /// its own errors). `addend` and `clampCeiling`: a residual add and clamp after a lone BatchNorm.
+    private func runFolded(_ first: Step, _ second: Step, _ input: Tensor, addend: Tensor? = nil,
+                           clampCeiling: Float? = nil) throws(EngineError) -> Tensor? {
+        guard FusedNormActivation.isEnabled, case .layer(let layer) = first, let conv = layer as? Conv2d else { return nil }
+        switch second {
+        case .fused(let run) where run.canRun && run.norm.channels == conv.outChannels
+                                   && (run.gate?.channels ?? conv.outChannels) == conv.outChannels && addend == nil:
+            run.dropCaches()
+            return try conv.forward(input, folding: run.norm, gate: run.gate?.gate.value, addend: nil,
+                                    clampCeiling: run.activation.ceiling)
+        case .layer(let layer):
+            guard let norm = layer as? BatchNorm2d, norm.channels == conv.outChannels else { return nil }
+            norm.dropCache()
+            return try conv.forward(input, folding: norm, gate: nil, addend: addend, clampCeiling: clampCeiling)
+        default:
+            return nil
+        }
     }
 
     private func run(_ step: Step, _ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
@@ -111,9 +148,20 @@ public final class Sequential: Layer {
     func forward(_ input: Tensor, mode: Mode, addend: Tensor, clampCeiling: Float,
                  owner: String) throws(EngineError) -> Tensor {
         guard let norm = trailingBatchNorm else { preconditionFailure("\(name): no trailing BatchNorm to fuse into") }
-        var x = input
-        ranFused = []
-        for step in steps.dropLast() { x = try run(step, x, mode: mode) }
+        if mode == .inference, steps.count >= 2, case .layer(let layer) = steps[steps.count - 2], let conv = layer as? Conv2d {
+            // The residual add and clamp go into the last convolution's output pass with the BatchNorm.
+            var x = try run(steps.dropLast(2), input, mode: mode)
+            try Residual.checkAdd(body: try conv.geometry(for: x.shape).outputShape, shortcut: addend.shape, block: owner)
+            if let y = try runFolded(steps[steps.count - 2], steps[steps.count - 1], x, addend: addend,
+                                     clampCeiling: clampCeiling) {
+                ranFused += [false, false]
+                return y
+            }
+            x = try run(steps[steps.count - 2], x, mode: mode)
+            ranFused.append(false)
+            return try norm.forward(x, mode: mode, gate: nil, clampCeiling: clampCeiling, addend: addend)
+        }
+        var x = try run(steps.dropLast(), input, mode: mode)
         try Residual.checkAdd(body: x.shape, shortcut: addend.shape, block: owner)
         ranFused.append(false)
         return try norm.forward(x, mode: mode, gate: nil, clampCeiling: clampCeiling, addend: addend)

@@ -77,7 +77,34 @@ public final class Conv2d: Layer {
     }
 
     public func forward(_ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
+        try forward(input, mode: mode, folded: nil)
+    }
+
+    /// Evaluation mode with the BatchNorm after this layer, its channel `gate`, a residual
+    /// `addend` (the output's shape; needs a clamp) and a clamp folded into the convolution's output
+    /// pass (``ConvolutionEpilogue``): clamp(norm(g·conv(x)) + addend) with one write of the output.
+    /// The values are those of the layers run one by one.
+    func forward(_ input: Tensor, folding norm: BatchNorm2d, gate: Tensor?, addend: Tensor?,
+                 clampCeiling: Float?) throws(EngineError) -> Tensor {
+        precondition(norm.channels == outChannels && (gate?.count ?? outChannels) == outChannels,
+                     "\(name): folding \(norm.name) needs its \(outChannels) channels")
+        let (scale, shift) = norm.inferenceAffine(gate: gate)
+        return try forward(input, mode: .inference,
+                           folded: Folded(scale: scale, shift: shift, addend: addend, ceiling: clampCeiling))
+    }
+
+    /// An evaluation-mode BatchNorm (+ gate, residual add, clamp) to apply in the output pass.
+    private struct Folded {
+        var scale: [Float], shift: [Float]
+        var addend: Tensor?
+        var ceiling: Float?
+    }
+
+    private func forward(_ input: Tensor, mode: Mode, folded: Folded?) throws(EngineError) -> Tensor {
         let g = try geometry(for: input.shape)
+        if let addend = folded?.addend, addend.shape != g.outputShape {
+            throw .shape(layer: "\(name) (residual add)", expected: Shape.describe(g.outputShape), got: addend.shape)
+        }
         let output: Tensor
         if let live = liveSubset(liveInputChannels, of: inChannels), !live.isEmpty {
             // The other input channels are exactly zero: they would add nothing. (With none live
@@ -85,10 +112,10 @@ public final class Conv2d: Layer {
             let sub = subsetGeometry(g, inputs: live.count, outputs: outChannels)
             output = convolve(sub, input: ChannelSubset.gather(input, channels: live),
                               weight: ChannelSubset.weight(weight.value, outputs: Array(0..<outChannels), inputs: live),
-                              bias: bias?.value)
+                              bias: bias?.value, folded: folded)
             lastForwardMACsPerImage = sub.macs / g.batch
         } else {
-            output = convolve(g, input: input, weight: weight.value, bias: bias?.value)
+            output = convolve(g, input: input, weight: weight.value, bias: bias?.value, folded: folded)
             lastForwardMACsPerImage = g.macs / g.batch
         }
         cachedInput = mode.keepsBackwardCaches ? input : nil
@@ -96,16 +123,27 @@ public final class Conv2d: Layer {
         return output
     }
 
-    /// Y = conv(X, W) (+ b) for a validated geometry.
-    private func convolve(_ g: Conv2dGeometry, input: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    /// Y = conv(X, W) (+ b), through `folded` if given, for a validated geometry.
+    private func convolve(_ g: Conv2dGeometry, input: Tensor, weight: Tensor, bias: Tensor?, folded: Folded?) -> Tensor {
         var output = Tensor(unsafeUninitializedShape: g.outputShape)   // fully written by the kernel
         input.withUnsafeBufferPointer { x in
             weight.withUnsafeBufferPointer { w in
                 withOptionalBuffer(bias) { b in
-                    output.withUnsafeMutableBufferPointer { y in
-                        WorkspacePool.shared.withWorkspace { workspace in
-                            Convolution.forward(g, input: x.baseAddress!, weight: w.baseAddress!, bias: b,
-                                                output: y.baseAddress!, workspace: workspace)
+                    withOptionalBuffer(folded?.addend) { addend in
+                        (folded?.scale ?? []).withUnsafeBufferPointer { scale in
+                            (folded?.shift ?? []).withUnsafeBufferPointer { shift in
+                                let epilogue = folded.map {
+                                    ConvolutionEpilogue(scale: scale.baseAddress!, shift: shift.baseAddress!,
+                                                        addend: addend, ceiling: $0.ceiling)
+                                }
+                                output.withUnsafeMutableBufferPointer { y in
+                                    WorkspacePool.shared.withWorkspace { workspace in
+                                        Convolution.forward(g, input: x.baseAddress!, weight: w.baseAddress!, bias: b,
+                                                            epilogue: epilogue, output: y.baseAddress!,
+                                                            workspace: workspace)
+                                    }
+                                }
+                            }
                         }
                     }
                 }

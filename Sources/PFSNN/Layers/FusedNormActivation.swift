@@ -55,6 +55,15 @@ final class FusedNormActivation {
         return y
     }
 
+    /// Forgets the last forward pass of the run and of its layers (the convolution before it computed
+    /// the output instead), so that a backward throws.
+    func dropCaches() {
+        norm.dropCache()
+        gate?.dropCache()
+        activation.dropCache()
+        cachedOutput = nil
+    }
+
     func backward(_ gradOutput: Tensor) throws(EngineError) -> Tensor? {
         guard let y = cachedOutput else { throw .missingForwardCache(layer: activation.name) }
         try activation.checkGradient(gradOutput, against: y.shape)

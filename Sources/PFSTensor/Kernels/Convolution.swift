@@ -60,12 +60,30 @@ public enum Convolution {
         return max(1, min(byWidth, byMemory, g.batch))
     }
 
-    /// Y = conv(X, W) (+ bias). `output` is fully overwritten.
+    /// Y = conv(X, W) (+ bias), then the `epilogue` if there is one. `output` is fully overwritten.
+    /// Winograd layers apply the epilogue in their output transform; the others in a pass of
+    /// their own after the convolution, with the same arithmetic.
     public static func forward(
         _ g: Conv2dGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+        bias: UnsafePointer<Float>?, epilogue: ConvolutionEpilogue? = nil, output: UnsafeMutablePointer<Float>,
         workspace: Workspace, threads: Int = Engine.threads, backend: GEMMBackend = Engine.gemm,
         kernels: KernelSettings = Engine.kernels
+    ) {
+        if let epilogue, bias == nil, algorithm(for: g, kernels: kernels, threads: threads) == .winograd {
+            WinogradConvolution.forward(g, input: input, weight: weight, epilogue: epilogue, output: output,
+                                        workspace: workspace, threads: threads, kernels: kernels)
+            return
+        }
+        forward(g, input: input, weight: weight, bias: bias, output: output, workspace: workspace, threads: threads,
+                backend: backend, kernels: kernels)
+        if let epilogue { epilogue.apply(g, to: output, threads: threads, isa: kernels.isa) }
+    }
+
+    /// Y = conv(X, W) (+ bias), overwritten.
+    private static func forward(
+        _ g: Conv2dGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+        workspace: Workspace, threads: Int, backend: GEMMBackend, kernels: KernelSettings
     ) {
         if g.isDepthwise {
             DepthwiseConvolution.forward(g, input: input, weight: weight, bias: bias, output: output, threads: threads)
@@ -83,8 +101,8 @@ public enum Convolution {
             if let bias { addBias(g, bias, to: output, threads: threads) }
             return
         case .winograd:
-            WinogradConvolution.forward(g, input: input, weight: weight, output: output, workspace: workspace,
-                                        threads: threads, kernels: kernels)
+            WinogradConvolution.forward(g, input: input, weight: weight, epilogue: nil, output: output,
+                                        workspace: workspace, threads: threads, kernels: kernels)
             if let bias { addBias(g, bias, to: output, threads: threads) }
             return
         default:

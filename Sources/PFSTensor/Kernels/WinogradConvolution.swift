@@ -48,12 +48,12 @@ enum WinogradConvolution {
         return max(32, min(chunkFloats / (36 * (inputs + outputs)), (share + 31) / 32 * 32) / 32 * 32)
     }
 
-    /// Y = conv(X, W), overwritten.
+    /// Y = conv(X, W), overwritten, through the `epilogue` (in the output transform) if there is one.
     static func forward(_ g: Conv2dGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                        output: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int,
-                        kernels: KernelSettings) {
+                        epilogue: ConvolutionEpilogue? = nil, output: UnsafeMutablePointer<Float>, workspace: Workspace,
+                        threads: Int, kernels: KernelSettings) {
         run(g, weight: weight, transposed: false, source: input, inputs: g.inChannels, destination: output,
-            outputs: g.outChannels, workspace: workspace, threads: threads, isa: kernels.isa)
+            outputs: g.outChannels, epilogue: epilogue, workspace: workspace, threads: threads, isa: kernels.isa)
     }
 
     /// dX (overwritten) from dY. Returns the direct convolution's MACs (the work it stands for).
@@ -61,14 +61,15 @@ enum WinogradConvolution {
                               gradInput: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int,
                               kernels: KernelSettings) -> Int {
         run(g, weight: weight, transposed: true, source: gradOutput, inputs: g.outChannels, destination: gradInput,
-            outputs: g.inChannels, workspace: workspace, threads: threads, isa: kernels.isa)
+            outputs: g.inChannels, epilogue: nil, workspace: workspace, threads: threads, isa: kernels.isa)
         return g.macs
     }
 
     /// One pass: `inputs` planes per image of `source` → `outputs` planes per image of `destination`.
     private static func run(_ g: Conv2dGeometry, weight: UnsafePointer<Float>, transposed: Bool,
                             source: UnsafePointer<Float>, inputs: Int, destination: UnsafeMutablePointer<Float>,
-                            outputs: Int, workspace: Workspace, threads: Int, isa: InstructionSet) {
+                            outputs: Int, epilogue: ConvolutionEpilogue?, workspace: Workspace, threads: Int,
+                            isa: InstructionSet) {
         let h = g.height, w = g.width, plane = h * w
         let perImage = (h / 4) * (w / 4), tiles = Self.tiles(g)
         let chunk = chunkTiles(g, inputs: inputs, outputs: outputs, workers: max(1, threads))
@@ -86,10 +87,16 @@ enum WinogradConvolution {
                 for k in range {
                     let first = k * chunk, count = min(chunk, tiles - first)
                     let image = first / perImage
-                    let done = pfs_wino_forward(code, source + image * inputs * plane, inputs * plane, Int32(inputs),
-                                                Int32(h), Int32(w), u.baseAddress!, Int32(outputs),
-                                                destination + image * outputs * plane, outputs * plane,
-                                                first - image * perImage, count, scratch)
+                    func call(_ tail: UnsafePointer<pfs_epilogue>?) -> Int32 {
+                        pfs_wino_forward(code, source + image * inputs * plane, inputs * plane, Int32(inputs),
+                                         Int32(h), Int32(w), u.baseAddress!, Int32(outputs),
+                                         destination + image * outputs * plane, outputs * plane,
+                                         first - image * perImage, count, scratch, tail)
+                    }
+                    // The addend is read where this image's outputs are written.
+                    let done = epilogue.map { e in
+                        withUnsafePointer(to: e.kernelArgument(offset: image * outputs * plane)) { call($0) }
+                    } ?? call(nil)
                     precondition(done == 1, "WinogradConvolution: the \(isa) kernel refused to run")
                 }
             }
