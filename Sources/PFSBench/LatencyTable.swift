@@ -220,8 +220,9 @@ public struct LatencyTable: Codable, Sendable {
         return samples.median * 1000
     }
 
-    /// Median latency (ms) of one layer alone at (cin, cout): convolution + BatchNorm + ReLU, or
-    /// the classifier.
+    /// Median latency (ms) of one layer alone at (cin, cout): convolution + BatchNorm + ReLU, run
+    /// as a network runs them (one ``Sequential``: the BatchNorm and ReLU folded into the
+    /// convolution's output pass, or fused into one pass after it), or the classifier.
     static func time(_ layer: Layer, cin: Int, cout: Int, batch: Int, minSeconds: Double) throws -> Double {
         var rng = RandomGenerator(seed: 7)
         let step: () throws -> Void
@@ -232,10 +233,9 @@ public struct LatencyTable: Codable, Sendable {
         } else {
             let conv = try Conv2d(inChannels: cin, outChannels: cout, kernelSize: layer.kernel, stride: layer.stride,
                                   padding: layer.padding, groups: layer.isDepthwise ? cin : 1, rng: &rng)
-            let bn = try BatchNorm2d(channels: cout)
-            let relu = ReLU()
+            let unit = Sequential([conv, try BatchNorm2d(channels: cout), ReLU()])
             let x = Tensor.randomNormal([batch, cin, layer.height, layer.width], using: &rng)
-            step = { _ = try relu.forward(try bn.forward(try conv.forward(x, mode: .inference), mode: .inference), mode: .inference) }
+            step = { _ = try unit.forward(x, mode: .inference) }
         }
         var failure: Error?
         let samples = Samples.measure(warmup: 1, minRuns: 5, minSeconds: minSeconds) {

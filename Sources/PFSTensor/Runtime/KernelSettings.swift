@@ -63,8 +63,10 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     /// r2: the small-plane kernel. r3: AVX2 runs 8×8 planes with ≥ 128 channels on it. r4: odd output
     /// widths computed exactly (AVX-512 pixel-vector tails, channel-vector layers' last `outputs`
     /// mod 16 channels on the pixel-vector kernel; AVX2 padded-kernel tails). r5: Winograd F(4×4, 3×3).
-    /// r6: Winograd only with 64 tiles per worker (batch 1 back on the direct kernels).
-    public static let revision = "r6"
+    /// r6: Winograd only with 64 tiles per worker (batch 1 back on the direct kernels). r7: inference
+    /// folds BatchNorm (+ gate, residual add, ReLU) into the convolution before it, and the latency
+    /// table times a layer as one such unit.
+    public static let revision = "r7"
     /// Whether 3×3 stride-1 pad-1 layers on planes under 64 pixels (on AVX2 also 8×8 planes with
     /// ≥ 128 channels) may run on the small-plane kernel (an implicit GEMM that skips the taps
     /// reading padding; AVX2 or AVX-512) instead of im2col + SGEMM (or the direct kernels).
