@@ -76,7 +76,7 @@ public final class Sequential: Layer {
         try run(steps[...], input, mode: mode)
     }
 
-    /// `steps` in order; in evaluation mode a convolution and the BatchNorm step after it run as
+    /// `steps` in order; in inference mode a convolution and the BatchNorm step after it run as
     /// one (``Conv2d/forward(_:folding:gate:addend:clampCeiling:)``).
     private func run(_ steps: ArraySlice<Step>, _ input: Tensor, mode: Mode) throws(EngineError) -> Tensor {
         var x = input
@@ -85,7 +85,7 @@ public final class Sequential: Layer {
         while i < steps.endIndex {
             if mode == .inference, i + 1 < steps.endIndex, let folded = try runFolded(steps[i], steps[i + 1], x) {
                 x = folded
-                ranFused += [false, false]   // no backward after evaluation mode: nothing was cached
+                ranFused += [false, false]   // no backward after inference mode: nothing was cached
                 i += 2
                 continue
             }
@@ -95,7 +95,7 @@ public final class Sequential: Layer {
         return x
     }
 
-    /// Evaluation mode: a convolution followed by a BatchNorm (+ gate + clamp) step, as one pass
+    /// Inference mode: a convolution followed by a BatchNorm (+ gate + clamp) step, as one pass
     /// over the output, or nil where the pair does not fold (then each runs on its own and reports
     /// its own errors). `addend` and `clampCeiling`: a residual add and clamp after a lone BatchNorm.
     private func runFolded(_ first: Step, _ second: Step, _ input: Tensor, addend: Tensor? = nil,
