@@ -66,7 +66,37 @@ public struct ModelBenchmark {
 
     /// Times the network of any configuration (a pruned one, say) on random inputs of its shape.
     public func run(_ configuration: ChannelConfiguration, mode: Mode) throws -> Row {
-        let architecture = configuration.architecture
+        let step = try makeStep(configuration, mode: mode)
+        var failure: Error?
+        let samples = Samples.measure(warmup: warmup, minSeconds: minSeconds) {
+            do { try step() } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return row(configuration, mode: mode, samples: samples)
+    }
+
+    /// Times the networks of several configurations step by step in turn (one step of each per
+    /// round, ``Samples/measureInterleaved(warmup:minRuns:maxRuns:minSeconds:_:)``), so their ratios
+    /// hold on a machine whose speed drifts: one row per configuration, in order, whose samples
+    /// pair up by round (``Samples/speedUp(over:)``). Every network is held in memory at once.
+    public func runInterleaved(_ configurations: [ChannelConfiguration], mode: Mode) throws -> [Row] {
+        let steps = try configurations.map { try makeStep($0, mode: mode) }
+        var failure: Error?
+        let samples = Samples.measureInterleaved(warmup: warmup, minSeconds: minSeconds, steps.map { step in
+            { do { try step() } catch { failure = failure ?? error } }
+        })
+        if let failure { throw failure }
+        return zip(configurations, samples).map { row($0, mode: mode, samples: $1) }
+    }
+
+    private func row(_ configuration: ChannelConfiguration, mode: Mode, samples: Samples) -> Row {
+        Row(architecture: configuration.architecture, mode: mode, batch: batch,
+            macsPerImage: ComplexityCounter.totalMACs(configuration), samples: samples,
+            peakMemoryBytes: Self.peakResidentBytes())
+    }
+
+    /// One step of `mode` on the network of `configuration`, with its inputs and state built.
+    private func makeStep(_ configuration: ChannelConfiguration, mode: Mode) throws -> () throws -> Void {
         var rng = RandomGenerator(seed: 1)
         let input = configuration.input
         let x = Tensor.randomNormal([batch, input.channels, input.height, input.width], using: &rng)
@@ -109,14 +139,7 @@ public struct ModelBenchmark {
                 search.optimizer.step()
             }
         }
-        var failure: Error?
-        let samples = Samples.measure(warmup: warmup, minSeconds: minSeconds) {
-            do { try step() } catch { failure = error }
-        }
-        if let failure { throw failure }
-        return Row(architecture: architecture, mode: mode, batch: batch,
-                   macsPerImage: ComplexityCounter.totalMACs(configuration), samples: samples,
-                   peakMemoryBytes: Self.peakResidentBytes())
+        return step
     }
 
     /// VmHWM of /proc/self/status (Linux), in bytes.

@@ -30,6 +30,38 @@ public struct Samples: Sendable {
         }
         return Samples(seconds: times)
     }
+
+    /// Runs `bodies` in rounds, one call of each per round, each call timed on its own, so that a
+    /// machine whose speed drifts slows every body alike: `warmup` untimed rounds, then at least
+    /// `minRuns` rounds and until every body has `minSeconds` of timed work (capped at `maxRuns`).
+    /// Round r starts at body r mod n, so no body always runs first. One ``Samples`` per body,
+    /// sample i of each from round i.
+    public static func measureInterleaved(warmup: Int = 1, minRuns: Int = 5, maxRuns: Int = 1_000_000,
+                                          minSeconds: Double = 1, _ bodies: [() -> Void]) -> [Samples] {
+        let n = bodies.count
+        for _ in 0..<warmup { for body in bodies { body() } }
+        var times = [[Double]](repeating: [], count: n), totals = [Double](repeating: 0, count: n)
+        var round = 0
+        while n > 0 && (round < minRuns || (totals.min()! < minSeconds && round < maxRuns)) {
+            for k in 0..<n {
+                let b = (round + k) % n
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                bodies[b]()
+                let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+                times[b].append(dt)
+                totals[b] += dt
+            }
+            round += 1
+        }
+        return times.map { Samples(seconds: $0) }
+    }
+
+    /// The median over rounds of `reference`'s time over this one's (round i of each, as
+    /// ``measureInterleaved(warmup:minRuns:maxRuns:minSeconds:_:)`` pairs them): the speed-up over
+    /// `reference` with the drift between rounds cancelled.
+    public func speedUp(over reference: Samples) -> Double {
+        Samples(seconds: zip(reference.seconds, seconds).map { $0 / $1 }).median
+    }
 }
 
 /// Renders rows as an aligned plain-text table (numbers right-aligned, text left-aligned).
