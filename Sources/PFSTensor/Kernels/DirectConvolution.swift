@@ -557,20 +557,8 @@ enum DirectConvolution {
     /// channel-vector kernel's partials (see ``channelWeightGradient``).
     private static func addSwappedPartials(_ workspace: Workspace, workers: Int, cin: Int, cout: Int,
                                            into gradWeight: UnsafeMutablePointer<Float>) {
-        Parallel.forBlocks(cout, minimumPerThread: max(1, (1 << 15) / (9 * cin))) { channels in
-            for worker in 0..<workers {
-                let partial = UnsafePointer(workspace.buffer(worker: worker, slot: 0))
-                for o in channels {
-                    for t in 0..<9 {
-                        let row = partial + (o * 9 + t) * cin
-                        var destination = gradWeight + o * cin * 9 + 8 - t
-                        for c in 0..<cin {
-                            destination.pointee += row[c]
-                            destination += 9
-                        }
-                    }
-                }
-            }
+        addPartials(workspace, workers: workers, outer: cout, inner: cin, stride: 9, into: gradWeight) { o, t in
+            o * cin * 9 + 8 - t
         }
     }
 
@@ -578,17 +566,26 @@ enum DirectConvolution {
     /// accumulates with output channels contiguous.
     private static func addTransposedPartials(_ workspace: Workspace, workers: Int, cin: Int, cout: Int,
                                               into gradWeight: UnsafeMutablePointer<Float>) {
-        // Input channels split over the threads; each element still sums the workers in order.
-        Parallel.forBlocks(cin, minimumPerThread: max(1, (1 << 15) / (9 * cout))) { channels in
+        addPartials(workspace, workers: workers, outer: cin, inner: cout, stride: cin * 9, into: gradWeight) { c, t in
+            c * 9 + t
+        }
+    }
+
+    /// Adds each worker's partial, (outer, 3·3, inner) in workspace slot 0, into dW in worker order:
+    /// element (a, t, b) goes to dW[start(a, t) + b · stride]. Split over `outer` across the threads;
+    /// each element still sums the workers in order, so the result does not depend on scheduling.
+    private static func addPartials(_ workspace: Workspace, workers: Int, outer: Int, inner: Int, stride: Int,
+                                    into gradWeight: UnsafeMutablePointer<Float>, start: (Int, Int) -> Int) {
+        Parallel.forBlocks(outer, minimumPerThread: max(1, (1 << 15) / (9 * inner))) { rows in
             for worker in 0..<workers {
                 let partial = UnsafePointer(workspace.buffer(worker: worker, slot: 0))
-                for c in channels {
+                for a in rows {
                     for t in 0..<9 {
-                        let row = partial + (c * 9 + t) * cout
-                        var destination = gradWeight + c * 9 + t
-                        for o in 0..<cout {
-                            destination.pointee += row[o]
-                            destination += cin * 9
+                        let row = partial + (a * 9 + t) * inner
+                        var destination = gradWeight + start(a, t)
+                        for b in 0..<inner {
+                            destination.pointee += row[b]
+                            destination += stride
                         }
                     }
                 }
