@@ -333,9 +333,6 @@ __attribute__((target("avx512f,fma"))) static void wino_input512(const float *x,
     }
 }
 
-// Y = Aᵀ M A for every tile of the chunk and output channel. Row i of the four tiles of group m
-// comes out of the 4 × 4 transposes as one vector (128-bit part g: tile 4m + g), stored with one
-// masked store per run.
 // The epilogue of one output row (`pfs_epilogue`), with the blend clamp of vector_kernels.c.
 __attribute__((target("avx512f"), always_inline)) static inline __m512 wino_epilogue512(
     const pfs_epilogue *e, __m512 v, __m512 scale, __m512 shift, __m512 top, const float *addend, __mmask16 lanes) {
@@ -348,6 +345,9 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 wino_epil
     return v;
 }
 
+// Y = Aᵀ M A for every tile of the chunk and output channel. Row i of the four tiles of group m
+// comes out of the 4 × 4 transposes as one vector (128-bit part g: tile 4m + g), stored with one
+// masked store per run, through the epilogue `e` where there is one (NULL: none).
 __attribute__((target("avx512f,fma"))) static void wino_output512(const float *m, long ld, int cout, int h, int w,
                                                                  long first, long tiles, float *y,
                                                                  long outImageStride, const pfs_epilogue *e) {

@@ -80,7 +80,7 @@ public final class Conv2d: Layer {
         try forward(input, mode: mode, folded: nil)
     }
 
-    /// Evaluation mode with the BatchNorm after this layer, its channel `gate`, a residual
+    /// Inference mode with the BatchNorm after this layer, its channel `gate`, a residual
     /// `addend` (the output's shape; needs a clamp) and a clamp folded into the convolution's output
     /// pass (``ConvolutionEpilogue``): clamp(norm(g·conv(x)) + addend) with one write of the output.
     /// The values are those of the layers run one by one.
