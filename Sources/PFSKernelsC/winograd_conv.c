@@ -290,6 +290,36 @@ static unsigned wino_load_lanes(const wino_run *r, int k, int left) {
         }                                                                                               \
     } while (0)
 
+// The runs of the four groups of P tiles from chunk tile t0, and for each run and patch row k the
+// lanes of its two loads (`wino_load_lanes`) as the instruction set's masks (MASK of the bits).
+#define WINO_INPUT_RUNS(P, MASK, runs, count, left, right)                                         \
+    do {                                                                                           \
+        for (int m = 0; m < 4; m++) {                                                              \
+            count[m] = wino_runs(t0 + (P) * m, (P), tiles, first, h, w, imageStride, 0, runs[m]);  \
+            for (int q = 0; q < count[m]; q++) {                                                   \
+                for (int k = 0; k < 6; k++) {                                                      \
+                    left[m][q][k] = MASK(wino_load_lanes(&runs[m][q], k, 1));                      \
+                    right[m][q][k] = MASK(wino_load_lanes(&runs[m][q], k, 0));                     \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+// Patch row k of every run of the four groups into za[m] (columns −1…2) and zb[m] (1…4), part g of
+// a group's vector reading the run's tile g − part (so the load starts 4·part early). LOAD(acc,
+// mask, p) adds the masked lanes at p to acc, whose other lanes stay zero.
+#define WINO_LOAD_ROW(ZERO, LOAD, src, k, runs, count, left, right, za, zb)                        \
+    do {                                                                                           \
+        for (int m = 0; m < 4; m++) {                                                              \
+            za[m] = zb[m] = ZERO();                                                                \
+            for (int q = 0; q < count[m]; q++) {                                                   \
+                const float *p_ = (src) + (long)(k) * w + runs[m][q].src - 4 * runs[m][q].part;    \
+                za[m] = LOAD(za[m], left[m][q][k], p_);                                            \
+                zb[m] = LOAD(zb[m], right[m][q][k], p_ + 2);                                       \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
 // V[ξ][c][t] = (Bᵀ d B)[ξ] for the patch d of tile t (chunk tiles first..first + tiles − 1 of the
 // image at x, counted on), c < cin; tiles from `tiles` up to ld are zero. Each patch row of a run
 // is two masked loads, columns −1…2 and 1…4 of every tile's patch, (the lanes reading padding
@@ -302,29 +332,13 @@ __attribute__((target("avx512f,fma"))) static void wino_input512(const float *x,
         wino_run runs[4][4];
         int count[4];
         __mmask16 left[4][4][6], right[4][4][6];
-        for (int m = 0; m < 4; m++) {
-            count[m] = wino_runs(t0 + 4 * m, 4, tiles, first, h, w, imageStride, 0, runs[m]);
-            for (int q = 0; q < count[m]; q++) {
-                for (int k = 0; k < 6; k++) {
-                    left[m][q][k] = (__mmask16)wino_load_lanes(&runs[m][q], k, 1);
-                    right[m][q][k] = (__mmask16)wino_load_lanes(&runs[m][q], k, 0);
-                }
-            }
-        }
+        WINO_INPUT_RUNS(4, (__mmask16), runs, count, left, right);
         for (int c = 0; c < cin; c++) {
             const float *src = x + c * plane;
             __m512 s[6][6];
             for (int k = 0; k < 6; k++) {   // each patch row, transformed along its columns
                 __m512 za[4], zb[4], d[6];
-                for (int m = 0; m < 4; m++) {
-                    za[m] = zb[m] = _mm512_setzero_ps();
-                    for (int q = 0; q < count[m]; q++) {
-                        // Part g of the vector reads the run's tile g − part: the load starts 4·part early.
-                        const float *p = src + (long)k * w + runs[m][q].src - 4 * runs[m][q].part;
-                        za[m] = _mm512_mask_loadu_ps(za[m], left[m][q][k], p);
-                        zb[m] = _mm512_mask_loadu_ps(zb[m], right[m][q][k], p + 2);
-                    }
-                }
+                WINO_LOAD_ROW(_mm512_setzero_ps, _mm512_mask_loadu_ps, src, k, runs, count, left, right, za, zb);
                 WINO_COLUMNS(_mm512_unpacklo_ps, _mm512_unpackhi_ps, _mm512_shuffle_ps, za, zb, d);
                 WINO_BT(d[0], d[1], d[2], d[3], d[4], d[5], s[k]);
             }
@@ -404,6 +418,12 @@ __attribute__((target("avx2"), always_inline)) static inline __m256i wino_mask8(
     return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), lane), lane);
 }
 
+// acc | the lanes of p under `mask` (vmaskmovps zeroes, and never touches, the lanes it does not load).
+__attribute__((target("avx2"), always_inline)) static inline __m256 wino_or_maskload(__m256 acc, __m256i mask,
+                                                                                   const float *p) {
+    return _mm256_or_ps(acc, _mm256_maskload_ps(p, mask));
+}
+
 __attribute__((target("avx2,fma"))) static void wino_input256(const float *x, long imageStride, int cin, int h,
                                                              int w, long first, long tiles, float *v, long ld) {
     const long plane = (long)h * w;
@@ -411,29 +431,13 @@ __attribute__((target("avx2,fma"))) static void wino_input256(const float *x, lo
         wino_run runs[4][2];
         int count[4];
         __m256i left[4][2][6], right[4][2][6];
-        for (int m = 0; m < 4; m++) {
-            count[m] = wino_runs(t0 + 2 * m, 2, tiles, first, h, w, imageStride, 0, runs[m]);
-            for (int q = 0; q < count[m]; q++) {
-                for (int k = 0; k < 6; k++) {
-                    left[m][q][k] = wino_mask8(wino_load_lanes(&runs[m][q], k, 1));
-                    right[m][q][k] = wino_mask8(wino_load_lanes(&runs[m][q], k, 0));
-                }
-            }
-        }
+        WINO_INPUT_RUNS(2, wino_mask8, runs, count, left, right);
         for (int c = 0; c < cin; c++) {
             const float *src = x + c * plane;
             __m256 s[6][6];
             for (int k = 0; k < 6; k++) {
                 __m256 za[4], zb[4], d[6];
-                for (int m = 0; m < 4; m++) {
-                    za[m] = zb[m] = _mm256_setzero_ps();
-                    for (int q = 0; q < count[m]; q++) {
-                        // vmaskmovps zeroes (and never touches) the lanes it does not load.
-                        const float *p = src + (long)k * w + runs[m][q].src - 4 * runs[m][q].part;
-                        za[m] = _mm256_or_ps(za[m], _mm256_maskload_ps(p, left[m][q][k]));
-                        zb[m] = _mm256_or_ps(zb[m], _mm256_maskload_ps(p + 2, right[m][q][k]));
-                    }
-                }
+                WINO_LOAD_ROW(_mm256_setzero_ps, wino_or_maskload, src, k, runs, count, left, right, za, zb);
                 WINO_COLUMNS(_mm256_unpacklo_ps, _mm256_unpackhi_ps, _mm256_shuffle_ps, za, zb, d);
                 WINO_BT(d[0], d[1], d[2], d[3], d[4], d[5], s[k]);
             }

@@ -171,40 +171,54 @@ import Testing
     @Test func winogradKernelMatchesReference() {
         let shaped = Self.cases.filter {
             let g = $0.g
-            return g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1 && g.padH == 1 && g.padW == 1
-                && g.groups == 1 && g.height % 4 == 0 && g.width % 4 == 0 && g.height >= 8 && g.width >= 8
+            return Self.isSame3x3(g) && g.height % 4 == 0 && g.width % 4 == 0 && g.height >= 8 && g.width >= 8
         }
         #expect(shaped.count >= 6)
-        for c in shaped {
-            let g = c.g, d = Self.data(c), (yRef, dxRef, _) = Self.references(c, d)
+        Self.forEachKernelRun(shaped) { c, d, yRef, dxRef, _, kernels, threads, tag in
+            let g = c.g
+            var y = [Float](repeating: .nan, count: yRef.count), dx = [Float](repeating: .nan, count: d.x.count)
+            WinogradConvolution.forward(g, input: d.x, weight: d.w, output: &y, workspace: Workspace(),
+                                        threads: threads, kernels: kernels)
+            _ = WinogradConvolution.inputGradient(g, weight: d.w, gradOutput: d.dy, gradInput: &dx,
+                                                  workspace: Workspace(), threads: threads, kernels: kernels)
+            #expect(Compare.relativeError(y, yRef) < Self.winogradTolerance, "Y \(tag)")
+            #expect(Compare.relativeError(dx, dxRef) < Self.winogradTolerance, "dX \(tag)")
+            // The epilogue in the output transform: bit for bit the separate pass over Y.
+            for (addend, ceiling) in [(false, Float?.none), (false, Float.infinity), (true, 2)] {
+                let e = Self.epilogueData(g, addend: addend)
+                var fused = [Float](repeating: .nan, count: yRef.count)
+                e.scale.withUnsafeBufferPointer { scale in
+                    e.shift.withUnsafeBufferPointer { shift in
+                        e.addend.withUnsafeBufferPointer { a in
+                            let epilogue = ConvolutionEpilogue(scale: scale.baseAddress!, shift: shift.baseAddress!,
+                                                               addend: addend ? a.baseAddress! : nil, ceiling: ceiling)
+                            WinogradConvolution.forward(g, input: d.x, weight: d.w, epilogue: epilogue, output: &fused,
+                                                        workspace: Workspace(), threads: threads, kernels: kernels)
+                        }
+                    }
+                }
+                let expected = Self.applyEpilogue(y, g, e, addend: addend, ceiling: ceiling)
+                #expect(fused == expected, "epilogue addend \(addend) ceiling \(String(describing: ceiling)) \(tag)")
+                #expect(expected.contains { $0 == 0 } == (ceiling != nil))   // the clamp was exercised
+            }
+        }
+    }
+
+    /// 3×3, stride 1, padding 1, no groups: the layers the kernel families take.
+    static func isSame3x3(_ g: Conv2dGeometry) -> Bool {
+        g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1 && g.padH == 1 && g.padW == 1 && g.groups == 1
+    }
+
+    /// Runs `body` for each case with its data and reference Y, dX and dW, on every instruction set
+    /// with kernels (AVX2 and up) and with 1 and 2 threads, with a tag naming the run.
+    static func forEachKernelRun(_ cases: [Case], _ body: (_ c: Case, _ d: Data, _ yRef: [Float], _ dxRef: [Float],
+                                                           _ dwRef: [Float], _ kernels: KernelSettings, _ threads: Int,
+                                                           _ tag: String) -> Void) {
+        for c in cases {
+            let d = data(c), (yRef, dxRef, dwRef) = references(c, d)
             for isa in InstructionSet.supported where isa >= .avx2 {
                 for threads in [1, 2] {
-                    let kernels = KernelSettings(isa: isa), tag = "\(c) \(isa) threads \(threads)"
-                    var y = [Float](repeating: .nan, count: yRef.count), dx = [Float](repeating: .nan, count: d.x.count)
-                    WinogradConvolution.forward(g, input: d.x, weight: d.w, output: &y, workspace: Workspace(),
-                                                threads: threads, kernels: kernels)
-                    _ = WinogradConvolution.inputGradient(g, weight: d.w, gradOutput: d.dy, gradInput: &dx,
-                                                          workspace: Workspace(), threads: threads, kernels: kernels)
-                    #expect(Compare.relativeError(y, yRef) < Self.winogradTolerance, "Y \(tag)")
-                    #expect(Compare.relativeError(dx, dxRef) < Self.winogradTolerance, "dX \(tag)")
-                    // The epilogue in the output transform: bit for bit the separate pass over Y.
-                    for (addend, ceiling) in [(false, Float?.none), (false, Float.infinity), (true, 2)] {
-                        let e = Self.epilogueData(g, addend: addend)
-                        var fused = [Float](repeating: .nan, count: yRef.count)
-                        e.scale.withUnsafeBufferPointer { scale in
-                            e.shift.withUnsafeBufferPointer { shift in
-                                e.addend.withUnsafeBufferPointer { a in
-                                    let epilogue = ConvolutionEpilogue(scale: scale.baseAddress!, shift: shift.baseAddress!,
-                                                                       addend: addend ? a.baseAddress! : nil, ceiling: ceiling)
-                                    WinogradConvolution.forward(g, input: d.x, weight: d.w, epilogue: epilogue, output: &fused,
-                                                                workspace: Workspace(), threads: threads, kernels: kernels)
-                                }
-                            }
-                        }
-                        let expected = Self.applyEpilogue(y, g, e, addend: addend, ceiling: ceiling)
-                        #expect(fused == expected, "epilogue addend \(addend) ceiling \(String(describing: ceiling)) \(tag)")
-                        #expect(expected.contains { $0 == 0 } == (ceiling != nil))   // the clamp was exercised
-                    }
+                    body(c, d, yRef, dxRef, dwRef, KernelSettings(isa: isa), threads, "\(c) \(isa) threads \(threads)")
                 }
             }
         }
@@ -312,29 +326,22 @@ import Testing
     /// for their batch sizes.
     @Test func smallPlaneKernelMatchesReference() {
         let small = Self.cases.filter {
-            let g = $0.g
-            return g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1 && g.padH == 1 && g.padW == 1
-                && g.groups == 1 && g.outPlane < DirectConvolution.minimumPlane
+            Self.isSame3x3($0.g) && $0.g.outPlane < DirectConvolution.minimumPlane
         } + [Case(g: Self.geometry(3, 130, 8, 8, 129, k: (3, 3), s: 1, p: 1), bias: false)]   // AVX2's wide 8×8 layers
         #expect(small.count >= 11)
-        for c in small {
-            let g = c.g, d = Self.data(c), (yRef, dxRef, dwRef) = Self.references(c, d)
-            for isa in InstructionSet.supported where isa >= .avx2 {
-                for threads in [1, 2] {
-                    let kernels = KernelSettings(isa: isa), tag = "\(c) \(isa) threads \(threads)"
-                    var y = [Float](repeating: .nan, count: yRef.count), dx = [Float](repeating: .nan, count: d.x.count)
-                    var dw = [Float](repeating: 0.5, count: d.w.count)   // accumulated into
-                    SmallPlaneConvolution.forward(g, input: d.x, weight: d.w, output: &y, workspace: Workspace(),
-                                                  threads: threads, kernels: kernels)
-                    _ = SmallPlaneConvolution.inputGradient(g, weight: d.w, gradOutput: d.dy, gradInput: &dx,
-                                                            workspace: Workspace(), threads: threads, kernels: kernels)
-                    _ = SmallPlaneConvolution.weightGradient(g, input: d.x, gradOutput: d.dy, gradWeight: &dw,
-                                                             workspace: Workspace(), threads: threads, kernels: kernels)
-                    #expect(Compare.relativeError(y, yRef) < 1e-5, "Y \(tag)")
-                    #expect(Compare.relativeError(dx, dxRef) < 1e-5, "dX \(tag)")
-                    #expect(Compare.relativeError(dw.map { $0 - 0.5 }, dwRef) < 1e-5, "dW \(tag)")
-                }
-            }
+        Self.forEachKernelRun(small) { c, d, yRef, dxRef, dwRef, kernels, threads, tag in
+            let g = c.g
+            var y = [Float](repeating: .nan, count: yRef.count), dx = [Float](repeating: .nan, count: d.x.count)
+            var dw = [Float](repeating: 0.5, count: d.w.count)   // accumulated into
+            SmallPlaneConvolution.forward(g, input: d.x, weight: d.w, output: &y, workspace: Workspace(),
+                                          threads: threads, kernels: kernels)
+            _ = SmallPlaneConvolution.inputGradient(g, weight: d.w, gradOutput: d.dy, gradInput: &dx,
+                                                    workspace: Workspace(), threads: threads, kernels: kernels)
+            _ = SmallPlaneConvolution.weightGradient(g, input: d.x, gradOutput: d.dy, gradWeight: &dw,
+                                                     workspace: Workspace(), threads: threads, kernels: kernels)
+            #expect(Compare.relativeError(y, yRef) < 1e-5, "Y \(tag)")
+            #expect(Compare.relativeError(dx, dxRef) < 1e-5, "dX \(tag)")
+            #expect(Compare.relativeError(dw.map { $0 - 0.5 }, dwRef) < 1e-5, "dW \(tag)")
         }
     }
 
