@@ -79,6 +79,7 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--op latency needs the network: --model ARCH or --config FILE")
         }
         if out != nil && op != .latency { throw ValidationError("--out applies to --op latency") }
+        try OutputPath.file("a latency table file (JSON)", name: "latency.json").check(out)
         guard closedGates >= 0 && closedGates < 1 else {
             throw ValidationError("--closed-gates must be a fraction, 0 ≤ f < 1, got \(closedGates)")
         }

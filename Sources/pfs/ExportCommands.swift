@@ -29,6 +29,13 @@ struct ExportCommand: ParsableCommand {
             transform: parseSeed)
     var seed: UInt64 = 1
 
+    func validate() throws {
+        switch format {
+        case .pytorch: try OutputPath.directory("an export directory").check(out)
+        case .onnx: try OutputPath.file("an ONNX file", name: "model.onnx").check(out)
+        }
+    }
+
     func run() throws {
         let isJSON = source.lowercased().hasSuffix(".json")
         var network: Network?
@@ -78,6 +85,10 @@ struct ImportCommand: ParsableCommand {
     @Argument(help: "Safetensors weights file.") var weights: String
     @Option(help: "The network's configuration (architecture.json of the export, or a pruned architecture).") var config: String
     @Option(help: "Run directory to write.") var out: String
+
+    func validate() throws {
+        try OutputPath.directory("a run directory").check(out)
+    }
 
     func run() throws {
         let configuration = try ConfigurationFile.read(config)

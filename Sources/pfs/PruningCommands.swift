@@ -38,6 +38,7 @@ struct SearchCommand: ParsableCommand {
         if fromCheckpoint != nil && (architecture.arch != nil || architecture.config != nil || architecture.widthMultiplier != 1) {
             throw ValidationError("--from-checkpoint: the checkpoint names the network; drop --arch, --config and --width-multiplier")
         }
+        try OutputPath.file("a gates file (JSON)", name: "gates.json").check(out)
     }
 
     func run() throws {
@@ -105,6 +106,7 @@ struct PruneCommand: ParsableCommand {
             throw ValidationError("give a MAC budget (--keep-macs, --max-macs) or --max-latency-ms, not both")
         }
         guard speedBatch >= 1 else { throw ValidationError("--speed-batch must be at least 1, got \(speedBatch)") }
+        try OutputPath.file("a pruned architecture file (JSON)", name: "pruned.json").check(out)
     }
 
     func run() throws {
@@ -192,6 +194,10 @@ struct PipelineCommand: ParsableCommand {
     @Flag(help: "Scratch-B: scale the training epochs by standard MACs / pruned MACs.") var budgetMatched = false
     @Flag(help: "Also train the uniformly narrowed network of the same MACs (the baseline).") var uniform = false
     @Option(help: "Output directory (default runs/pipeline-<arch>).") var out: String?
+
+    func validate() throws {
+        try OutputPath.directory("a pipeline directory").check(out)
+    }
 
     func run() throws {
         engine.apply()
@@ -300,6 +306,7 @@ struct ScaleCommand: ParsableCommand {
     func validate() throws {
         _ = try parseInputShape(input)
         guard classes >= 1 else { throw ValidationError("--classes must be at least 1, got \(classes)") }
+        try OutputPath.file("a configuration file (JSON)", name: "uniform.json").check(out)
     }
 
     func run() throws {

@@ -21,6 +21,7 @@ struct ReportCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("\(directory): expected a run directory written by pfs, but there is no such directory")
         }
+        try OutputPath.file("an HTML file", name: "report.html").check(out)
     }
 
     func run() throws {

@@ -43,6 +43,7 @@ struct ScoreCommand: ParsableCommand {
         case .uniform:
             throw ValidationError("--criterion uniform: uniform scaling selects no channels; use `pfs scale`")
         }
+        try OutputPath.file("a scores file (JSON)", name: "scores.json").check(out)
     }
 
     func run() throws {
@@ -109,6 +110,8 @@ struct StudyCommand: ParsableCommand {
         if plan != nil && planOptions.isGiven {
             throw ValidationError("give --plan or the plan options (\(planOptions.givenNames.joined(separator: ", "))), not both")
         }
+        try OutputPath.directory("a study directory").check(out)
+        try OutputPath.file("a study plan file (JSON)", name: "plan.json").check(printPlan, option: "--print-plan")
     }
 
     func run() throws {

@@ -54,6 +54,7 @@ struct TrainCommand: ParsableCommand {
         for epoch in keepEpochs where epoch.resolved(epochs: epochs) > epochs && !recipe.budgetMatched {
             throw ValidationError("--keep-epochs: \(epoch) is past the run's \(epochs) epochs")
         }
+        try OutputPath.directory("a run directory").check(out)
     }
 
     func run() throws {
@@ -160,6 +161,7 @@ struct FlopsCommand: ParsableCommand {
         _ = try parsedInput()
         guard classes >= 1 else { throw ValidationError("--classes must be at least 1, got \(classes)") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        try OutputPath.file("a configuration file (JSON)", name: "config.json").check(save, option: "--save")
     }
 
     func parsedInput() throws -> InputShape? { try input.map(parseInputShape) }

@@ -221,6 +221,35 @@ struct CLI {
         #expect(!outcome.output.contains("error 512") && !outcome.output.contains("Fatal error"))
     }
 
+    /// An output path of the wrong kind is refused before any work, naming the flag, the path and
+    /// what was expected (a search given a directory for its gates file once learned for a whole
+    /// epoch before failing to save).
+    @Test func anOutputPathOfTheWrongKindIsRefusedBeforeAnyWork() throws {
+        guard let cli = CLI.require("anOutputPathOfTheWrongKind") else { return }
+        let root = try Self.folder("outpaths")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directory = root + "/taken", file = root + "/file.txt"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        let cases: [(arguments: [String], message: String)] = [
+            (["search", "--data", root + "/data", "--arch", "resnet20", "--out", directory],
+             "--out \(directory): is a directory; expected a gates file (JSON), e.g. \(directory)/gates.json"),
+            (Self.trainArguments(root, epochs: 1, out: file), "--out \(file): is a file; expected a run directory"),
+            (["prune", "gates.json", "--keep-macs", "0.5", "--out", file + "/pruned.json"],
+             "--out \(file)/pruned.json: \(file) is a file, so nothing can be created under it"),
+            (["export", root + "/model.json", "--format", "onnx", "--out", directory],
+             "--out \(directory): is a directory; expected an ONNX file"),
+            (["report", root, "--out", directory], "--out \(directory): is a directory; expected an HTML file"),
+            (["study", "--plan", root + "/plan.json", "--out", file], "--out \(file): is a file; expected a study directory"),
+        ]
+        for (arguments, message) in cases {
+            let outcome = try cli.run(arguments, timeout: 60)
+            #expect(outcome.status != 0 && outcome.output.contains(message), "pfs \(arguments.joined(separator: " ")): \(outcome.output)")
+            #expect(!outcome.output.contains("epoch") && !outcome.output.contains("search resnet"),
+                    "work started before the refusal: \(outcome.output)")
+        }
+    }
+
     /// What a user sees: line-buffered output in a log, real messages for bad flags, help texts
     /// without options the command refuses, and the command that continues an interrupted run.
     @Test func theCommandLineSpeaksClearly() throws {
