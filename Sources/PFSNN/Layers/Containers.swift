@@ -161,7 +161,7 @@ public final class Sequential: Layer {
             ranFused.append(false)
             return try norm.forward(x, mode: mode, gate: nil, clampCeiling: clampCeiling, addend: addend)
         }
-        var x = try run(steps.dropLast(), input, mode: mode)
+        let x = try run(steps.dropLast(), input, mode: mode)
         try Residual.checkAdd(body: x.shape, shortcut: addend.shape, block: owner)
         ranFused.append(false)
         return try norm.forward(x, mode: mode, gate: nil, clampCeiling: clampCeiling, addend: addend)
