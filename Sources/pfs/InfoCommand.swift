@@ -16,6 +16,8 @@ struct InfoCommand: ParsableCommand {
             ("pfs", "\(PFSCommand.configuration.version) (\(Engine.isDebugBuild ? "debug" : "release") build)"),
             ("CPU", "\(cpu.model), \(cpu.logicalCores) logical cores"),
             ("vector features", cpu.vectorFeatures.isEmpty ? "unknown" : cpu.vectorFeatures.joined(separator: " ")),
+            ("L2 cache", cpu.l2CacheBytes.map { "\($0 >> 10) KB per core" }
+                ?? "not reported (\(KernelSettings.assumedL2CacheBytes >> 10) KB assumed; PFS_L2_KB sets it)"),
         ]
         switch Engine.gemm {
         case .system:

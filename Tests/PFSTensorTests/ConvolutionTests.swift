@@ -204,6 +204,41 @@ import Testing
         }
     }
 
+    /// Chunks follow the L2 size (`PFS_L2_KB`, else detected): half of it for V and M. A tile's result
+    /// depends only on its own patch, so chunks of 32 tiles whose edges fall inside images give the
+    /// same bits as one chunk per worker.
+    @Test func winogradChunksFollowTheL2Size() {
+        let cifar = Self.geometry(128, 16, 32, 32, 16, k: (3, 3), s: 1, p: 1)
+        // 36 · (16 + 16) floats per tile: 113 tiles fit in 2¹⁷ floats (half of 1 MiB), 56 in half of 512 KiB.
+        #expect(WinogradConvolution.chunkTiles(cifar, inputs: 16, outputs: 16, workers: 2, l2Bytes: 1 << 20) == 96)
+        #expect(WinogradConvolution.chunkTiles(cifar, inputs: 16, outputs: 16, workers: 2, l2Bytes: 512 << 10) == 32)
+        #expect(WinogradConvolution.chunkTiles(cifar, inputs: 16, outputs: 16, workers: 2, l2Bytes: 8 << 20) == 896)
+        #expect(WinogradConvolution.chunkTiles(cifar, inputs: 64, outputs: 64, workers: 2, l2Bytes: 1 << 20) == 32)
+        let few = Self.geometry(1, 16, 16, 16, 16, k: (3, 3), s: 1, p: 1)   // 16 tiles: one chunk of 32
+        #expect(WinogradConvolution.chunkTiles(few, inputs: 16, outputs: 16, workers: 1, l2Bytes: 64 << 20) == 32)
+
+        let g = Self.geometry(3, 12, 24, 24, 12, k: (3, 3), s: 1, p: 1)   // 36 tiles per image, 108 in all
+        let d = Self.data(Case(g: g, bias: false)), (yRef, _, _) = Self.references(Case(g: g, bias: false), d)
+        for isa in InstructionSet.supported where isa >= .avx2 {
+            for threads in [1, 2] {
+                var tiny = KernelSettings(isa: isa)
+                tiny.l2CacheBytes = 16 << 10
+                #expect(WinogradConvolution.chunkTiles(g, inputs: 12, outputs: 12, workers: threads, l2Bytes: tiny.l2CacheBytes) == 32)
+                func run(_ kernels: KernelSettings) -> (y: [Float], dx: [Float]) {
+                    var y = [Float](repeating: .nan, count: yRef.count), dx = [Float](repeating: .nan, count: d.x.count)
+                    WinogradConvolution.forward(g, input: d.x, weight: d.w, output: &y, workspace: Workspace(),
+                                                threads: threads, kernels: kernels)
+                    _ = WinogradConvolution.inputGradient(g, weight: d.w, gradOutput: d.dy, gradInput: &dx,
+                                                          workspace: Workspace(), threads: threads, kernels: kernels)
+                    return (y, dx)
+                }
+                let (y, dx) = run(KernelSettings(isa: isa)), (ySmall, dxSmall) = run(tiny)
+                #expect(Compare.relativeError(y, yRef) < Self.winogradTolerance, "\(isa) threads \(threads)")
+                #expect(ySmall == y && dxSmall == dx, "chunks of 32 tiles: \(isa) threads \(threads)")
+            }
+        }
+    }
+
     /// 3×3, stride 1, padding 1, no groups: the layers the kernel families take.
     static func isSame3x3(_ g: Conv2dGeometry) -> Bool {
         g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1 && g.padH == 1 && g.padW == 1 && g.groups == 1

@@ -40,6 +40,27 @@ import Testing
         #expect(!noSkip.skipsClosedGates && noSkip.description.contains("closed gates computed") && noSkip.directConvolution)
     }
 
+    /// The L2 size the Winograd chunks are sized for: detected, or `PFS_L2_KB`; a bad value is said
+    /// and ignored.
+    @Test func l2SizeComesFromTheMachineOrPFS_L2_KB() {
+        let detected = CPUInfo.detectedL2CacheBytes ?? KernelSettings.assumedL2CacheBytes
+        #expect(KernelSettings().l2CacheBytes == detected)
+        let (small, none) = KernelSettings.fromEnvironment(["PFS_L2_KB": "512"])
+        #expect(small.l2CacheBytes == 512 << 10 && none.isEmpty)
+        #expect(small.description.contains("in chunks for 512 KB of L2") == (small.isa >= .avx2))
+        for bad in ["0", "-4", "1e3", "99999999", "1M"] {
+            let (settings, problems) = KernelSettings.fromEnvironment(["PFS_L2_KB": bad])
+            #expect(settings.l2CacheBytes == detected)
+            #expect(problems.count == 1 && problems[0].description.contains("PFS_L2_KB=\(bad)")
+                    && problems[0].description.contains("16 … 65536"), "\(problems)")
+        }
+        #expect(CPUInfo.parseCacheSize("1024K") == 1 << 20 && CPUInfo.parseCacheSize("2M") == 2 << 20)
+        #expect(CPUInfo.parseCacheSize("512") == 512 && CPUInfo.parseCacheSize("48k") == 48 << 10)
+        #expect(CPUInfo.parseCacheSize("") == nil && CPUInfo.parseCacheSize("K") == nil && CPUInfo.parseCacheSize("0K") == nil)
+        // Where the machine reports an L2, it is a plausible size (no CPU in use has under 64 KiB).
+        #expect(CPUInfo.detectedL2CacheBytes.map { $0 >= 64 << 10 && $0 <= 1 << 30 } != false)
+    }
+
     @Test func supportedSetsAreOrderedAndEndAtTheDetectedOne() {
         let supported = InstructionSet.supported
         #expect(supported.first == .portable && supported.last == InstructionSet.detected)

@@ -6,9 +6,9 @@ import PFSKernelsC
 /// same operation on dY with the transposed, rotated filters); the weight gradient runs where it
 /// would without Winograd (``Convolution/weightGradientAlgorithm(for:kernels:threads:)``).
 ///
-/// Tiles run in chunks of ``chunkTiles(_:inputs:outputs:workers:)`` per call, so that one chunk's
-/// transformed patches V (36 × C_in × tiles) and products M (36 × C_out × tiles) stay in L2; chunks
-/// are spread over the workers. Rounding differs from direct summation: the transforms add and
+/// Tiles run in chunks of ``chunkTiles(_:inputs:outputs:workers:l2Bytes:)`` per call, so that one
+/// chunk's transformed patches V (36 × C_in × tiles) and products M (36 × C_out × tiles) stay in L2;
+/// chunks are spread over the workers. Rounding differs from direct summation: the transforms add and
 /// scale values by up to 8 and 1/24, so results agree to about 1e-5 relative rather than 1e-6.
 enum WinogradConvolution {
     /// Whether the forward pass (and input gradient) of this geometry runs here: 3×3, stride 1,
@@ -38,14 +38,20 @@ enum WinogradConvolution {
     /// at 425–432 against 393–396 (4 measured the same as 8; AVX-512, Zen 4, two alternating rounds).
     static let minimumChannels = 8
 
-    /// Floats of scratch per chunk budgeted to stay in L2 (V and M of one call).
-    static let chunkFloats = 1 << 17
+    /// Floats of scratch per chunk (V and M of one call) for an L2 cache of `l2Bytes`: half of it, so
+    /// that the patches read and the weights stay beside them; 2¹⁷ floats for Zen 4's 1 MiB. On that
+    /// machine (AVX-512, two threads, medians of three alternating rounds) ResNet-56 at batch 128 ran
+    /// 2 % (forward) and 8 % (training) slower with chunks as large as the L2, and 20 % and 17 % slower
+    /// with chunks twice as large; half as large measured the same. Fixed chunks of Zen 4's size would
+    /// be those on the 512 KiB or 256 KiB L2 of Zen 2–3 or of many Intel client cores.
+    static func chunkFloats(l2Bytes: Int) -> Int { max(l2Bytes, 64 << 10) / 8 }
 
     /// Tiles per call: a multiple of 32 (two vectors of 16 tiles), at least 32, at most what keeps
-    /// V and M in L2 and what gives each of `workers` a share.
-    static func chunkTiles(_ g: Conv2dGeometry, inputs: Int, outputs: Int, workers: Int) -> Int {
+    /// V and M in half of an L2 of `l2Bytes` and what gives each of `workers` a share.
+    static func chunkTiles(_ g: Conv2dGeometry, inputs: Int, outputs: Int, workers: Int, l2Bytes: Int) -> Int {
         let share = (tiles(g) + workers - 1) / max(1, workers)
-        return max(32, min(chunkFloats / (36 * (inputs + outputs)), (share + 31) / 32 * 32) / 32 * 32)
+        let fits = chunkFloats(l2Bytes: l2Bytes) / (36 * (inputs + outputs))
+        return max(32, min(fits, (share + 31) / 32 * 32) / 32 * 32)
     }
 
     /// Y = conv(X, W), overwritten, through the `epilogue` (in the output transform) if there is one.
@@ -53,7 +59,7 @@ enum WinogradConvolution {
                         epilogue: ConvolutionEpilogue? = nil, output: UnsafeMutablePointer<Float>, workspace: Workspace,
                         threads: Int, kernels: KernelSettings) {
         run(g, weight: weight, transposed: false, source: input, inputs: g.inChannels, destination: output,
-            outputs: g.outChannels, epilogue: epilogue, workspace: workspace, threads: threads, isa: kernels.isa)
+            outputs: g.outChannels, epilogue: epilogue, workspace: workspace, threads: threads, kernels: kernels)
     }
 
     /// dX (overwritten) from dY. Returns the direct convolution's MACs (the work it stands for).
@@ -61,7 +67,7 @@ enum WinogradConvolution {
                               gradInput: UnsafeMutablePointer<Float>, workspace: Workspace, threads: Int,
                               kernels: KernelSettings) -> Int {
         run(g, weight: weight, transposed: true, source: gradOutput, inputs: g.outChannels, destination: gradInput,
-            outputs: g.inChannels, epilogue: nil, workspace: workspace, threads: threads, isa: kernels.isa)
+            outputs: g.inChannels, epilogue: nil, workspace: workspace, threads: threads, kernels: kernels)
         return g.macs
     }
 
@@ -69,10 +75,11 @@ enum WinogradConvolution {
     private static func run(_ g: Conv2dGeometry, weight: UnsafePointer<Float>, transposed: Bool,
                             source: UnsafePointer<Float>, inputs: Int, destination: UnsafeMutablePointer<Float>,
                             outputs: Int, epilogue: ConvolutionEpilogue?, workspace: Workspace, threads: Int,
-                            isa: InstructionSet) {
+                            kernels: KernelSettings) {
         let h = g.height, w = g.width, plane = h * w
         let perImage = (h / 4) * (w / 4), tiles = Self.tiles(g)
-        let chunk = chunkTiles(g, inputs: inputs, outputs: outputs, workers: max(1, threads))
+        let isa = kernels.isa
+        let chunk = chunkTiles(g, inputs: inputs, outputs: outputs, workers: max(1, threads), l2Bytes: kernels.l2CacheBytes)
         let chunks = (tiles + chunk - 1) / chunk
         var transformed = Tensor(unsafeUninitializedShape: [36 * inputs * outputs])
         transformed.withUnsafeMutableBufferPointer { u in

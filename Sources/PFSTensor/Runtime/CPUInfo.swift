@@ -14,6 +14,8 @@ public struct CPUInfo: Sendable {
     public var vendor: String = ""
     /// x86 CPU family (AMD: 23 Zen 1–2, 25 Zen 3–4, 26 Zen 5), nil where the platform reports none.
     public var family: Int?
+    /// Bytes of the level-2 data (or unified) cache of one core, nil where the platform reports none.
+    public var l2CacheBytes: Int? = CPUInfo.detectedL2CacheBytes
 
     public static func current() -> CPUInfo {
         var model = "unknown"
@@ -43,5 +45,35 @@ public struct CPUInfo: Sendable {
         #endif
         return CPUInfo(model: model, logicalCores: ProcessInfo.processInfo.activeProcessorCount,
                        vectorFeatures: features, flags: allFlags, vendor: vendor, family: family)
+    }
+
+    /// The L2 cache of CPU 0: Linux's sysfs (x86 and arm64 alike: the `index*` entry of level 2
+    /// that is not an instruction cache), else `sysconf`; nil where neither reports one.
+    public static let detectedL2CacheBytes: Int? = {
+        #if os(Linux)
+        let base = "/sys/devices/system/cpu/cpu0/cache"
+        for index in 0..<8 {
+            func field(_ name: String) -> String? {
+                (try? String(contentsOfFile: "\(base)/index\(index)/\(name)", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            guard field("level") == "2", field("type") != "Instruction", let size = field("size"),
+                  let bytes = parseCacheSize(size) else { continue }
+            return bytes
+        }
+        let reported = sysconf(Int32(_SC_LEVEL2_CACHE_SIZE))
+        return reported > 0 ? reported : nil
+        #else
+        return nil
+        #endif
+    }()
+
+    /// "1024K", "2M", "512" (bytes) → bytes; nil for anything else.
+    static func parseCacheSize(_ text: String) -> Int? {
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        guard let last = text.last else { return nil }
+        let scale = units[Character(last.uppercased())]
+        guard let number = Int(scale == nil ? text : String(text.dropLast())), number > 0 else { return nil }
+        return number * (scale ?? 1)
     }
 }

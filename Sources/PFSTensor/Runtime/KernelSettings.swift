@@ -49,6 +49,7 @@ public enum InstructionSet: String, CaseIterable, Comparable, Sendable, CustomSt
 /// | `PFS_SMALL_PLANE_CONV=0` | 3×3 layers on planes under 64 pixels (and AVX2's wide 8×8 ones) not on the tap-skipping kernel |
 /// | `PFS_WINOGRAD=0` | 3×3 stride-1 layers not on the Winograd F(4×4, 3×3) kernels (forward and input gradient) |
 /// | `PFS_SKIP_CLOSED_GATES=0` | gate learning computes the channels of closed gates (gate exactly 0) too |
+/// | `PFS_L2_KB=N` | size the Winograd chunks for an L2 cache of N KB instead of the one detected |
 public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     /// The instruction set of the kernels (at most ``InstructionSet/detected``).
     public var isa: InstructionSet
@@ -77,11 +78,20 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     /// Whether gate learning leaves the channels of closed gates out of the convolutions around
     /// them (``PFSModels/Network/skipsClosedGates``): exact zeros, so the same result up to rounding.
     public var skipsClosedGates: Bool
+    /// Bytes of one core's L2 cache that the Winograd kernels size their chunks for (half of it
+    /// for the transformed tiles): detected (``CPUInfo/detectedL2CacheBytes``), else 1 MiB.
+    public var l2CacheBytes: Int
+    /// The L2 size assumed where the platform reports none (Zen 4 and Graviton 2–3 have 1 MiB per
+    /// core; Zen 2–3 and many Intel client cores 256–512 KiB; Apple's cores share several MiB).
+    public static let assumedL2CacheBytes = 1 << 20
+    /// The `PFS_L2_KB` values accepted: 16 KiB … 64 MiB.
+    public static let l2KilobyteRange = 16...65_536
 
     /// Settings for `isa` (capped at what the CPU supports) with every kernel family allowed.
     public init(isa: InstructionSet = .detected, directConvolution: Bool = true, channelConvolution: Bool = true,
                 channelWeightGradient: Bool = true, smallPlaneConvolution: Bool = true, winogradConvolution: Bool = true,
-                skipsClosedGates: Bool = true) {
+                skipsClosedGates: Bool = true,
+                l2CacheBytes: Int = CPUInfo.detectedL2CacheBytes ?? KernelSettings.assumedL2CacheBytes) {
         self.isa = min(isa, InstructionSet.detected)
         self.directConvolution = directConvolution
         self.channelConvolution = channelConvolution
@@ -89,6 +99,7 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
         self.smallPlaneConvolution = smallPlaneConvolution
         self.winogradConvolution = winogradConvolution
         self.skipsClosedGates = skipsClosedGates
+        self.l2CacheBytes = l2CacheBytes
     }
 
     /// A problem with a `PFS_*` kernel variable (the value is ignored and the default used).
@@ -113,12 +124,21 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
                 problems.append(Problem(description: "PFS_ISA=\(text) is not one of \(names); using \(InstructionSet.detected.rawValue)"))
             }
         }
+        var l2 = CPUInfo.detectedL2CacheBytes ?? assumedL2CacheBytes
+        if let text = environment["PFS_L2_KB"], !text.isEmpty {
+            if let kb = Int(text), l2KilobyteRange.contains(kb) {
+                l2 = kb << 10
+            } else {
+                problems.append(Problem(description: "PFS_L2_KB=\(text) is not a whole number of KB in "
+                                        + "\(l2KilobyteRange.lowerBound) … \(l2KilobyteRange.upperBound); using \(l2 >> 10)"))
+            }
+        }
         let settings = KernelSettings(isa: isa, directConvolution: environment["PFS_DIRECT_CONV"] != "0",
                                       channelConvolution: environment["PFS_CHANNEL_CONV"] != "0",
                                       channelWeightGradient: environment["PFS_CHANNEL_WGRAD"] != "0",
                                       smallPlaneConvolution: environment["PFS_SMALL_PLANE_CONV"] != "0",
                                       winogradConvolution: environment["PFS_WINOGRAD"] != "0",
-                                      skipsClosedGates: environment["PFS_SKIP_CLOSED_GATES"] != "0")
+                                      skipsClosedGates: environment["PFS_SKIP_CLOSED_GATES"] != "0", l2CacheBytes: l2)
         return (settings, problems)
     }
 
@@ -142,7 +162,10 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
                                                 : "channel-vector kernels off")
             }
             if directConvolution && !smallPlaneConvolution { parts.append("small-plane kernel off") }
-            if directConvolution { parts.append(winogradConvolution ? "Winograd F(4×4, 3×3)" : "Winograd off") }
+            if directConvolution {
+                parts.append(winogradConvolution ? "Winograd F(4×4, 3×3) in chunks for \(l2CacheBytes >> 10) KB of L2"
+                                                 : "Winograd off")
+            }
         }
         if !skipsClosedGates { parts.append("closed gates computed") }
         return parts.joined(separator: ", ")
