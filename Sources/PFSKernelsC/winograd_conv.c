@@ -307,18 +307,39 @@ static unsigned wino_load_lanes(const wino_run *r, int k, int left) {
 
 // Patch row k of every run of the four groups into za[m] (columns −1…2) and zb[m] (1…4), part g of
 // a group's vector reading the run's tile g − part (so the load starts 4·part early). LOAD(acc,
-// mask, p) adds the masked lanes at p to acc, whose other lanes stay zero.
-#define WINO_LOAD_ROW(ZERO, LOAD, src, k, runs, count, left, right, za, zb)                        \
+// mask, p) adds the masked lanes at p to acc, whose other lanes stay zero. ONE (a constant): every
+// group is one run, so the loops unroll into straight loads.
+#define WINO_LOAD_ROW(ZERO, LOAD, src, k, runs, ONE, count, left, right, za, zb)                   \
     do {                                                                                           \
         for (int m = 0; m < 4; m++) {                                                              \
             za[m] = zb[m] = ZERO();                                                                \
-            for (int q = 0; q < count[m]; q++) {                                                   \
+            const int n_ = (ONE) ? 1 : count[m];                                                   \
+            for (int q = 0; q < n_; q++) {                                                         \
                 const float *p_ = (src) + (long)(k) * w + runs[m][q].src - 4 * runs[m][q].part;    \
                 za[m] = LOAD(za[m], left[m][q][k], p_);                                            \
                 zb[m] = LOAD(zb[m], right[m][q][k], p_ + 2);                                       \
             }                                                                                      \
         }                                                                                          \
     } while (0)
+
+// The input transform of every channel for the vector of tiles at t0 (runs, count, left, right as
+// WINO_INPUT_RUNS made them), with the ISA's vector, loads and shuffles; ONE as in WINO_LOAD_ROW.
+#define WINO_INPUT_CHANNELS(VEC, ZERO, LOAD, STORE, UNPACKLO, UNPACKHI, SHUFFLE, ONE)                    \
+    for (int c = 0; c < cin; c++) {                                                                     \
+        const float *src = x + c * plane;                                                               \
+        VEC s[6][6];                                                                                    \
+        for (int k = 0; k < 6; k++) {   /* each patch row, transformed along its columns */             \
+            VEC za[4], zb[4], d[6];                                                                     \
+            WINO_LOAD_ROW(ZERO, LOAD, src, k, runs, ONE, count, left, right, za, zb);                   \
+            WINO_COLUMNS(UNPACKLO, UNPACKHI, SHUFFLE, za, zb, d);                                       \
+            WINO_BT(d[0], d[1], d[2], d[3], d[4], d[5], s[k]);                                          \
+        }                                                                                               \
+        WINO_ROWS_STORE(VEC, STORE, s, v, cin, c, ld, t0);   /* then along the rows */                  \
+    }
+
+// Whether each of the four groups of a vector of tiles is one run (every group on 32- and 16-wide
+// planes, and on AVX2's 8-wide ones): the input transform then takes its unrolled loads.
+#define WINO_SINGLE_RUNS(count) ((count)[0] == 1 && (count)[1] == 1 && (count)[2] == 1 && (count)[3] == 1)
 
 // V[ξ][c][t] = (Bᵀ d B)[ξ] for the patch d of tile t (chunk tiles first..first + tiles − 1 of the
 // image at x, counted on), c < cin; tiles from `tiles` up to ld are zero. Each patch row of a run
@@ -333,16 +354,12 @@ __attribute__((target("avx512f,fma"))) static void wino_input512(const float *x,
         int count[4];
         __mmask16 left[4][4][6], right[4][4][6];
         WINO_INPUT_RUNS(4, (__mmask16), runs, count, left, right);
-        for (int c = 0; c < cin; c++) {
-            const float *src = x + c * plane;
-            __m512 s[6][6];
-            for (int k = 0; k < 6; k++) {   // each patch row, transformed along its columns
-                __m512 za[4], zb[4], d[6];
-                WINO_LOAD_ROW(_mm512_setzero_ps, _mm512_mask_loadu_ps, src, k, runs, count, left, right, za, zb);
-                WINO_COLUMNS(_mm512_unpacklo_ps, _mm512_unpackhi_ps, _mm512_shuffle_ps, za, zb, d);
-                WINO_BT(d[0], d[1], d[2], d[3], d[4], d[5], s[k]);
-            }
-            WINO_ROWS_STORE(__m512, _mm512_storeu_ps, s, v, cin, c, ld, t0);   // then along the rows
+        if (WINO_SINGLE_RUNS(count)) {
+            WINO_INPUT_CHANNELS(__m512, _mm512_setzero_ps, _mm512_mask_loadu_ps, _mm512_storeu_ps, _mm512_unpacklo_ps,
+                                _mm512_unpackhi_ps, _mm512_shuffle_ps, 1)
+        } else {
+            WINO_INPUT_CHANNELS(__m512, _mm512_setzero_ps, _mm512_mask_loadu_ps, _mm512_storeu_ps, _mm512_unpacklo_ps,
+                                _mm512_unpackhi_ps, _mm512_shuffle_ps, 0)
         }
     }
 }
@@ -432,16 +449,12 @@ __attribute__((target("avx2,fma"))) static void wino_input256(const float *x, lo
         int count[4];
         __m256i left[4][2][6], right[4][2][6];
         WINO_INPUT_RUNS(2, wino_mask8, runs, count, left, right);
-        for (int c = 0; c < cin; c++) {
-            const float *src = x + c * plane;
-            __m256 s[6][6];
-            for (int k = 0; k < 6; k++) {
-                __m256 za[4], zb[4], d[6];
-                WINO_LOAD_ROW(_mm256_setzero_ps, wino_or_maskload, src, k, runs, count, left, right, za, zb);
-                WINO_COLUMNS(_mm256_unpacklo_ps, _mm256_unpackhi_ps, _mm256_shuffle_ps, za, zb, d);
-                WINO_BT(d[0], d[1], d[2], d[3], d[4], d[5], s[k]);
-            }
-            WINO_ROWS_STORE(__m256, _mm256_storeu_ps, s, v, cin, c, ld, t0);
+        if (WINO_SINGLE_RUNS(count)) {
+            WINO_INPUT_CHANNELS(__m256, _mm256_setzero_ps, wino_or_maskload, _mm256_storeu_ps, _mm256_unpacklo_ps,
+                                _mm256_unpackhi_ps, _mm256_shuffle_ps, 1)
+        } else {
+            WINO_INPUT_CHANNELS(__m256, _mm256_setzero_ps, wino_or_maskload, _mm256_storeu_ps, _mm256_unpacklo_ps,
+                                _mm256_unpackhi_ps, _mm256_shuffle_ps, 0)
         }
     }
 }
