@@ -376,14 +376,37 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 wino_epil
     return v;
 }
 
-// Y = Aᵀ M A for every tile of the chunk and output channel. Row i of the four tiles of group m
-// comes out of the 4 × 4 transposes as one vector (128-bit part g: tile 4m + g), stored with one
-// masked store per run, through the epilogue `e` where there is one (NULL: none).
+// Y = Aᵀ M A of every output channel for the vector of tiles at t0. Row i of the four tiles of
+// group m comes out of the 4 × 4 transposes as one vector (128-bit part g: tile 4m + g), stored with
+// one masked store per run, through the epilogue `e` where there is one (NULL: none). `one` (a
+// constant where called): every group is one run, so the stores unroll.
+__attribute__((target("avx512f,fma"), always_inline)) static inline void wino_output512_channels(
+    const float *m, long ld, int cout, int w, long plane, long t0, float *y, const pfs_epilogue *e,
+    const wino_run runs[4][4], const int count[4], const __mmask16 lanes[4][4], const int one) {
+    const __m512 top = _mm512_set1_ps(e ? e->ceiling : 0);
+    for (int o = 0; o < cout; o++) {
+        float *yo = y + o * plane;
+        const float *ao = e && e->addend ? e->addend + o * plane : 0;
+        const __m512 scale = _mm512_set1_ps(e ? e->scale[o] : 1), shift = _mm512_set1_ps(e ? e->shift[o] : 0);
+        WINO_OUTPUT_ROWS(_mm512_loadu_ps, _mm512_unpacklo_ps, _mm512_unpackhi_ps, _mm512_shuffle_ps, m, ld, cout,
+                         o, t0, i, t, {
+            for (int g = 0; g < 4; g++) {
+                const int n = one ? 1 : count[g];
+                for (int q = 0; q < n; q++) {
+                    const long at = (long)i * w + runs[g][q].dst - 4 * runs[g][q].part;
+                    const __m512 v = e ? wino_epilogue512(e, t[g], scale, shift, top, ao + at, lanes[g][q]) : t[g];
+                    _mm512_mask_storeu_ps(yo + at, lanes[g][q], v);
+                }
+            }
+        });
+    }
+}
+
+// Y = Aᵀ M A for every tile of the chunk and output channel.
 __attribute__((target("avx512f,fma"))) static void wino_output512(const float *m, long ld, int cout, int h, int w,
                                                                  long first, long tiles, float *y,
                                                                  long outImageStride, const pfs_epilogue *e) {
     const long plane = (long)h * w;
-    const __m512 top = _mm512_set1_ps(e ? e->ceiling : 0);
     for (long t0 = 0; t0 < tiles; t0 += 16) {
         wino_run runs[4][4];
         int count[4];
@@ -393,21 +416,8 @@ __attribute__((target("avx512f,fma"))) static void wino_output512(const float *m
             for (int q = 0; q < count[g]; q++)
                 lanes[g][q] = (__mmask16)(((1u << (4 * runs[g][q].count)) - 1) << (4 * runs[g][q].part));
         }
-        for (int o = 0; o < cout; o++) {
-            float *yo = y + o * plane;
-            const float *ao = e && e->addend ? e->addend + o * plane : 0;
-            const __m512 scale = _mm512_set1_ps(e ? e->scale[o] : 1), shift = _mm512_set1_ps(e ? e->shift[o] : 0);
-            WINO_OUTPUT_ROWS(_mm512_loadu_ps, _mm512_unpacklo_ps, _mm512_unpackhi_ps, _mm512_shuffle_ps, m, ld, cout,
-                             o, t0, i, t, {
-                for (int g = 0; g < 4; g++) {
-                    for (int q = 0; q < count[g]; q++) {
-                        const long at = (long)i * w + runs[g][q].dst - 4 * runs[g][q].part;
-                        const __m512 v = e ? wino_epilogue512(e, t[g], scale, shift, top, ao + at, lanes[g][q]) : t[g];
-                        _mm512_mask_storeu_ps(yo + at, lanes[g][q], v);
-                    }
-                }
-            });
-        }
+        if (WINO_SINGLE_RUNS(count)) wino_output512_channels(m, ld, cout, w, plane, t0, y, e, runs, count, lanes, 1);
+        else wino_output512_channels(m, ld, cout, w, plane, t0, y, e, runs, count, lanes, 0);
     }
 }
 #undef VEC
@@ -471,35 +481,44 @@ __attribute__((target("avx2"), always_inline)) static inline __m256 wino_epilogu
     return v;
 }
 
+// Y = Aᵀ M A of every output channel for the vector of tiles at t0, two tiles at once or one
+// 128-bit half (no vmaskmovps stores: slow on AMD); `one` as in wino_output512_channels.
+__attribute__((target("avx2,fma"), always_inline)) static inline void wino_output256_channels(
+    const float *m, long ld, int cout, int w, long plane, long t0, float *y, const pfs_epilogue *e,
+    const wino_run runs[4][2], const int count[4], const int one) {
+    const __m256 top = _mm256_set1_ps(e ? e->ceiling : 0);
+    for (int o = 0; o < cout; o++) {
+        float *yo = y + o * plane;
+        const float *ao = e && e->addend ? e->addend + o * plane : 0;
+        const __m256 scale = _mm256_set1_ps(e ? e->scale[o] : 1), shift = _mm256_set1_ps(e ? e->shift[o] : 0);
+        WINO_OUTPUT_ROWS(_mm256_loadu_ps, _mm256_unpacklo_ps, _mm256_unpackhi_ps, _mm256_shuffle_ps, m, ld, cout,
+                         o, t0, i, t, {
+            for (int g = 0; g < 4; g++) {
+                const int n = one ? 1 : count[g];
+                for (int q = 0; q < n; q++) {
+                    const wino_run *u = &runs[g][q];
+                    const long at = (long)i * w + u->dst;
+                    const int wide = u->count == 2;
+                    __m256 v = wide || !u->part ? t[g] : _mm256_permute2f128_ps(t[g], t[g], 0x01);
+                    if (e) v = wino_epilogue256(e, v, scale, shift, top, ao + at, wide);
+                    if (wide) _mm256_storeu_ps(yo + at, v);
+                    else _mm_storeu_ps(yo + at, _mm256_castps256_ps128(v));
+                }
+            }
+        });
+    }
+}
+
 __attribute__((target("avx2,fma"))) static void wino_output256(const float *m, long ld, int cout, int h, int w,
                                                               long first, long tiles, float *y, long outImageStride,
                                                               const pfs_epilogue *e) {
     const long plane = (long)h * w;
-    const __m256 top = _mm256_set1_ps(e ? e->ceiling : 0);
     for (long t0 = 0; t0 < tiles; t0 += 8) {
         wino_run runs[4][2];
         int count[4];
         for (int g = 0; g < 4; g++) count[g] = wino_runs(t0 + 2 * g, 2, tiles, first, h, w, 0, outImageStride, runs[g]);
-        for (int o = 0; o < cout; o++) {
-            float *yo = y + o * plane;
-            const float *ao = e && e->addend ? e->addend + o * plane : 0;
-            const __m256 scale = _mm256_set1_ps(e ? e->scale[o] : 1), shift = _mm256_set1_ps(e ? e->shift[o] : 0);
-            // Two tiles at once, or one 128-bit half (no vmaskmovps stores: slow on AMD).
-            WINO_OUTPUT_ROWS(_mm256_loadu_ps, _mm256_unpacklo_ps, _mm256_unpackhi_ps, _mm256_shuffle_ps, m, ld, cout,
-                             o, t0, i, t, {
-                for (int g = 0; g < 4; g++) {
-                    for (int q = 0; q < count[g]; q++) {
-                        const wino_run *u = &runs[g][q];
-                        const long at = (long)i * w + u->dst;
-                        const int wide = u->count == 2;
-                        __m256 v = wide || !u->part ? t[g] : _mm256_permute2f128_ps(t[g], t[g], 0x01);
-                        if (e) v = wino_epilogue256(e, v, scale, shift, top, ao + at, wide);
-                        if (wide) _mm256_storeu_ps(yo + at, v);
-                        else _mm_storeu_ps(yo + at, _mm256_castps256_ps128(v));
-                    }
-                }
-            });
-        }
+        if (WINO_SINGLE_RUNS(count)) wino_output256_channels(m, ld, cout, w, plane, t0, y, e, runs, count, 1);
+        else wino_output256_channels(m, ld, cout, w, plane, t0, y, e, runs, count, 0);
     }
 }
 #undef VEC
