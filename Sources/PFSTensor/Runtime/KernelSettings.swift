@@ -66,8 +66,9 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     /// mod 16 channels on the pixel-vector kernel; AVX2 padded-kernel tails). r5: Winograd F(4×4, 3×3).
     /// r6: Winograd only with 64 tiles per worker (batch 1 back on the direct kernels). r7: inference
     /// folds BatchNorm (+ gate, residual add, ReLU) into the convolution before it, and the latency
-    /// table times a layer as one such unit.
-    public static let revision = "r7"
+    /// table times a layer as one such unit. r8: the Winograd transforms unrolled where each group of
+    /// tiles is one run, and their chunks sized from the L2.
+    public static let revision = "r8"
     /// Whether 3×3 stride-1 pad-1 layers on planes under 64 pixels (on AVX2 also 8×8 planes with
     /// ≥ 128 channels) may run on the small-plane kernel (an implicit GEMM that skips the taps
     /// reading padding; AVX2 or AVX-512) instead of im2col + SGEMM (or the direct kernels).
