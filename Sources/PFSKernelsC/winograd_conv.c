@@ -338,8 +338,39 @@ static unsigned wino_load_lanes(const wino_run *r, int k, int left) {
     }
 
 // Whether each of the four groups of a vector of tiles is one run (every group on 32- and 16-wide
-// planes, and on AVX2's 8-wide ones): the input transform then takes its unrolled loads.
+// planes, and on AVX2's 8-wide ones): the transforms then take their unrolled loads and stores.
 #define WINO_SINGLE_RUNS(count) ((count)[0] == 1 && (count)[1] == 1 && (count)[2] == 1 && (count)[3] == 1)
+
+// WINO_INPUT_CHANNELS with the unrolled loads where WINO_SINGLE_RUNS holds, else the general ones.
+#define WINO_INPUT_TILES(VEC, ZERO, LOAD, STORE, UNPACKLO, UNPACKHI, SHUFFLE)                        \
+    do {                                                                                            \
+        if (WINO_SINGLE_RUNS(count)) {                                                              \
+            WINO_INPUT_CHANNELS(VEC, ZERO, LOAD, STORE, UNPACKLO, UNPACKHI, SHUFFLE, 1)             \
+        } else {                                                                                    \
+            WINO_INPUT_CHANNELS(VEC, ZERO, LOAD, STORE, UNPACKLO, UNPACKHI, SHUFFLE, 0)             \
+        }                                                                                           \
+    } while (0)
+
+// Y = Aᵀ M A of every output channel for the vector of tiles at t0 (runs and count as wino_runs made
+// them), row by row through STORE_RUN(g, q), which stores row i of group g's run q (t[g]; `yo`, `ao`,
+// `scale`, `shift` and `top` in scope), through the epilogue `e` where there is one (NULL: none).
+// `one` (a constant where the caller's function is inlined): every group is one run, so the stores
+// unroll. Shared by both instruction sets.
+#define WINO_OUTPUT_CHANNELS(VEC, SET1, LOAD, UNPACKLO, UNPACKHI, SHUFFLE, STORE_RUN)                         \
+    do {                                                                                                    \
+        const VEC top = SET1(e ? e->ceiling : 0);                                                           \
+        for (int o = 0; o < cout; o++) {                                                                    \
+            float *yo = y + o * plane;                                                                      \
+            const float *ao = e && e->addend ? e->addend + o * plane : 0;                                   \
+            const VEC scale = SET1(e ? e->scale[o] : 1), shift = SET1(e ? e->shift[o] : 0);                 \
+            WINO_OUTPUT_ROWS(LOAD, UNPACKLO, UNPACKHI, SHUFFLE, m, ld, cout, o, t0, i, t, {                 \
+                for (int g = 0; g < 4; g++) {                                                               \
+                    const int n_ = one ? 1 : count[g];                                                      \
+                    for (int q = 0; q < n_; q++) STORE_RUN(g, q);                                           \
+                }                                                                                           \
+            });                                                                                             \
+        }                                                                                                   \
+    } while (0)
 
 // V[ξ][c][t] = (Bᵀ d B)[ξ] for the patch d of tile t (chunk tiles first..first + tiles − 1 of the
 // image at x, counted on), c < cin; tiles from `tiles` up to ld are zero. Each patch row of a run
@@ -354,13 +385,8 @@ __attribute__((target("avx512f,fma"))) static void wino_input512(const float *x,
         int count[4];
         __mmask16 left[4][4][6], right[4][4][6];
         WINO_INPUT_RUNS(4, (__mmask16), runs, count, left, right);
-        if (WINO_SINGLE_RUNS(count)) {
-            WINO_INPUT_CHANNELS(__m512, _mm512_setzero_ps, _mm512_mask_loadu_ps, _mm512_storeu_ps, _mm512_unpacklo_ps,
-                                _mm512_unpackhi_ps, _mm512_shuffle_ps, 1)
-        } else {
-            WINO_INPUT_CHANNELS(__m512, _mm512_setzero_ps, _mm512_mask_loadu_ps, _mm512_storeu_ps, _mm512_unpacklo_ps,
-                                _mm512_unpackhi_ps, _mm512_shuffle_ps, 0)
-        }
+        WINO_INPUT_TILES(__m512, _mm512_setzero_ps, _mm512_mask_loadu_ps, _mm512_storeu_ps, _mm512_unpacklo_ps,
+                         _mm512_unpackhi_ps, _mm512_shuffle_ps);
     }
 }
 
@@ -376,30 +402,20 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 wino_epil
     return v;
 }
 
-// Y = Aᵀ M A of every output channel for the vector of tiles at t0. Row i of the four tiles of
-// group m comes out of the 4 × 4 transposes as one vector (128-bit part g: tile 4m + g), stored with
-// one masked store per run, through the epilogue `e` where there is one (NULL: none). `one` (a
-// constant where called): every group is one run, so the stores unroll.
+// Row i of the four tiles of group g comes out of the 4 × 4 transposes as one vector (128-bit part
+// p: tile 4g + p), stored with one masked store per run.
+#define WINO_STORE_RUN512(g, q)                                                                             \
+    do {                                                                                                    \
+        const long at = (long)i * w + runs[g][q].dst - 4 * runs[g][q].part;                                 \
+        const __m512 v = e ? wino_epilogue512(e, t[g], scale, shift, top, ao + at, lanes[g][q]) : t[g];     \
+        _mm512_mask_storeu_ps(yo + at, lanes[g][q], v);                                                     \
+    } while (0)
+
 __attribute__((target("avx512f,fma"), always_inline)) static inline void wino_output512_channels(
     const float *m, long ld, int cout, int w, long plane, long t0, float *y, const pfs_epilogue *e,
     const wino_run runs[4][4], const int count[4], const __mmask16 lanes[4][4], const int one) {
-    const __m512 top = _mm512_set1_ps(e ? e->ceiling : 0);
-    for (int o = 0; o < cout; o++) {
-        float *yo = y + o * plane;
-        const float *ao = e && e->addend ? e->addend + o * plane : 0;
-        const __m512 scale = _mm512_set1_ps(e ? e->scale[o] : 1), shift = _mm512_set1_ps(e ? e->shift[o] : 0);
-        WINO_OUTPUT_ROWS(_mm512_loadu_ps, _mm512_unpacklo_ps, _mm512_unpackhi_ps, _mm512_shuffle_ps, m, ld, cout,
-                         o, t0, i, t, {
-            for (int g = 0; g < 4; g++) {
-                const int n = one ? 1 : count[g];
-                for (int q = 0; q < n; q++) {
-                    const long at = (long)i * w + runs[g][q].dst - 4 * runs[g][q].part;
-                    const __m512 v = e ? wino_epilogue512(e, t[g], scale, shift, top, ao + at, lanes[g][q]) : t[g];
-                    _mm512_mask_storeu_ps(yo + at, lanes[g][q], v);
-                }
-            }
-        });
-    }
+    WINO_OUTPUT_CHANNELS(__m512, _mm512_set1_ps, _mm512_loadu_ps, _mm512_unpacklo_ps, _mm512_unpackhi_ps,
+                         _mm512_shuffle_ps, WINO_STORE_RUN512);
 }
 
 // Y = Aᵀ M A for every tile of the chunk and output channel.
@@ -459,13 +475,8 @@ __attribute__((target("avx2,fma"))) static void wino_input256(const float *x, lo
         int count[4];
         __m256i left[4][2][6], right[4][2][6];
         WINO_INPUT_RUNS(2, wino_mask8, runs, count, left, right);
-        if (WINO_SINGLE_RUNS(count)) {
-            WINO_INPUT_CHANNELS(__m256, _mm256_setzero_ps, wino_or_maskload, _mm256_storeu_ps, _mm256_unpacklo_ps,
-                                _mm256_unpackhi_ps, _mm256_shuffle_ps, 1)
-        } else {
-            WINO_INPUT_CHANNELS(__m256, _mm256_setzero_ps, wino_or_maskload, _mm256_storeu_ps, _mm256_unpacklo_ps,
-                                _mm256_unpackhi_ps, _mm256_shuffle_ps, 0)
-        }
+        WINO_INPUT_TILES(__m256, _mm256_setzero_ps, wino_or_maskload, _mm256_storeu_ps, _mm256_unpacklo_ps,
+                         _mm256_unpackhi_ps, _mm256_shuffle_ps);
     }
 }
 
@@ -481,32 +492,23 @@ __attribute__((target("avx2"), always_inline)) static inline __m256 wino_epilogu
     return v;
 }
 
-// Y = Aᵀ M A of every output channel for the vector of tiles at t0, two tiles at once or one
-// 128-bit half (no vmaskmovps stores: slow on AMD); `one` as in wino_output512_channels.
+// Two tiles at once, or one 128-bit half (no vmaskmovps stores: slow on AMD).
+#define WINO_STORE_RUN256(g, q)                                                                             \
+    do {                                                                                                    \
+        const wino_run *u = &runs[g][q];                                                                    \
+        const long at = (long)i * w + u->dst;                                                               \
+        const int wide = u->count == 2;                                                                     \
+        __m256 v = wide || !u->part ? t[g] : _mm256_permute2f128_ps(t[g], t[g], 0x01);                      \
+        if (e) v = wino_epilogue256(e, v, scale, shift, top, ao + at, wide);                                \
+        if (wide) _mm256_storeu_ps(yo + at, v);                                                             \
+        else _mm_storeu_ps(yo + at, _mm256_castps256_ps128(v));                                             \
+    } while (0)
+
 __attribute__((target("avx2,fma"), always_inline)) static inline void wino_output256_channels(
     const float *m, long ld, int cout, int w, long plane, long t0, float *y, const pfs_epilogue *e,
     const wino_run runs[4][2], const int count[4], const int one) {
-    const __m256 top = _mm256_set1_ps(e ? e->ceiling : 0);
-    for (int o = 0; o < cout; o++) {
-        float *yo = y + o * plane;
-        const float *ao = e && e->addend ? e->addend + o * plane : 0;
-        const __m256 scale = _mm256_set1_ps(e ? e->scale[o] : 1), shift = _mm256_set1_ps(e ? e->shift[o] : 0);
-        WINO_OUTPUT_ROWS(_mm256_loadu_ps, _mm256_unpacklo_ps, _mm256_unpackhi_ps, _mm256_shuffle_ps, m, ld, cout,
-                         o, t0, i, t, {
-            for (int g = 0; g < 4; g++) {
-                const int n = one ? 1 : count[g];
-                for (int q = 0; q < n; q++) {
-                    const wino_run *u = &runs[g][q];
-                    const long at = (long)i * w + u->dst;
-                    const int wide = u->count == 2;
-                    __m256 v = wide || !u->part ? t[g] : _mm256_permute2f128_ps(t[g], t[g], 0x01);
-                    if (e) v = wino_epilogue256(e, v, scale, shift, top, ao + at, wide);
-                    if (wide) _mm256_storeu_ps(yo + at, v);
-                    else _mm_storeu_ps(yo + at, _mm256_castps256_ps128(v));
-                }
-            }
-        });
-    }
+    WINO_OUTPUT_CHANNELS(__m256, _mm256_set1_ps, _mm256_loadu_ps, _mm256_unpacklo_ps, _mm256_unpackhi_ps,
+                         _mm256_shuffle_ps, WINO_STORE_RUN256);
 }
 
 __attribute__((target("avx2,fma"))) static void wino_output256(const float *m, long ld, int cout, int h, int w,
