@@ -85,6 +85,8 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     /// The L2 size assumed where the platform reports none (Zen 4 and Graviton 2–3 have 1 MiB per
     /// core; Zen 2–3 and many Intel client cores 256–512 KiB; Apple's cores share several MiB).
     public static let assumedL2CacheBytes = 1 << 20
+    /// The L2 size used unless `PFS_L2_KB` says otherwise: the detected one, else the assumed one.
+    public static let defaultL2CacheBytes = CPUInfo.detectedL2CacheBytes ?? assumedL2CacheBytes
     /// The `PFS_L2_KB` values accepted: 16 KiB … 64 MiB.
     public static let l2KilobyteRange = 16...65_536
 
@@ -92,7 +94,7 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
     public init(isa: InstructionSet = .detected, directConvolution: Bool = true, channelConvolution: Bool = true,
                 channelWeightGradient: Bool = true, smallPlaneConvolution: Bool = true, winogradConvolution: Bool = true,
                 skipsClosedGates: Bool = true,
-                l2CacheBytes: Int = CPUInfo.detectedL2CacheBytes ?? KernelSettings.assumedL2CacheBytes) {
+                l2CacheBytes: Int = KernelSettings.defaultL2CacheBytes) {
         self.isa = min(isa, InstructionSet.detected)
         self.directConvolution = directConvolution
         self.channelConvolution = channelConvolution
@@ -125,7 +127,7 @@ public struct KernelSettings: Sendable, Equatable, CustomStringConvertible {
                 problems.append(Problem(description: "PFS_ISA=\(text) is not one of \(names); using \(InstructionSet.detected.rawValue)"))
             }
         }
-        var l2 = CPUInfo.detectedL2CacheBytes ?? assumedL2CacheBytes
+        var l2 = defaultL2CacheBytes
         if let text = environment["PFS_L2_KB"], !text.isEmpty {
             if let kb = Int(text), l2KilobyteRange.contains(kb) {
                 l2 = kb << 10
